@@ -1,0 +1,20 @@
+"""The `targeting` command line: a click group; each command lives in its own module."""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# One module per command (or command group); each exposes `command`.
+COMMAND_MODULES = [
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="targeting")
+def main() -> None:
+    """Measure customs targeting rules and decide which to promote or retire."""
+
+
+for _name in COMMAND_MODULES:
+    main.add_command(importlib.import_module(f"targeting.cli.{_name}").command)
