@@ -1,0 +1,50 @@
+"""Errors that carry what a person needs to fix them, and the exit code they map to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Location
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a file: an error or a warning, with where and a stable code."""
+
+    code: str
+    message: str
+    location: Location | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.severity}[{self.code}]: {self.message}"
+
+
+class TargetingError(Exception):
+    """Base of every error the tool reports to a user."""
+
+    exit_code = 2
+
+
+class ConfigError(TargetingError):
+    """The project configuration (targeting.yaml) is missing or invalid."""
+
+
+class DataError(TargetingError):
+    """The input data breaks the data contract."""
+
+
+class RuleError(TargetingError):
+    """One or more rule files are invalid; carries every problem found."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class CompileError(TargetingError):
+    """A predicate cannot be expressed by a backend (never silently approximated)."""
+
+    exit_code = 1

@@ -1,0 +1,22 @@
+"""Text normalisation shared by every backend, so "ignore case and spaces" means one thing."""
+from __future__ import annotations
+
+# Only these count as surrounding space: DuckDB's trim() and Polars' strip_chars() agree on them.
+SPACE_CHARS = " \t\n\r"
+
+# Characters whose full Unicode lowercase (Python, Polars) differs from the simple per-character
+# mapping DuckDB uses; mapping them first makes every backend fold case identically.
+_SIMPLE_FOLD = {"\u0130": "i", "\u03a3": "\u03c3"}
+
+
+def normalise(value: str) -> str:
+    """Strip surrounding spaces and lowercase, the way compiled rules compare text."""
+    text = value.strip(SPACE_CHARS)
+    for upper, lower in _SIMPLE_FOLD.items():
+        text = text.replace(upper, lower)
+    return text.lower()
+
+
+def simple_folds() -> dict[str, str]:
+    """The characters a backend must map before lowercasing (see `normalise`)."""
+    return dict(_SIMPLE_FOLD)
