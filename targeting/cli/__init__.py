@@ -7,6 +7,7 @@ import click
 
 # One module per command (or command group); each exposes `command`.
 COMMAND_MODULES = [
+    "data",
 ]
 
 
