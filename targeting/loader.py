@@ -268,29 +268,32 @@ class _Parser:
     def field(self, name: str, key_node: yaml.Node, node: yaml.Node) -> Node | None:
         loc = self.loc(key_node)
         if isinstance(node, yaml.SequenceNode):
-            return self.leaf(name, "in", node, loc)
+            return self.leaf(name, "in", node, loc, loc)
         if not isinstance(node, yaml.MappingNode):
-            return self.leaf(name, "eq", node, loc)
+            return self.leaf(name, "eq", node, loc, loc)
         entries = self.mapping(node, f"the conditions on '{name}'")
         if not entries:
             if entries == []:
                 self.error("empty-predicate", f"no operator given for '{name}'", node)
             return None
-        leaves = [self.operator(name, op, op_node, value_node) for op, op_node, value_node in entries]
+        leaves = [self.operator(name, op, op_node, value_node, loc)
+                  for op, op_node, value_node in entries]
         if any(leaf is None for leaf in leaves):
             return None
         return leaves[0] if len(leaves) == 1 else All(tuple(leaves), loc)
 
-    def operator(self, name: str, op: str, op_node: yaml.Node, node: yaml.Node) -> Leaf | None:
+    def operator(self, name: str, op: str, op_node: yaml.Node, node: yaml.Node,
+                 field_loc: Location) -> Leaf | None:
         if op not in OPERATORS:
             combinator = " (all, any and not combine conditions; put them above the field)" \
                 if op in COMBINATORS else ""
             self.error("unknown-operator", f"'{op}' is not an operator; expected one of "
                        f"{', '.join(OPERATORS)}{did_you_mean(op, OPERATORS)}{combinator}", op_node)
             return None
-        return self.leaf(name, op, node, self.loc(op_node))
+        return self.leaf(name, op, node, self.loc(op_node), field_loc)
 
-    def leaf(self, name: str, op: str, node: yaml.Node, loc: Location) -> Leaf | None:
+    def leaf(self, name: str, op: str, node: yaml.Node, loc: Location,
+             field_loc: Location) -> Leaf | None:
         value = self.value(node)
         problem = _operand_problem(op, value)
         if problem:
@@ -300,7 +303,7 @@ class _Parser:
             value = tuple(value)
         if isinstance(value, dt.datetime):
             value = value.date()
-        return Leaf(name, op, value, loc)
+        return Leaf(name, op, value, loc, field_loc)
 
 
 _INVALID = object()

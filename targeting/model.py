@@ -60,7 +60,8 @@ class Leaf:
     field: str
     op: str
     value: Any
-    loc: Location | None = field(default=None, compare=False)
+    loc: Location | None = field(default=None, compare=False)  # the operator (or field) key
+    field_loc: Location | None = field(default=None, compare=False)  # the field name
 
 
 @dataclass(frozen=True)
