@@ -64,8 +64,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 CONTRACT = {"manifest": MANIFEST_COLUMNS, "exams": EXAM_COLUMNS}
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "result": ("discrepant", "no_discrepancy"),
-    "disposition": ("released", "seized", "abandoned", "refused_entry", "other_discrepancy"),
-    "selection_method": ("udr", "query", "observation", "random", "other"),
+    "disposition": ("seizure", "voluntary_abandonment", "refused_entry", "penalty", "other"),
+    "selection_method": ("udr", "query", "observation", "random", "tip", "other"),
 }
 NON_NEGATIVE = ("quantity", "declared_value", "weight_kg", "msrp", "domestic_value")
 CATALOGUE_TYPES: dict[str, FieldType] = {

@@ -1,0 +1,125 @@
+"""targeting.yaml: finding it, resolving paths, and rejecting bad keys with a useful message."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from targeting.config import Labelled, Source, load_config
+from targeting.errors import ConfigError
+
+TINY = Path(__file__).parent / "data" / "contract"
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "targeting.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_tiny_config_resolves_paths_relative_to_the_file() -> None:
+    config = load_config(TINY / "targeting.yaml")
+    assert config.root == TINY
+    assert config.data.manifest == Source(pattern=str(TINY / "manifest.csv"))
+    assert config.data.exams == Source(pattern=str(TINY / "exams.csv"))
+    assert config.data.columns == {"manifest": {"Declaration ID": "shipment_id"}, "exams": {}}
+    assert config.data.values == {"result": {"1": "discrepant", "0": "no_discrepancy"}}
+    assert config.lists_dir == TINY / "lists"
+    assert config.rule_dirs == (TINY / "rules",)
+    assert config.query_dirs == (TINY / "queries",)
+    assert config.priorities == ("health_safety",)
+    assert config.promotion == {} and config.gate == {}
+
+
+def test_found_from_a_subfolder(tmp_path: Path) -> None:
+    write(tmp_path, "data: {manifest: m.parquet, exams: e.parquet}\n")
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert load_config(start=nested).path == tmp_path / "targeting.yaml"
+
+
+def test_not_found_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no targeting.yaml found in .* Try running from your "
+                                          r"project folder, or pass --config PATH."):
+        load_config(start=tmp_path)
+
+
+def test_labelled_mode_and_raw_sections(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+data:
+  manifest: "parts/*.parquet"
+  labelled: {column: fraud, discrepant: 1}
+rules: extra_rules
+promotion: {min_ports: 2}
+gate: {max_regressions: 0}
+""")
+    config = load_config(path)
+    assert config.data.labelled == Labelled(column="fraud", discrepant=(1,))
+    assert config.data.exams is None
+    assert config.data.manifest.pattern == str(tmp_path / "parts" / "*.parquet")
+    assert config.rule_dirs == (tmp_path / "extra_rules",)
+    assert config.promotion == {"min_ports": 2}
+    assert config.gate == {"max_regressions": 0}
+
+
+def test_database_tables(tmp_path: Path) -> None:
+    path = write(tmp_path, "data: {database: h.duckdb, manifest: {table: m}, exams: {table: e}}\n")
+    config = load_config(path)
+    assert config.data.database == tmp_path / "h.duckdb"
+    assert config.data.manifest == Source(table="m")
+    assert config.data.exams == Source(table="e")
+
+
+def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "data: {manifest: m.csv, exams: e.csv, values: {result: {1: discrepant, "
+                           "0: no_discrepancy}, referred_to_ice: {true: Y}}}\n")
+    assert load_config(path).data.values == {
+        "result": {"1": "discrepant", "0": "no_discrepancy"}, "referred_to_ice": {"true": "Y"}}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("data: {manifest: m.csv, exams: e.csv}\nprioritys: []\n",
+     "targeting.yaml: top level: unknown key 'prioritys'; allowed: data, lists, rules, queries, "
+     "priorities, promotion, gate (did you mean 'priorities'?)"),
+    ("data: {manifest: m.csv, exam: e.csv}\n",
+     "targeting.yaml: data: unknown key 'exam'; allowed: manifest, exams, database, columns, "
+     "values, labelled (did you mean 'exams'?)"),
+    ("rules: [rules]\n",
+     "targeting.yaml: missing key 'data'. Add a data section naming the manifest."),
+    ("data: {manifest: m.csv}\n",
+     "targeting.yaml: data: missing key 'exams'. Name the exam findings file, or use 'labelled' "
+     "if every manifest row is an examined record."),
+    ("data: {manifest: m.csv, exams: e.csv, labelled: {column: fraud, discrepant: [1]}}\n",
+     "targeting.yaml: data: 'exams' and 'labelled' are both set; use one. 'labelled' builds the "
+     "exams from the manifest's label column."),
+    ("data: {manifest: m.xlsx, exams: e.csv}\n",
+     "targeting.yaml: data.manifest: 'm.xlsx' is neither .parquet nor .csv. Give a .parquet or "
+     ".csv file or glob, or {table: NAME} with data.database."),
+    ("data: {manifest: {table: m}, exams: e.csv}\n",
+     "targeting.yaml: data.manifest: a table name needs 'data.database' (a DuckDB file). Add "
+     "data.database, or give a file path instead."),
+    ("data: {manifest: m.csv, exams: e.csv}\npriorities: health\n",
+     "targeting.yaml: priorities: expected a list of names, got str."),
+    ("data: {manifest: m.csv, exams: e.csv, columns: {manifest: {X: Shipment ID}}}\n",
+     "targeting.yaml: data.columns.manifest.X: 'Shipment ID' is not a valid column name; use lower "
+     "case letters, digits and underscores, starting with a letter (e.g. shipment_id)."),
+    ("data: {manifest: m.csv, labelled: {column: fraud}}\n",
+     "targeting.yaml: data.labelled: missing key 'discrepant'. Example: labelled: {column: fraud, "
+     "discrepant: [1]}"),
+    ("- just a list\n",
+     "targeting.yaml: top level: expected a mapping of keys such as data, rules, queries, got list."),
+])
+def test_bad_config_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+                             message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(Path("targeting.yaml"))
+    assert str(info.value) == message
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "data: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"^targeting.yaml: not valid YAML: "):
+        load_config(Path("targeting.yaml"))
