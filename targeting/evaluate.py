@@ -1,0 +1,74 @@
+"""Backtest rules over the configured history: the library behind `test`, `evaluate`, `coverage`."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+import polars as pl
+
+from . import engine, metrics
+from .db import one
+from .model import Rule
+from .project import Project, open_project
+from .window import Window, resolve_window
+
+
+@dataclass
+class Backtest:
+    """The matched state of one run: rules (requested first, then reference UDRs) and tables."""
+
+    con: duckdb.DuckDBPyConnection
+    window: Window
+    rules: list[Rule]
+    requested: int
+    udr_idx: list[int]
+    baseline: dict
+    counts: pl.DataFrame = field(repr=False)
+
+    def scoreboard(self) -> pl.DataFrame:
+        """One row per requested rule with every metric of docs/metrics.md."""
+        wanted = self.rules[: self.requested]
+        return metrics.scoreboard(self.counts.head(self.requested), wanted, self.baseline, self.window)
+
+    def index_of(self, rule_id: str) -> int:
+        return next(i for i, r in enumerate(self.rules) if r.id == rule_id)
+
+
+def backtest(project: Project, rules: Sequence[Rule], window: Window,
+             reference_udrs: Sequence[Rule] | None = None) -> Backtest:
+    """Match `rules` and the reference UDRs (default: the project's active UDRs) and count."""
+    reference = project.active_udrs() if reference_udrs is None else list(reference_udrs)
+    requested_ids = {r.id for r in rules}
+    all_rules = list(rules) + [u for u in reference if u.id not in requested_ids]
+    udr_idx = [i for i, r in enumerate(all_rules) if r.kind == "udr" and r.is_active
+               and (r.id in {u.id for u in reference})]
+    con = project.dataset.con
+    engine.prepare_window(con, window)
+    engine.match_rules(con, all_rules, project.dataset.catalogue)
+    counts = metrics.rule_counts(con, all_rules, udr_idx)
+    return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)
+
+
+def project_window(project: Project, since: dt.date | None = None, until: dt.date | None = None,
+                   last: str | None = None) -> Window:
+    """The window for a run, open ends filled from the data's arrival dates."""
+    first, latest = one(project.dataset.con, "SELECT min(arrival_date), max(arrival_date) FROM manifest")
+    return resolve_window(first, latest, since, until, last)
+
+
+def evaluate(paths: Sequence[str | Path] | None = None, *, config: str | Path | None = None,
+             since: dt.date | None = None, until: dt.date | None = None,
+             last: str | None = None) -> pl.DataFrame:
+    """The scoreboard of the rules under `paths` (default: all configured), sorted by lift."""
+    project = open_project(config)
+    rules = project.rules(paths)
+    run = backtest(project, rules, project_window(project, since, until, last))
+    return sort_by_lift(run.scoreboard())
+
+
+def sort_by_lift(board: pl.DataFrame) -> pl.DataFrame:
+    """Highest lift first; rules without a lift last; ties by id."""
+    return board.sort(["lift", "id"], descending=[True, False], nulls_last=True)

@@ -1,0 +1,75 @@
+"""A project: its configuration, its data and its rules, opened once and shared by commands."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+from .config import Config, load_config
+from .data import Dataset, open_dataset
+from .errors import Problem, RuleError
+from .loader import rule_files
+from .model import Rule
+
+
+class Project:
+    """Lazily opens the data and validates rules against its field catalogue."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        return open_dataset(self.config)
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        """The configured UDR and query folders."""
+        return list(self.config.rule_dirs) + list(self.config.query_dirs)
+
+    def check(self, paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[Problem]]:
+        """Load and validate rules under `paths` (default: configured folders), keeping problems."""
+        from .validate import check_rules
+
+        chosen = [Path(p) for p in paths] if paths else self.rule_paths
+        return check_rules(chosen, self.dataset.catalogue, self.dataset.lists, self.config.priorities)
+
+    def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
+        """Validated rules under `paths`; RuleError (exit 1) when any has an error."""
+        rules, problems = self.check(paths)
+        if any(p.severity == "error" for p in problems):
+            raise RuleError([p for p in problems if p.severity == "error"])
+        return rules
+
+    @cached_property
+    def all_rules(self) -> list[Rule]:
+        return self.rules()
+
+    def active_udrs(self) -> list[Rule]:
+        """The configured UDRs with status active: the reference set for overlap and uniqueness."""
+        return [r for r in self.all_rules if r.kind == "udr" and r.is_active]
+
+    def find_rule(self, ref: str) -> Path:
+        """The file of a rule given as a path or as an id in the configured folders."""
+        if Path(ref).is_file():
+            return Path(ref)
+        for path in rule_files(self.rule_paths):
+            if path.stem.upper() == ref.upper() or _file_id(path) == ref:
+                return path
+        raise RuleError([Problem("unknown-rule", f"no rule file or id {ref!r} in "
+                                 f"{', '.join(str(p) for p in self.rule_paths)}")])
+
+
+def _file_id(path: Path) -> str | None:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    return doc.get("id") if isinstance(doc, dict) else None
+
+
+def open_project(config: str | Path | None = None) -> Project:
+    """The project whose targeting.yaml is `config`, or found from the working directory up."""
+    return Project(load_config(Path(config) if config else None))
