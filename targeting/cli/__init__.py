@@ -8,6 +8,9 @@ import click
 # One module per command (or command group); each exposes `command`.
 COMMAND_MODULES = [
     "data",
+    "validate",
+    "compile",
+    "schema",
 ]
 
 
