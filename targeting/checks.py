@@ -19,7 +19,11 @@ from .data import (
 )
 
 MAX_EXAMPLES = 5
-TYPE_WORDS = {"DATE": "not dates", "DOUBLE": "not numbers", "BOOLEAN": "not true/false"}
+TYPE_WORDS = {  # (one row, several rows)
+    "DATE": ("is not a date", "are not dates"),
+    "DOUBLE": ("is not a number", "are not numbers"),
+    "BOOLEAN": ("is not true/false", "are not true/false"),
+}
 TYPE_CODES = {"DATE": "bad-date", "DOUBLE": "bad-number", "BOOLEAN": "bad-bool"}
 TYPE_FIXES = {
     "DATE": "Write dates as YYYY-MM-DD.",
@@ -73,15 +77,15 @@ def check_staged(staged: Staged) -> CheckReport:
     problems: list[DataProblem] = []
     for table in ("manifest", "exams"):
         present = staged.columns(table)
-        missing = _missing_columns(staged, table, present)
-        problems += missing
+        problems += _missing_columns(staged, table, present)
         problems += _empty_required(staged, table, present)
         problems += _bad_types(staged, table, present)
         problems += _negatives(staged, table, present)
         problems += _vocabularies(staged, table, present)
-    problems += _duplicates(staged, "manifest", "shipment_id", "shipment")
-    if staged.config.data.labelled is None:  # synthesised exam ids are the shipment ids
-        problems += _duplicates(staged, "exams", "exam_id", "exam")
+        if table == "manifest":
+            problems += _duplicates(staged, "manifest", "shipment_id", "shipment")
+        elif staged.config.data.labelled is None:  # synthesised exam ids are the shipment ids
+            problems += _duplicates(staged, "exams", "exam_id", "exam")
     problems += _unknown_shipments(staged)
     return CheckReport(tuple(problems))
 
@@ -140,7 +144,8 @@ def _bad_types(staged: Staged, table: str, present: dict[str, str]) -> list[Data
             bad = f'"{column}" IS NOT NULL AND NOT coalesce(isfinite({converted}), false)'
         problems += _problems(
             staged, table, column, bad, [], TYPE_CODES[target],
-            lambda n, ex, t=target: f"{_rows(n)} {_be(n)} {TYPE_WORDS[t]}, e.g. {ex}. {TYPE_FIXES[t]}",
+            lambda n, ex, t=target: (
+                f"{_rows(n)} {TYPE_WORDS[t][n != 1]}, e.g. {ex}. {TYPE_FIXES[t]}"),
         )
     return problems
 
@@ -184,8 +189,8 @@ def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[Data
            f"HAVING count(*) > 1)")
     return _problems(
         staged, table, column, bad, [], f"duplicate-{column.replace('_', '-')}",
-        lambda n, ex: f"{_rows(n)} share a {column} with another row, e.g. {ex}. "
-                      f"Each {noun} must appear once; remove or merge the duplicates.",
+        lambda n, ex: f"{_rows(n)} {_have(n)} a value that appears more than once, e.g. "
+                      f"{ex}. Each {noun} must appear once; remove or merge the duplicates.",
     )
 
 
