@@ -56,7 +56,8 @@ def _leaf_expr(leaf: Leaf, lists: Mapping[str, frozenset[str]], catalogue: Catal
     value = leaf.value
     if text and leaf.op not in ("matches", "in_list"):
         value = tuple(normalise(str(v)) for v in value) if isinstance(value, tuple) else normalise(str(value))
-    return _op_expr(leaf.op, target, value, lists).fill_null(False)
+    dtype = _DTYPES[catalogue[leaf.field]] if catalogue is not None else (pl.String if text else None)
+    return _op_expr(leaf.op, target, value, lists, dtype).fill_null(False)
 
 
 _NUMERIC_OPS = frozenset({"lt", "le", "gt", "ge", "between"})
@@ -67,7 +68,17 @@ def _is_text_value(value: Any) -> bool:
     return isinstance(first, str)
 
 
-def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[str]]) -> pl.Expr:
+_DTYPES = {"text": pl.String, "number": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
+
+
+def _values(values: Any, dtype: Any) -> pl.Expr:
+    # One literal list of the column's type: Polars 2 refuses Int64 values against a Float64
+    # column, and a bare Python list passed to is_in is ambiguous (deprecated).
+    return pl.lit(pl.Series(list(values), dtype=dtype, strict=False)).implode()
+
+
+def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[str]],
+             dtype: Any = None) -> pl.Expr:
     match op:
         case "eq":
             return col == pl.lit(value)
@@ -84,9 +95,9 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
         case "between":
             return col.is_between(pl.lit(value[0]), pl.lit(value[1]), closed="both")
         case "in":
-            return col.is_in(list(value))
+            return col.is_in(_values(value, dtype))
         case "not_in":
-            return ~col.is_in(list(value)) & col.is_not_null()
+            return ~col.is_in(_values(value, dtype)) & col.is_not_null()
         case "contains":
             return col.str.contains(value, literal=True)
         case "contains_any":
@@ -104,5 +115,5 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
         case "in_list":
             if value not in lists:
                 raise CompileError(f"unknown list {value!r}; known lists: {', '.join(sorted(lists)) or 'none'}")
-            return col.is_in(sorted(lists[value]))
+            return col.is_in(_values(sorted(lists[value]), pl.String))
     raise CompileError(f"operator {op!r} has no Polars form")
