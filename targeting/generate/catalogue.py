@@ -47,11 +47,11 @@ CARRIER_HUB = {"FDX": "2006", "UPS": "4196"}
 # country -> (share of shipments, violation multiplier). China and Hong Kong make ~83% of
 # seizures; other origins violate far less often.
 COUNTRIES: dict[str, tuple[float, float]] = {
-    "CN": (0.46, 1.0), "HK": (0.07, 1.3), "VN": (0.05, 0.12), "IN": (0.04, 0.15),
-    "MX": (0.04, 0.08), "DE": (0.04, 0.05), "GB": (0.04, 0.05), "JP": (0.03, 0.05),
-    "KR": (0.04, 0.08), "TR": (0.03, 0.15), "IT": (0.03, 0.06), "FR": (0.02, 0.05),
-    "CA": (0.04, 0.05), "TW": (0.03, 0.10), "TH": (0.02, 0.12), "BD": (0.02, 0.10),
-    "PK": (0.02, 0.12), "CH": (0.02, 0.04),
+    "CN": (0.46, 1.0), "HK": (0.07, 1.3), "VN": (0.05, 0.55), "IN": (0.04, 0.66),
+    "MX": (0.04, 0.33), "DE": (0.04, 0.22), "GB": (0.04, 0.22), "JP": (0.03, 0.22),
+    "KR": (0.04, 0.33), "TR": (0.03, 0.66), "IT": (0.03, 0.26), "FR": (0.02, 0.22),
+    "CA": (0.04, 0.22), "TW": (0.03, 0.44), "TH": (0.02, 0.55), "BD": (0.02, 0.44),
+    "PK": (0.02, 0.55), "CH": (0.02, 0.18),
 }
 
 
@@ -91,7 +91,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("footwear", 0.08, (1.1, 1.3, 0.6), ("6403990000", "6404110000", "6402990000"),
              ("SNEAKERS", "SHOES", "SPORT SHOES", "RUNNING SHOE", "BOOTS"), SHOE_BRANDS,
              0.25, 55.0, 0.9),
-    Category("brake_parts", 0.03, (0.6, 0.2, 2.5), ("8708300050", "8708300090"),
+    Category("brake_parts", 0.03, (1.2, 0.2, 1.0), ("8708300050", "8708300090"),
              ("BRAKE PADS", "BRAKE PAD SET", "DISC BRAKE PAD", "BRAKE SHOES"),
              ("BOSCH", "BREMBO", "AKEBONO"), 0.35, 400.0, 6.0),
     Category("fishing_reels", 0.015, (1.0, 1.0, 0.8), ("9507300000",),

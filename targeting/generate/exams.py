@@ -22,6 +22,8 @@ ICE_REFERRAL = 0.03
 # Per-rule capacity: at most this share of a month's shipments examined for one rule, and at
 # most this share of what the rule matches (officers examine most of a small query's hits).
 CAPACITY = {"udr": (0.0015, 0.5), "query": (0.0006, 0.8)}
+# The sneaker UDR is old and heavily worked (mail facilities examine most of its hits).
+CAPACITY_BY_RULE = {"UDR-0002": (0.006, 0.8)}
 # Port practice (audit Table 1): below a domestic-value threshold some ports let the importer
 # abandon the goods or refuse entry instead of seizing; the others always seize.
 PORT_PRACTICE = {
@@ -30,7 +32,8 @@ PORT_PRACTICE = {
     "4196": ("voluntary_abandonment", 5_000.0), "2006": ("refused_entry", 2_000.0),
     "2801": ("voluntary_abandonment", 1_000.0),
 }
-SELECTOR_ORDER = ("tip", "udr", "query", "observation", "random")
+# The compliance sample is drawn before any targeting, so its exams stay an unbiased sample.
+SELECTOR_ORDER = ("random", "tip", "udr", "query", "observation")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def _rule_picks(rng: np.random.Generator, df: pl.DataFrame, sels: list[Selector]
     matched = df.select(exprs)
     for i, sel in enumerate(sels):
         hit = matched[str(i)].to_numpy()
-        share, most = CAPACITY[sel.kind]
+        share, most = CAPACITY_BY_RULE.get(sel.id, CAPACITY[sel.kind])
         p = min(most, share * n / max(1, hit.sum()))
         take = hit & (rng.random(n) < p) & (method == "")
         method[take], selector[take] = sel.kind, sel.id
@@ -81,8 +84,8 @@ def select_exams(rng: np.random.Generator, df: pl.DataFrame, violating: np.ndarr
     risky &= df["mode"].to_numpy() != "cargo"
     observed = rng.random(n) < OBSERVATION_RATE * np.where(risky, OBSERVATION_ENRICH, 1.0)
     random = rng.random(n) < RANDOM_RATE
-    method = np.where(tip, "tip", np.where(rule_method != "", rule_method,
-                      np.where(observed, "observation", np.where(random, "random", ""))))
+    method = np.where(random, "random", np.where(tip, "tip", np.where(
+        rule_method != "", rule_method, np.where(observed, "observation", ""))))
     selector = np.where(method == rule_method, rule_id, None)
     return method, selector
 

@@ -14,7 +14,7 @@ from .patterns import NETWORK_PORT, NETWORK_SHIPPERS, PEN_WORDS, emerge_month
 
 VAGUE_SHARE = 0.04          # descriptions that say only GIFT, SAMPLE...
 NETWORK_SHARE = 0.05        # of Miami express shipments sent by the shipper network
-PEN_SHARE = 0.015           # of CN/HK express shipments that are weight-loss pens, once emerged
+PEN_SHARE = 0.03            # of CN/HK express shipments that are weight-loss pens, once emerged
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ def _inject_network(rng, mode, port, origin, export, cat, desc, hts, shipper, pa
     rows = np.flatnonzero((mode == 0) & (PORT_CODES[port] == NETWORK_PORT)
                           & (rng.random(len(mode)) < NETWORK_SHARE))
     cosmetics = next(i for i, c in enumerate(CATEGORIES) if c.name == "cosmetics")
-    origin[rows], export[rows], cat[rows] = cn, hk, cosmetics
+    tr = int(np.flatnonzero(COUNTRY_CODES == "TR")[0])
+    origin[rows], export[rows], cat[rows] = tr, tr, cosmetics
     desc[rows] = np.array(["SAMPLE", "GIFT", "COSMETIC SAMPLE", "PERFUME SAMPLE"])[
         rng.integers(0, 4, len(rows))]
     hts[rows] = "3304990000"

@@ -23,7 +23,7 @@ PEN_WORDS = ("WEIGHT LOSS PEN", "SEMAGLUTIDE PEN", "GLP-1 INJECTION PEN", "SLIMM
 BRAKE_BRANDS = ("BOSCH", "BREMBO", "AKEBONO")
 
 BASE_RATE = 0.0062          # before country and mode multipliers
-MODE_FACTOR = {"express": 1.0, "mail": 0.9, "cargo": 0.3}
+MODE_FACTOR = {"express": 1.0, "mail": 0.9, "cargo": 0.2}
 TRUSTED_FACTOR = 0.3
 REPEAT_BOOST = 0.12
 
@@ -65,14 +65,14 @@ PATTERNS: tuple[Pattern, ...] = (
             lambda: pl.col("hts_code").str.starts_with("910")
             & (pl.col("country_of_export") == "HK") & (pl.col("country_of_origin") == "CN")
             & pl.col("mode").is_in(["express", "mail"]),
-            lambda m, n: 0.22),
+            lambda m, n: 0.30),
     Pattern("brake_pads", "real_national",
             "Branded brake pads made in China (counterfeit automotive parts), any mode",
             lambda: pl.col("hts_code").str.starts_with("870830")
             & (pl.col("country_of_origin") == "CN") & _words(BRAKE_BRANDS),
             lambda m, n: 0.30),
     Pattern("miami_network", "real_local",
-            "A ring of six shippers sending 'samples' through Miami (5206) only",
+            "A ring of six Turkish shippers sending perfume 'samples' through Miami (5206) only",
             lambda: pl.col("shipper_id").is_in(list(NETWORK_SHIPPERS)),
             lambda m, n: 0.40),
     Pattern("fishing_reels", "none",
