@@ -194,3 +194,27 @@ def by_port(con: duckdb.DuckDBPyConnection, rule: int, window: Window) -> pl.Dat
         hit_rate=pl.when(pl.col("examined") > 0).then(pl.col("discrepant") / pl.col("examined")),
         flags_per_day=pl.col("targeted") / window.days if window.days else pl.lit(None),
     )
+
+
+def overlaps(con: duckdb.DuckDBPyConnection, rule: int, top: int = 5) -> pl.DataFrame:
+    """The reference UDRs sharing shipments with one rule, by Jaccard index, highest first."""
+    return con.sql("""
+        WITH sizes AS (SELECT rule, count(*) AS n FROM hits GROUP BY rule)
+        SELECT r.rule_id AS udr, count(*) AS shared, count(*) / (sa.n + sb.n - count(*)) AS jaccard
+        FROM hits a JOIN hits b ON a.rid = b.rid AND b.rule <> a.rule
+        JOIN udrs u ON u.rule = b.rule JOIN rule_ids r ON r.rule = b.rule
+        JOIN sizes sa ON sa.rule = a.rule JOIN sizes sb ON sb.rule = b.rule
+        WHERE a.rule = ? GROUP BY r.rule_id, sa.n, sb.n
+        ORDER BY jaccard DESC, udr LIMIT ?""", params=[rule, top]).pl()
+
+
+def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | None = None) -> pl.DataFrame:
+    """The rule's matched shipments with their exam outcome, most recent discrepant first."""
+    limit_sql = "LIMIT ?" if limit is not None else ""
+    params: list = [rule] + ([limit] if limit is not None else [])
+    return con.sql(f"""
+        SELECT w.*, f.examined, f.discrepant, f.outcome, f.msrp
+        FROM hits h JOIN w USING (rid) JOIN w_facts f USING (rid)
+        WHERE h.rule = ?
+        ORDER BY f.discrepant DESC, f.examined DESC, w.arrival_date DESC, w.shipment_id
+        {limit_sql}""", params=params).pl().drop("rid")

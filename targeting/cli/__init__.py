@@ -11,6 +11,9 @@ COMMAND_MODULES = [
     "validate",
     "compile",
     "schema",
+    "rule_test",
+    "evaluate",
+    "coverage",
 ]
 
 

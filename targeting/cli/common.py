@@ -1,0 +1,76 @@
+"""Options and error handling shared by the commands."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from ..errors import RuleError, TargetingError
+
+
+def config_option(func: Callable) -> Callable:
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="targeting.yaml to use (default: found from the working folder upwards).")(func)
+
+
+def window_options(func: Callable) -> Callable:
+    """--since, --until and --last."""
+    func = click.option("--last", help="Only the last period of the data, such as 12m, 90d or 2y.")(func)
+    func = click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+                        help="Last arrival date in the window (default: the data's last).")(func)
+    return click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+                        help="First arrival date in the window (default: the data's first).")(func)
+
+
+def as_date(value: Any) -> Any:
+    return value.date() if value is not None else None
+
+
+def reports_errors(func: Callable) -> Callable:
+    """Turn the library's errors into a message on stderr and the error's exit code."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RuleError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(exc.exit_code)
+        except TargetingError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def console() -> Console:
+    """The terminal console; rich honours NO_COLOR and the terminal's width."""
+    return Console(highlight=False)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder, so no half file is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print to stdout, or write atomically to `output` and say so on stderr."""
+    if output is None:
+        click.echo(text)
+    else:
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,63 @@
+"""`targeting coverage`: how the discrepant shipments were found, and by which rules."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import report
+from ..coverage import coverage_of
+from ..evaluate import project_window
+from ..project import open_project
+from .common import as_date, config_option, console, emit, reports_errors, window_options
+
+_TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded selection method",
+           "priority": "By priority tag (matched by an active rule with the tag)",
+           "outcome": "By outcome"}
+
+
+@click.command(name="coverage")
+@config_option
+@window_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (atomically) instead of the terminal.")
+@reports_errors
+def command(config_path, since, until, last, fmt, output) -> None:
+    """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""
+    project = open_project(config_path)
+    window = project_window(project, as_date(since), as_date(until), last)
+    table = coverage_of(project, window)
+    if fmt == "json":
+        emit(report.to_json({"window": window.as_dict(), "coverage": table.to_dicts()}), output)
+    elif fmt == "csv":
+        emit(table.write_csv(), output)
+    elif fmt == "markdown":
+        emit(_markdown(table), output)
+    else:
+        _print(table)
+
+
+_COLUMNS = [("group", "group", str), ("discrepant", "discrepant", report.num),
+            ("UDR", "udr_share", report.pct), ("query only", "query_only_share", report.pct),
+            ("no rule", "none_share", report.pct)]
+
+
+def _print(table) -> None:
+    out = console()
+    for dimension, title in _TITLES.items():
+        rows = table.filter(table["dimension"] == dimension).to_dicts()
+        if rows:
+            out.print(report.rows_table(rows, _COLUMNS, title=title))
+            out.print()
+
+
+def _markdown(table) -> str:
+    parts = ["# Coverage of discrepant shipments\n"]
+    for dimension, title in _TITLES.items():
+        part = table.filter(table["dimension"] == dimension).drop("dimension")
+        if part.height:
+            shares = {c: report.pct for c in ("udr_share", "query_only_share", "none_share")}
+            parts.append(f"## {title}\n\n{report.markdown_table(part, shares)}\n")
+    return "\n".join(parts)

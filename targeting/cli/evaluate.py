@@ -1,0 +1,42 @@
+"""`targeting evaluate`: the scoreboard of every rule and query."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import report
+from ..evaluate import backtest, project_window, sort_by_lift
+from ..project import open_project
+from .common import as_date, config_option, console, emit, reports_errors, window_options
+
+
+@click.command(name="evaluate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@config_option
+@window_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (atomically) instead of the terminal.")
+@reports_errors
+def command(paths, config_path, since, until, last, fmt, output) -> None:
+    """Backtest rules and queries (default: all configured) and rank them by lift."""
+    project = open_project(config_path)
+    window = project_window(project, as_date(since), as_date(until), last)
+    run = backtest(project, project.rules(list(paths) or None), window)
+    board = sort_by_lift(run.scoreboard())
+    window_info = window.as_dict()
+    if fmt == "json":
+        emit(report.to_json({"window": window_info, "baseline": run.baseline,
+                             "rules": board.to_dicts()}), output)
+    elif fmt == "csv":
+        emit(board.write_csv(), output)
+    elif fmt == "markdown":
+        emit(report.scoreboard_markdown(board, window_info, run.baseline), output)
+    elif output is not None:
+        emit(report.window_line(window_info, run.baseline) + "\n\n" + board.write_csv(), output)
+    else:
+        out = console()
+        out.print(report.window_line(window_info, run.baseline))
+        out.print(report.scoreboard_table(board, out.width))
