@@ -27,7 +27,8 @@ TYPE_WORDS = {  # (one row, several rows)
 TYPE_CODES = {"DATE": "bad-date", "DOUBLE": "bad-number", "BOOLEAN": "bad-bool"}
 TYPE_FIXES = {
     "DATE": "Write dates as YYYY-MM-DD.",
-    "DOUBLE": "Use plain numbers such as 1234.5 (no thousands separators, units or currency signs).",
+    "DOUBLE": "Use plain numbers such as 1234.5 "
+              "(no thousands separators, units or currency signs).",
     "BOOLEAN": "Use true or false.",
 }
 
@@ -197,7 +198,7 @@ def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[Data
 def _unknown_shipments(staged: Staged) -> list[DataProblem]:
     if staged.config.data.labelled is not None:
         return []
-    if "shipment_id" not in staged.columns("manifest") or "shipment_id" not in staged.columns("exams"):
+    if any("shipment_id" not in staged.columns(table) for table in ("manifest", "exams")):
         return []
     bad = ('"shipment_id" IS NOT NULL AND CAST("shipment_id" AS VARCHAR) NOT IN '
            '(SELECT CAST("shipment_id" AS VARCHAR) FROM "_src_manifest" '

@@ -179,7 +179,9 @@ def _columns(value: Any, shown: str) -> dict[str, dict[str, str]]:
         mapping = value.get(table) or {}
         key = f"data.columns.{table}"
         _expect(mapping, dict, shown, key, "a mapping of source column name -> contract name")
-        result[table] = {str(src): _identifier(dst, shown, f"{key}.{src}") for src, dst in mapping.items()}
+        result[table] = {
+            str(src): _identifier(dst, shown, f"{key}.{src}") for src, dst in mapping.items()
+        }
     return result
 
 
@@ -190,7 +192,9 @@ def _values(value: Any, shown: str) -> dict[str, dict[str, str]]:
         key = f"data.values.{column}"
         _identifier(column, shown, key)
         _expect(mapping, dict, shown, key, "a mapping of source value -> contract value")
-        result[column] = {_scalar_text(src): _text(dst, shown, f"{key}.{src}") for src, dst in mapping.items()}
+        result[column] = {
+            _scalar_text(src): _text(dst, shown, f"{key}.{src}") for src, dst in mapping.items()
+        }
     return result
 
 

@@ -8,6 +8,7 @@ raw types), and `materialise` builds the typed `manifest` / `exams` tables from 
 from __future__ import annotations
 
 import csv
+import difflib
 import glob
 import hashlib
 import json
@@ -186,9 +187,10 @@ def _read_source(
             "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'source_db'"
         ).fetchall()}
         if source.table not in tables:
+            have = ", ".join(sorted(tables)) or "none"
             raise ConfigError(
                 f"{display_path(config.path)}: data.{table}.table: no table {source.table!r} in "
-                f"{display_path(config.data.database or '')}; it has: {', '.join(sorted(tables)) or 'none'}."
+                f"{display_path(config.data.database or '')}; it has: {have}."
             )
         return (f'SELECT *, ? AS "{FILE_COLUMN}" FROM source_db."{_ident(source.table)}"',
                 [_label(source, config)]), False
@@ -233,7 +235,9 @@ def snake_case(name: str) -> str:
     return f"col_{text}" if text[0].isdigit() else text
 
 
-def _stage_table(con: duckdb.DuckDBPyConnection, config: Config, table: str, label: str) -> dict[str, str]:
+def _stage_table(
+    con: duckdb.DuckDBPyConnection, config: Config, table: str, label: str
+) -> dict[str, str]:
     """Rename and value-map `_raw_<table>` into `_src_<table>`; returns contract -> source names."""
     raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall() if r[0] != FILE_COLUMN]
     mapping = config.data.columns.get(table, {})
@@ -246,14 +250,16 @@ def _stage_table(con: duckdb.DuckDBPyConnection, config: Config, table: str, lab
         selects.append(f'{expr} AS "{dst}"')
         params.extend(expr_params)
     selects.append(f'"{FILE_COLUMN}"')
-    con.execute(f'CREATE TABLE "_src_{table}" AS SELECT {", ".join(selects)} FROM "_raw_{table}"', params)
+    con.execute(
+        f'CREATE TABLE "_src_{table}" AS SELECT {", ".join(selects)} FROM "_raw_{table}"', params
+    )
     con.execute(f'DROP TABLE "_raw_{table}"')
     return {dst: src for src, dst in names.items() if src != dst}
 
 
-def _check_mapping_keys(mapping: dict[str, str], raw: list[str], config: Config, table: str, label: str) -> None:
-    import difflib
-
+def _check_mapping_keys(
+    mapping: dict[str, str], raw: list[str], config: Config, table: str, label: str
+) -> None:
     for src in mapping:
         if src not in raw:
             close = difflib.get_close_matches(src, raw, n=1)
@@ -419,8 +425,8 @@ def load_lists(config: Config) -> dict[str, frozenset[str]]:
     if not folder.is_dir():
         if config.lists_explicit:
             raise ConfigError(
-                f"{display_path(config.path)}: lists: folder {display_path(folder)} does not exist. "
-                f"Create it or remove the 'lists' key."
+                f"{display_path(config.path)}: lists: folder {display_path(folder)} does not "
+                f"exist. Create it or remove the 'lists' key."
             )
         return {}
     lists: dict[str, frozenset[str]] = {}

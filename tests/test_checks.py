@@ -111,8 +111,9 @@ def test_duplicates_and_unknown_shipments(tmp_path: Path) -> None:
 def test_values_outside_vocabularies_after_value_mapping(tmp_path: Path) -> None:
     exams = ("shipment_id,Outcome,disposition,selection_method\nS1,Y,seizure,udr\n"
              "S2,maybe,seized,hunch\n")
-    config = ("data: {manifest: manifest.csv, exams: exams.csv, columns: {exams: {Outcome: result}},"
-              " values: {result: {Y: discrepant, N: no_discrepancy}}}\n")
+    config = ("data: {manifest: manifest.csv, exams: exams.csv, "
+              "columns: {exams: {Outcome: result}}, "
+              "values: {result: {Y: discrepant, N: no_discrepancy}}}\n")
     assert problems(tmp_path, exams=exams, config=config) == [
         "exams.csv: error[bad-value]: column 'result' (source 'Outcome'): 1 row has a value "
         "outside the vocabulary, e.g. 'maybe'. Allowed: discrepant, no_discrepancy. Map source "
@@ -191,7 +192,8 @@ def test_cli_data_check_on_kcs() -> None:
     result = CliRunner().invoke(main, ["data", "check", "--config", config, "--format", "json"])
     assert result.exit_code == 0
     profile = json.loads(result.output)["profile"]
-    assert (profile["rows"], profile["discrepant_shipments"], len(profile["ports"])) == (54000, 11653, 43)
+    counts = (profile["rows"], profile["discrepant_shipments"], len(profile["ports"]))
+    assert counts == (54000, 11653, 43)
     assert (profile["date_min"], profile["date_max"]) == ("2020-01-01", "2021-06-30")
 
 
@@ -212,6 +214,6 @@ def test_cli_config_error_exits_2(tmp_path: Path) -> None:
     (tmp_path / "targeting.yaml").write_text("data: {manifest: m.csv, exams: e.csv}\ngates: {}\n")
     result = CliRunner().invoke(main, ["data", "check"])
     assert result.exit_code == 2
-    assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: data, "
-                             "lists, rules, queries, priorities, promotion, gate (did you mean "
-                             "'gate'?)\n")
+    assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: "
+                             "data, lists, rules, queries, priorities, promotion, gate "
+                             "(did you mean 'gate'?)\n")

@@ -107,7 +107,8 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
      "targeting.yaml: data.labelled: missing key 'discrepant'. Example: labelled: {column: fraud, "
      "discrepant: [1]}"),
     ("- just a list\n",
-     "targeting.yaml: top level: expected a mapping of keys such as data, rules, queries, got list."),
+     "targeting.yaml: top level: expected a mapping of keys such as data, rules, queries, "
+     "got list."),
 ])
 def test_bad_config_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
                              message: str) -> None:

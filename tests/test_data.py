@@ -65,7 +65,8 @@ def test_exams_have_every_contract_column_and_mapped_results(dataset) -> None:
         "disposition": "VARCHAR", "selection_method": "VARCHAR", "msrp": "DOUBLE",
         "selector_id": "VARCHAR", "domestic_value": "DOUBLE", "referred_to_ice": "BOOLEAN",
     }
-    rows = dataset.con.execute("SELECT exam_id, result, msrp, selector_id FROM exams ORDER BY 1").fetchall()
+    rows = dataset.con.execute(
+        "SELECT exam_id, result, msrp, selector_id FROM exams ORDER BY 1").fetchall()
     assert rows == [("E1", "discrepant", 500.0, None), ("E2", "no_discrepancy", None, None),
                     ("E3", "no_discrepancy", None, None), ("E4", "discrepant", 120.0, None)]
 
@@ -156,7 +157,8 @@ def test_glob_reads_every_matching_file(tmp_path: Path) -> None:
                     "parts/m_2.csv": head + "b,2024-02-01,P\n",
                     "e.csv": "shipment_id,result\nb,discrepant\n"})
     ds = open_dataset(load_config(path))
-    assert ds.con.execute("SELECT shipment_id FROM manifest ORDER BY 1").fetchall() == [("a",), ("b",)]
+    ids = ds.con.execute("SELECT shipment_id FROM manifest ORDER BY 1").fetchall()
+    assert ids == [("a",), ("b",)]
     assert [p.name for p in ds.files] == ["m_1.csv", "m_2.csv", "e.csv"]
 
 
@@ -177,22 +179,30 @@ data:
     ds = open_dataset(load_config(path))
     assert ds.con.execute("SELECT shipment_id, port_code, quantity FROM manifest").fetchall() == [
         ("a", "7", 3.0)]
-    assert ds.con.execute("SELECT shipment_id, result FROM exams").fetchall() == [("a", "discrepant")]
+    exams = ds.con.execute("SELECT shipment_id, result FROM exams").fetchall()
+    assert exams == [("a", "discrepant")]
 
 
-def test_missing_database_table_lists_the_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as the working directory, so messages name files relative to it."""
     monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_missing_database_table_lists_the_tables(here: Path) -> None:
     duckdb.connect("h.duckdb").execute("CREATE TABLE ships AS SELECT 1 AS x").close()
-    project(tmp_path, "data: {database: h.duckdb, manifest: {table: ship}, exams: {table: ships}}\n")
+    project(here, "data: {database: h.duckdb, manifest: {table: ship}, "
+                  "exams: {table: ships}}\n")
     with pytest.raises(ConfigError) as info:
         open_dataset(load_config(Path("targeting.yaml")))
     assert str(info.value) == ("targeting.yaml: data.manifest.table: no table 'ship' in h.duckdb; "
                                "it has: ships.")
 
 
-def test_mapping_a_missing_source_column_suggests_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    project(tmp_path, "data: {manifest: m.csv, exams: m.csv, columns: {manifest: {Dat: arrival_date}}}\n",
+def test_mapping_a_missing_source_column_suggests_one(here: Path) -> None:
+    project(here, "data: {manifest: m.csv, exams: m.csv, "
+                  "columns: {manifest: {Dat: arrival_date}}}\n",
             {"m.csv": "shipment_id,Date,port_code,result\n"})
     with pytest.raises(ConfigError) as info:
         open_dataset(load_config(Path("targeting.yaml")))
@@ -201,9 +211,8 @@ def test_mapping_a_missing_source_column_suggests_one(tmp_path: Path, monkeypatc
         "are: shipment_id, Date, port_code, result (did you mean 'Date'?)")
 
 
-def test_two_columns_becoming_one_name_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    project(tmp_path, "data: {manifest: m.csv, exams: m.csv}\n",
+def test_two_columns_becoming_one_name_is_an_error(here: Path) -> None:
+    project(here, "data: {manifest: m.csv, exams: m.csv}\n",
             {"m.csv": "Shipment ID,shipment_id,arrival_date,port_code,result\n"})
     with pytest.raises(ConfigError) as info:
         open_dataset(load_config(Path("targeting.yaml")))
@@ -212,9 +221,8 @@ def test_two_columns_becoming_one_name_is_an_error(tmp_path: Path, monkeypatch: 
         "m.csv both become 'shipment_id'. Map one of them to another name.")
 
 
-def test_no_matching_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    project(tmp_path, "data: {manifest: 'x/*.parquet', exams: e.csv}\n")
+def test_no_matching_files(here: Path) -> None:
+    project(here, "data: {manifest: 'x/*.parquet', exams: e.csv}\n")
     with pytest.raises(ConfigError) as info:
         open_dataset(load_config(Path("targeting.yaml")))
     assert str(info.value) == ("targeting.yaml: data.manifest: no files match x/*.parquet. "
