@@ -126,7 +126,8 @@ def _empty_required(staged: Staged, table: str, present: dict[str, str]) -> list
     problems = []
     for column in columns:
         problems += _problems(
-            staged, table, column, f'"{column}" IS NULL', [], "empty-value",
+            staged, table, column, f'coalesce(trim(CAST("{column}" AS VARCHAR)), \'\') = \'\'',
+            [], "empty-value",
             lambda n, ex: f"{_rows(n)} {_be(n)} empty. Every row needs a value here.",
             examples=False,
         )

@@ -142,6 +142,16 @@ def open_dataset(config: Config) -> Dataset:
 def stage(config: Config) -> Staged:
     """Read the sources into `_src_manifest` and `_src_exams` with contract column names."""
     con = duckdb.connect(":memory:")
+    try:
+        staged = _stage(con, config)
+        _check_value_columns(staged)
+        return staged
+    except BaseException:
+        con.close()
+        raise
+
+
+def _stage(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     data = config.data
     files: list[Path] = []
     if data.database is not None:
@@ -213,6 +223,19 @@ def _read_source(
         return (sql, [paths]), True
     sql = f"SELECT * FROM read_parquet(?, union_by_name=true, filename='{FILE_COLUMN}')"
     return (sql, [paths]), False
+
+
+def _check_value_columns(staged: Staged) -> None:
+    """A value mapping for a column no table has is a typo, not a no-op."""
+    present = [c for table in ("manifest", "exams") for c in staged.columns(table)]
+    for column in staged.config.data.values:
+        if column not in present:
+            close = difflib.get_close_matches(column, present, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{display_path(staged.config.path)}: data.values: no table has a column "
+                f"{column!r} (names after column mapping){hint}"
+            )
 
 
 def _ident(name: str) -> str:

@@ -217,3 +217,16 @@ def test_cli_config_error_exits_2(tmp_path: Path) -> None:
     assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: "
                              "data, lists, rules, queries, priorities, promotion, gate "
                              "(did you mean 'gate'?)\n")
+
+
+def test_blank_text_in_a_parquet_required_column_is_empty(tmp_path: Path) -> None:
+    import duckdb
+
+    duckdb.execute("COPY (SELECT * FROM (VALUES ('S1', DATE '2024-01-01', 'P'), "
+                   "('  ', DATE '2024-01-02', 'P')) t(shipment_id, arrival_date, port_code)) "
+                   f"TO '{tmp_path / 'm.parquet'}' (FORMAT parquet)")
+    config = "data: {manifest: m.parquet, exams: exams.csv}\n"
+    assert problems(tmp_path, config=config) == [
+        "m.parquet: error[empty-value]: column 'shipment_id': 1 row is empty. Every row needs a "
+        "value here.",
+    ]

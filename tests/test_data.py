@@ -227,3 +227,12 @@ def test_no_matching_files(here: Path) -> None:
         open_dataset(load_config(Path("targeting.yaml")))
     assert str(info.value) == ("targeting.yaml: data.manifest: no files match x/*.parquet. "
                                "Check the path (relative to the config file).")
+
+
+def test_value_mapping_for_an_unknown_column_is_an_error(here: Path) -> None:
+    project(here, "data: {manifest: m.csv, exams: e.csv, values: {reslt: {Y: discrepant}}}\n",
+            {"m.csv": "shipment_id,arrival_date,port_code\n", "e.csv": "shipment_id,result\n"})
+    with pytest.raises(ConfigError) as info:
+        open_dataset(load_config(Path("targeting.yaml")))
+    assert str(info.value) == ("targeting.yaml: data.values: no table has a column 'reslt' "
+                               "(names after column mapping) (did you mean 'result'?)")
