@@ -92,7 +92,9 @@ def _contradiction(group: list[Leaf]) -> str | None:
         return "must be missing, but a comparison on a missing value is false"
     allowed = _allowed_values(group)
     if allowed is not None and not allowed:
-        return "cannot equal every value asked for at once"
+        asked = [f"{leaf.op} {_show(leaf.value)}" for leaf in group
+                 if leaf.op in ("eq", "in", "ne", "not_in")]
+        return f"cannot satisfy {' and '.join(asked)} at once"
     return _empty_interval(group, allowed)
 
 

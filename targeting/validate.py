@@ -160,9 +160,9 @@ def coerce(value: Any, kind: str) -> Any:
     """`value` as a value of a `kind` field; _Invalid says why it cannot be."""
     if kind == "text":
         if isinstance(value, bool):
-            raise _Invalid(f"{str(value).lower()} is true/false, but this is a text field; if "
-                           f"you mean the text, quote it (YAML reads NO, yes, off... as true/false)",
-                           "bad-value")
+            raise _Invalid("YAML read this value as true/false, but this is a text field; if you "
+                           "mean the text, quote it, such as 'NO' (YAML reads unquoted NO, yes, "
+                           "on, off as true/false)", "bad-value")
         if isinstance(value, (dt.date, int, float)):
             return value.isoformat() if isinstance(value, dt.date) else _number_text(value)
         return value
@@ -210,22 +210,30 @@ def regex_problem(pattern: str) -> str | None:
     if failures:
         return (f"the pattern {pattern!r} does not compile in " + "; in ".join(failures)
                 + ". Use syntax both RE2 and Rust regex accept")
-    classes = [c for c in _PERL_CLASSES if c in pattern.replace("\\\\", "")]
-    if classes:
-        return (f"{', '.join(classes)} means different things in DuckDB (ASCII) and Polars "
-                f"(Unicode); spell the characters out, such as [0-9] for \\d, [A-Za-z0-9_] for "
-                f"\\w, [ \\t\\r\\n] for \\s")
+    escapes = [e for e in _DIVERGENT if e in pattern.replace("\\\\", "")]
+    if escapes:
+        return f"{', '.join(escapes)} {_DIVERGENT[escapes[0]]}"
     return None
 
 
-# Perl classes and word boundaries are ASCII in RE2 but Unicode in Rust regex, so a pattern
-# using them could match different rows in each backend; the rule language refuses them.
-_PERL_CLASSES = ("\\d", "\\D", "\\w", "\\W", "\\s", "\\S", "\\b", "\\B")
+# Escapes both engines accept but read differently, so a pattern using them could match
+# different rows in each backend; the rule language refuses them and says what to write.
+_CLASS_ADVICE = ("means different things in DuckDB (ASCII only) and Polars (Unicode); spell the "
+                 "characters out, such as [0-9] for \\d, [A-Za-z0-9_] for \\w, [ \\t\\r\\n] for \\s")
+_WORD_ADVICE = ("is a word boundary in Polars but a literal < or > in DuckDB; write [<] or [>] "
+                "for the character")
+_DIVERGENT = {**{f"\\{c}": _CLASS_ADVICE for c in "dDwWsSbB"},
+              "\\<": _WORD_ADVICE, "\\>": _WORD_ADVICE}
 
 
 def _first_line(exc: BaseException) -> str:
+    """The engine's own reason, without the pattern echo and the expression context."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    reasons = [line[len("error:"):].strip() for line in lines if line.startswith("error:")]
+    if reasons:  # Rust regex: "error: unclosed group"
+        return reasons[0]
+    text = lines[0] if lines else type(exc).__name__
+    return text.removeprefix("Invalid Input Error:").strip()
 
 
 # --- examples ---------------------------------------------------------------------------
