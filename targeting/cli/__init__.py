@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "rule_test",
     "evaluate",
     "coverage",
+    "fixtures",
 ]
 
 

@@ -11,10 +11,10 @@ import polars as pl
 from ..compile_polars import compile_polars
 from ..model import Rule
 
-RANDOM_RATE = 0.004          # compliance-measurement sample, uniform
+RANDOM_RATE = 0.005          # compliance-measurement sample, uniform
 OBSERVATION_RATE = 0.003     # walk-throughs; eyes drift to bags, watches, shoes
 OBSERVATION_ENRICH = 3.0
-OBSERVED_CATEGORIES = ("4202", "910", "640", "711", "9004", "3304")
+OBSERVED_CATEGORIES = ("4202", "910", "640", "711", "9004", "3304", "3004")
 TIP_RATE_VIOLATING, TIP_RATE_CLEAN = 0.01, 0.0001
 DETECTION = 0.90             # exams find 90% of violations
 REEXAM_RATE = 0.01

@@ -47,7 +47,7 @@ def make_parties(shipments: int, rng: np.random.Generator) -> Parties:
     for i, sid in enumerate(NETWORK_SHIPPERS):
         ids.append(sid)
         names.append(f"{SHIPPER_WORDS[i]} SAMPLES {SHIPPER_SUFFIX[2]}")
-    repeat = rng.choice(np.arange(200, importers), size=max(20, importers // 50), replace=False)
+    repeat = rng.choice(np.arange(200, importers), size=max(20, importers // 70), replace=False)
     trusted = np.setdiff1d(np.arange(100), repeat)
     return Parties(importers, max(10_000, shipments // 4), np.array(ids), np.array(names), start,
                    count, max(500, shipments // 300), np.sort(repeat), trusted)

@@ -22,10 +22,10 @@ PEN_WORDS = ("WEIGHT LOSS PEN", "SEMAGLUTIDE PEN", "GLP-1 INJECTION PEN", "SLIMM
              "SEMAGLUTlDE INJECTION")
 BRAKE_BRANDS = ("BOSCH", "BREMBO", "AKEBONO")
 
-BASE_RATE = 0.0062          # before country and mode multipliers
+BASE_RATE = 0.0030          # before country and mode multipliers
 MODE_FACTOR = {"express": 1.0, "mail": 0.9, "cargo": 0.2}
 TRUSTED_FACTOR = 0.3
-REPEAT_BOOST = 0.12
+REPEAT_BOOST = 0.10
 
 
 @dataclass(frozen=True)
