@@ -15,20 +15,38 @@ from ..validate import check_rules
 
 
 def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
-    """The field catalogue and named lists rules are checked against."""
+    """The field catalogue and named lists rules are checked against.
+
+    Only the manifest's columns and types matter here, so the exam data and the data-contract
+    checks are not needed: a broken exams file should not stop anyone checking rules.
+    """
     from .. import data
 
     lists = data.load_lists(config)
-    # The data module may offer a catalogue read from the sources' schemas alone, which is
-    # much faster than opening (and typing) the whole dataset.
-    quick = getattr(data, "field_catalogue", None)
+    quick = getattr(data, "field_catalogue", None)  # preferred, when the data module offers it
     if quick is not None:
         return quick(config), lists
-    dataset = data.open_dataset(config)
+    return _staged_catalogue(config), lists
+
+
+def _staged_catalogue(config: Config) -> Catalogue:
+    """Manifest field types as `data.materialise` would give them, without typing the data."""
+    from .. import data
+
+    staged = data.stage(config)
     try:
-        return dict(dataset.catalogue), lists
+        catalogue: dict[str, Any] = {}
+        for name, kind in staged.columns("manifest").items():
+            if name in data.MANIFEST_COLUMNS:
+                kind = data.MANIFEST_COLUMNS[name]
+            elif staged.from_text["manifest"]:
+                kind = data.infer_text_type(staged.con, "_src_manifest", name)
+            field_type = data.CATALOGUE_TYPES.get(kind) or ("number" if data.NUMERIC.match(kind) else None)
+            if field_type is not None:
+                catalogue[name] = field_type
+        return catalogue
     finally:
-        dataset.close()
+        staged.con.close()
 
 
 def default_paths(config: Config) -> list[Path]:
