@@ -1,0 +1,143 @@
+"""The synthetic history generator: contract, determinism and calibration to the audit figures."""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from targeting.cli import main
+from targeting.generate import PATTERNS, generate, patterns_table
+from targeting.generate.catalogue import PORTS
+from targeting.generate.patterns import emerge_month
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = [ROOT / "rules", ROOT / "queries"]
+MANIFEST_COLUMNS = {
+    "shipment_id": pl.String, "arrival_date": pl.Date, "port_code": pl.String,
+    "mode": pl.String, "importer_id": pl.String, "consignee_id": pl.String,
+    "shipper_id": pl.String, "shipper_name": pl.String, "shipper_country": pl.String,
+    "manufacturer_id": pl.String, "country_of_origin": pl.String,
+    "country_of_export": pl.String, "hts_code": pl.String, "description": pl.String,
+    "quantity": pl.Int64, "declared_value": pl.Float64, "weight_kg": pl.Float64,
+    "carrier_code": pl.String,
+}
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> dict[str, pl.DataFrame]:
+    out = tmp_path_factory.mktemp("history")
+    generate(100_000, 24, 11, out, rule_paths=RULES)
+    tables = {t: pl.read_parquet(out / f"{t}.parquet") for t in ("manifest", "exams", "truth")}
+    return {**tables, "out": out}
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _seizures(history) -> pl.DataFrame:
+    hits = history["exams"].filter(pl.col("result") == "discrepant").unique("shipment_id")
+    return hits.join(history["manifest"], on="shipment_id")
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        generate(20_000, 6, seed, tmp_path / name, rule_paths=RULES)
+    a, b, c = (_digest(tmp_path / n) for n in "abc")
+    assert set(a) == {"manifest.parquet", "exams.parquet", "truth.parquet",
+                      "lists/repeat_violators.txt", "lists/trusted_importers.txt"}
+    assert a == b
+    assert a["manifest.parquet"] != c["manifest.parquet"]
+
+
+def test_manifest_contract(history):
+    m = history["manifest"]
+    assert dict(m.schema) == MANIFEST_COLUMNS
+    assert m["shipment_id"].n_unique() == len(m) == 100_000
+    assert m["hts_code"].str.contains(r"^\d{10}$").all()
+    assert set(m["port_code"].unique()) <= set(PORTS) and m["port_code"].n_unique() >= 15
+    assert set(m["mode"].unique()) == {"express", "mail", "cargo"}
+    assert m.null_count().sum_horizontal().item() == 0
+
+
+def test_truth_covers_every_shipment(history):
+    t = history["truth"]
+    assert t["shipment_id"].equals(history["manifest"]["shipment_id"])
+    assert t["violating"].null_count() == 0
+    assert set(t["pattern"].drop_nulls().unique()) <= set(patterns_table()["name"])
+
+
+def test_exam_rate_between_1_and_5_percent(history):
+    rate = history["exams"]["shipment_id"].n_unique() / len(history["manifest"])
+    assert 0.01 <= rate <= 0.05
+
+
+def test_random_exams_find_about_one_percent(history):
+    expected = 0.9 * history["truth"]["p_violation"].mean()   # exams find 90% of violations
+    assert 0.006 <= expected <= 0.014
+    random = history["exams"].filter(pl.col("selection_method") == "random")
+    k, n = int((random["result"] == "discrepant").sum()), len(random)
+    low, high = _wilson(k, n)
+    assert n > 300 and low <= 0.014 and high >= 0.006   # consistent with the 0.6-1.4% target
+
+
+def test_seizure_mode_shares_follow_fy2018(history):
+    share = _seizures(history)["mode"].value_counts(normalize=True)
+    share = dict(zip(share["mode"], share["proportion"]))
+    assert abs(share["express"] - 0.64) <= 0.10
+    assert abs(share["mail"] - 0.285) <= 0.10
+    assert share.get("cargo", 0.0) <= 0.10
+
+
+def test_china_and_hong_kong_make_most_seizures(history):
+    cn_hk = _seizures(history)["country_of_origin"].is_in(["CN", "HK"]).mean()
+    assert abs(cn_hk - 0.83) <= 0.08
+
+
+def test_dispositions_only_for_discrepant_exams(history):
+    e = history["exams"].join(history["manifest"].select("shipment_id", "declared_value"),
+                              on="shipment_id")
+    found = e.filter(pl.col("result") == "discrepant")
+    clean = e.filter(pl.col("result") != "discrepant")
+    assert clean["disposition"].null_count() == len(clean)
+    assert set(found["disposition"].unique()) <= {"seized", "voluntary_abandonment",
+                                                   "refused_entry"}
+    assert (found["msrp"] > found["declared_value"]).all()
+    assert set(e["selection_method"].unique()) == {"udr", "query", "observation", "random", "tip"}
+    rules = e.filter(pl.col("selection_method").is_in(["udr", "query"]))
+    assert rules["selector_id"].null_count() == 0
+
+
+def test_pattern_kinds_and_timing(history):
+    kinds = set(patterns_table()["kind"])
+    assert {"real_national", "real_local", "none", "decaying", "emerging"} <= kinds
+    joined = history["truth"].join(history["manifest"], on="shipment_id").with_columns(
+        month=(pl.col("arrival_date").dt.year() - 2024) * 12 + pl.col("arrival_date").dt.month() - 10)
+    pens = joined.filter(pl.col("pattern") == "weight_loss_pens")
+    assert pens["month"].min() == emerge_month(24)
+    late = joined.filter((pl.col("pattern") == "mail_sneakers") & (pl.col("month") >= 18))
+    assert late["p_violation"].max() < 0.02                   # the decayed pattern is gone
+    reels = joined.filter(pl.col("pattern") == "fishing_reels")["p_violation"].mean()
+    assert reels < 2 * joined.filter(pl.col("pattern").is_null())["p_violation"].mean()
+    assert len(PATTERNS) + 1 == len(patterns_table())
+
+
+def test_cli_writes_the_files(tmp_path):
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(main, ["fixtures", "generate", "--shipments", "5000",
+                                       "--months", "3", "--seed", "1", "--out", str(out),
+                                       "--rules", str(RULES[0]), "--queries", str(RULES[1])])
+    assert result.exit_code == 0, result.output
+    assert "5,000 rows" in result.output
+    assert (out / "manifest.parquet").exists() and (out / "lists" / "repeat_violators.txt").exists()
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = k / n
+    centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
