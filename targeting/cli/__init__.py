@@ -14,6 +14,8 @@ COMMAND_MODULES = [
     "rule_test",
     "evaluate",
     "coverage",
+    "candidates",
+    "ledger",
     "fixtures",
 ]
 
@@ -25,4 +27,6 @@ def main() -> None:
 
 
 for _name in COMMAND_MODULES:
-    main.add_command(importlib.import_module(f"targeting.cli.{_name}").command)
+    _module = importlib.import_module(f"targeting.cli.{_name}")
+    for _command in getattr(_module, "commands", [_module.command]):
+        main.add_command(_command)
