@@ -251,7 +251,8 @@ def test_cli_verify_ok_and_broken(book: Path) -> None:
 def test_cli_finds_the_ledger_next_to_the_config(tmp_path: Path, monkeypatch) -> None:
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
-    (project / "targeting.yaml").write_text("data:\n  manifest: data/manifest.csv\n  exams: data/exams.csv\n")
+    (project / "targeting.yaml").write_text(
+        "data:\n  manifest: data/manifest.csv\n  exams: data/exams.csv\n")
     ledger.append(project / "ledger.jsonl", actor="a", action="promote", subject="r",
                   details={"reasons": ["[bold]x[/bold]"]}, now=T0)
     monkeypatch.chdir(tmp_path)
