@@ -26,7 +26,38 @@ def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
     quick = getattr(data, "field_catalogue", None)  # preferred, when the data module offers it
     if quick is not None:
         return quick(config), lists
-    return _staged_catalogue(config), lists
+    return _parquet_catalogue(config) or _staged_catalogue(config), lists
+
+
+def _parquet_catalogue(config: Config) -> Catalogue | None:
+    """Field types from the manifest's parquet schema alone (no rows read), or None."""
+    import glob
+
+    import duckdb
+
+    from .. import data
+
+    pattern = config.data.manifest.pattern
+    paths = sorted(glob.glob(pattern or "", recursive=True))
+    if not paths or not all(p.lower().endswith(".parquet") for p in paths):
+        return None
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
+                           [paths]).fetchall()
+    finally:
+        con.close()
+    mapping = config.data.columns.get("manifest", {})
+    catalogue: dict[str, Any] = {}
+    for source, kind, *_ in rows:
+        name = mapping.get(source, data.snake_case(source))
+        if name in config.data.values:  # value-mapped columns become text (see data._value_mapped)
+            kind = "VARCHAR"
+        kind = data.MANIFEST_COLUMNS.get(name, kind)
+        field_type = data.CATALOGUE_TYPES.get(kind) or ("number" if data.NUMERIC.match(kind) else None)
+        if field_type is not None:
+            catalogue[name] = field_type
+    return catalogue
 
 
 def _staged_catalogue(config: Config) -> Catalogue:
