@@ -7,10 +7,11 @@ from typing import Any, Callable
 
 import click
 from rich.markup import escape
+from rich.table import Table
 
 from .. import ledger
 from ..config import display_path, load_config
-from ..report import rows_table, to_json
+from ..report import to_json
 from .common import config_option, console, reports_errors
 
 
@@ -69,17 +70,21 @@ def show(config_path: Path | None, file_path: Path | None, fmt: str, head_only: 
     elif not entries:
         click.echo(f"{display_path(path)}: no entries", err=True)
     else:
-        console().print(rows_table([_row(e) for e in entries], _COLUMNS))
+        console().print(_table(entries))
 
 
-# escape: actor, subject and details are user text, and rich would read "[...]" as markup.
-_COLUMNS = [("seq", "seq", str), ("at", "at", str), ("actor", "actor", escape),
-            ("action", "action", escape), ("subject", "subject", escape),
-            ("details", "summary", escape)]
-
-
-def _row(entry: ledger.Entry) -> dict[str, Any]:
-    return {**entry.as_dict(), "summary": summary(entry.details)}
+def _table(entries: list[ledger.Entry]) -> Table:
+    """seq and time never wrap; the user-text columns fold rather than vanish when narrow."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("seq", "at"):
+        table.add_column(header, no_wrap=True)
+    for header in ("actor", "action", "subject", "details"):
+        table.add_column(header, overflow="fold")
+    for e in entries:
+        # escape: user text, and rich would read "[...]" as markup.
+        table.add_row(str(e.seq), e.at, *map(escape, (e.actor, e.action, e.subject,
+                                                      summary(e.details))))
+    return table
 
 
 def summary(details: dict[str, Any], width: int = 60) -> str:
