@@ -1,4 +1,14 @@
-"""targeting: measure customs targeting rules and decide which to promote or retire."""
+"""targeting: measure customs targeting rules and decide which to promote or retire.
+
+`targeting.evaluate(...)` and `targeting.coverage(...)` return Polars DataFrames. (They share
+their names with the modules that define them; import other names from those modules with
+`from targeting.evaluate import backtest`.)
+"""
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .coverage import coverage  # noqa: E402
+from .evaluate import evaluate  # noqa: E402
+
+__all__ = ["__version__", "coverage", "evaluate"]

@@ -32,7 +32,7 @@ class Project:
         from .validate import check_rules
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
-        return check_rules(chosen, self.dataset.catalogue, self.dataset.lists, self.config.priorities)
+        return check_rules(chosen, self.dataset.catalogue, self.dataset.lists, self.config.priorities or None)
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
         """Validated rules under `paths`; RuleError (exit 1) when any has an error."""
