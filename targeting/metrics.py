@@ -218,3 +218,18 @@ def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | No
         WHERE h.rule = ?
         ORDER BY f.discrepant DESC, f.examined DESC, w.arrival_date DESC, w.shipment_id
         {limit_sql}""", params=params).pl().drop("rid")
+
+
+def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """For every reference UDR, the largest share of its targeted shipments another one also matches."""
+    return con.sql("""
+        WITH sizes AS (SELECT rule, count(*) AS n FROM hits WHERE rule IN (SELECT rule FROM udrs) GROUP BY rule),
+        shared AS (
+          SELECT a.rule, b.rule AS other, count(*) AS n FROM hits a
+          JOIN hits b ON a.rid = b.rid AND a.rule <> b.rule
+          WHERE a.rule IN (SELECT rule FROM udrs) AND b.rule IN (SELECT rule FROM udrs)
+          GROUP BY a.rule, b.rule
+        )
+        SELECT s.rule, r.rule_id AS other_id, s.n / z.n AS share
+        FROM shared s JOIN sizes z ON z.rule = s.rule JOIN rule_ids r ON r.rule = s.other
+        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""").pl()
