@@ -1,0 +1,46 @@
+"""`targeting gate`: the CI check on a branch's rule and query changes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..gate import report, run_gate
+from ..project import open_project
+from .common import as_date, config_option, reports_errors, window_options, write_atomic
+
+
+@click.command(name="gate")
+@click.option("--base", "base_ref", metavar="REF",
+              help="Compare with the merge base of REF and HEAD (default: origin/main, else main).")
+@click.option("--fail-on-warnings/--pass-on-warnings", default=None,
+              help="Whether warnings fail the gate (default: gate.fail_on_warnings, false).")
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
+              show_default=True, help="Terminal output: a summary, or GitHub annotations.")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a pull-request comment (Markdown) to this file.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write JUnit XML (one test case per rule and check) to this file.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the full result as JSON to this file.")
+@click.option("--no-cache", is_flag=True, help="Recompute every backtest, ignoring .targeting-cache/.")
+@window_options
+@config_option
+@reports_errors
+def command(base_ref, fail_on_warnings, fmt, markdown, junit, json_out, no_cache, since, until,
+            last, config_path) -> None:
+    """Validate and backtest the rules a branch adds, changes or removes; exit 1 if it must not merge.
+
+    Exit 0 pass, 1 fail, 2 usage, config, git or data error. See docs/gate.md.
+    """
+    project = open_project(config_path)
+    result = run_gate(project, base_ref, use_cache=not no_cache, fail_on_warnings=fail_on_warnings,
+                      since=as_date(since), until=as_date(until), last=last)
+    click.echo(report.github(result) if fmt == "github" else report.text(result))
+    if fmt == "github":
+        click.echo(report.text(result), err=True)
+    for path, render in ((markdown, report.markdown), (junit, report.junit), (json_out, report.as_json)):
+        if path is not None:
+            write_atomic(path, render(result))
+    sys.exit(0 if result.passed else 1)

@@ -1,0 +1,245 @@
+"""The gate: validate, backtest before and after, and judge a branch's rule changes."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import ledger
+from ..cache import Cache, cache_key, data_fingerprint
+from ..config import display_path
+from ..errors import Problem
+from ..loader import parse_rules, rule_files
+from ..model import Rule
+from ..project import Project
+from ..window import Window, resolve_window
+from .changes import Changes, base_files, find_changes, repo_top
+from .settings import GateSettings, load_settings
+
+METRICS = ("targeted", "examined", "discrepant", "flags_per_day", "hit_rate", "hit_rate_low",
+           "hit_rate_high", "lift", "unique_discrepant")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of one rule (or of the project, rule "ledger"): pass, fail or warn."""
+
+    rule: str
+    name: str
+    outcome: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class RuleChange:
+    """A rule the branch added, changed or removed, with its metrics before and after."""
+
+    id: str
+    kind: str
+    change: str
+    path: str
+    before: dict | None = None
+    after: dict | None = None
+
+
+@dataclass
+class GateResult:
+    base_ref: str
+    base: str
+    window: Window | None
+    baseline_hit_rate: float | None
+    fail_on_warnings: bool
+    changes: list[RuleChange] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "fail"]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == "warn"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and not (self.fail_on_warnings and self.warnings)
+
+
+@dataclass
+class _Side:
+    """The rule files of one side (base or working tree): parsed rules by repo-relative path."""
+
+    rules: dict[str, Rule]
+    problems: list[Problem]
+    rel: dict[str, str]  # a Rule.path / Problem location path -> repo-relative path
+
+    def by_id(self, paths: Sequence[str] | None = None) -> dict[str, Rule]:
+        chosen = self.rules if paths is None else {p: self.rules[p] for p in paths if p in self.rules}
+        return {rule.id: rule for rule in chosen.values()}
+
+
+def run_gate(project: Project, base_ref: str | None = None, *, use_cache: bool = True,
+             fail_on_warnings: bool | None = None, since: dt.date | None = None,
+             until: dt.date | None = None, last: str | None = None) -> GateResult:
+    """Judge the rule and query changes between `base_ref`'s merge base and the working tree."""
+    settings = load_settings(project.config.gate, display_path(project.config.path))
+    top = repo_top(project.config.root)
+    changes = find_changes(top, project.rule_paths, base_ref)
+    gate = _Gate(project, settings, changes, Cache(project.config.root, use_cache))
+    with tempfile.TemporaryDirectory(prefix="targeting-gate-") as folder:
+        gate.load(Path(folder))
+        window = gate.window(since, until, last or settings.last)
+        result = gate.judge(window)
+    result.fail_on_warnings = settings.fail_on_warnings if fail_on_warnings is None else fail_on_warnings
+    result.cache_hits, result.cache_misses = gate.cache.hits, gate.cache.misses
+    return result
+
+
+class _Gate:
+    def __init__(self, project: Project, settings: GateSettings, changes: Changes, cache: Cache):
+        self.project, self.settings, self.changes, self.cache = project, settings, changes, cache
+        self.fingerprint = data_fingerprint(project.config)
+        self.checks: list[Check] = []
+        self._typed: dict[str, Rule] = {}
+
+    # --------------------------------------------------------------------------- loading
+
+    def load(self, folder: Path) -> None:
+        top = self.changes.top
+        current = rule_files(self.project.rule_paths)
+        self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current})
+        written = base_files(self.changes, list(self.changes.modified + self.changes.deleted), folder)
+        self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()})
+        self.now_problems = self._validate(self.now)
+        self.before_problems = self._validate(self.before)
+
+    def _validate(self, side: _Side) -> dict[str, list[Problem]]:
+        """Problems per repo-relative path: parse problems plus validation (cached per rule)."""
+        found: dict[str, list[Problem]] = {}
+        for problem in side.problems:
+            path = side.rel.get(os.path.abspath(problem.location.path)) if problem.location else None
+            found.setdefault(path or "?", []).append(_relocate(problem, path))
+        for path, rule in side.rules.items():
+            found.setdefault(path, []).extend(_relocate(p, path) for p in self._rule_problems(rule))
+        return found
+
+    def _rule_problems(self, rule: Rule) -> list[Problem]:
+        key = cache_key(rule=rule.content_hash, data=self.fingerprint,
+                        priorities=list(self.project.config.priorities))
+        cached = self.cache.get("validate", key)
+        if cached is not None:
+            return [_problem(p) for p in cached]
+        typed, problems = self._validate_now(rule)
+        self.cache.put("validate", key, [_problem_dict(p) for p in problems])
+        return problems
+
+    def _validate_now(self, rule: Rule) -> tuple[Rule | None, list[Problem]]:
+        from ..validate import validate_rules
+
+        dataset = self.project.dataset
+        typed, problems = validate_rules([rule], dataset.catalogue, dataset.lists,
+                                         self.project.config.priorities or None)
+        if typed:
+            self._typed[rule.content_hash] = typed[0]
+        return (typed[0] if typed else None), problems
+
+    def typed(self, rule: Rule) -> Rule | None:
+        if rule.content_hash not in self._typed:
+            self._validate_now(rule)
+        return self._typed.get(rule.content_hash)
+
+    # --------------------------------------------------------------------------- backtests
+
+    def window(self, since: dt.date | None, until: dt.date | None, last: str | None) -> Window:
+        key = cache_key(range_of=self.fingerprint)
+        span = self.cache.get("range", key)
+        if span is None:
+            from ..db import one
+
+            first, latest = one(self.project.dataset.con,
+                                "SELECT min(arrival_date), max(arrival_date) FROM manifest")
+            span = [str(first) if first else None, str(latest) if latest else None]
+            self.cache.put("range", key, span)
+        first, latest = (dt.date.fromisoformat(d) if d else None for d in span)
+        return resolve_window(first, latest, since, until, last)
+
+    def reference(self) -> list[Rule]:
+        """Active UDRs of the working tree that validate: what uniqueness is measured against."""
+        return [r for path, r in sorted(self.now.rules.items()) if r.kind == "udr" and r.is_active
+                and not _errors(self.now_problems.get(path, []))]
+
+    def metrics(self, rules: list[Rule], window: Window) -> dict[str, dict]:
+        """Metrics per rule id (content hash of the rule decides the cache entry)."""
+        reference = self.reference()
+        ref_digest = cache_key(reference=sorted((r.id, r.content_hash) for r in reference))
+        keys = {r.content_hash: cache_key(rule=r.content_hash, reference=ref_digest,
+                                          data=self.fingerprint, window=window.as_dict())
+                for r in rules}
+        rows = {r.id: self.cache.get("backtest", keys[r.content_hash]) for r in rules}
+        missing = [r for r in rules if rows[r.id] is None]
+        if missing:
+            for rule, row in zip(missing, self._backtest(missing, reference, window)):
+                self.cache.put("backtest", keys[rule.content_hash], row)
+                rows[rule.id] = row
+        return rows
+
+    def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict]:
+        from ..evaluate import backtest
+
+        typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
+        typed = [self.typed(r) for r in rules]
+        run = backtest(self.project, typed, window, typed_ref)
+        board = run.scoreboard().to_dicts()
+        return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": run.baseline["hit_rate"]}
+                for row in board]
+
+    # --------------------------------------------------------------------------- judging
+
+    def judge(self, window: Window) -> GateResult:
+        from .judge import judge
+
+        return judge(self, window)
+
+
+def _side(paths: list[Path], rel: dict[str, str]) -> _Side:
+    rules, problems = parse_rules(paths)
+    by_path = {rel[os.path.abspath(r.path)]: r for r in rules}
+    return _Side(by_path, problems, rel)
+
+
+def _rel(path: Path, top: Path) -> str:
+    full, top = Path(path).resolve(), top.resolve()
+    return full.relative_to(top).as_posix() if full.is_relative_to(top) else str(path)
+
+
+def _relocate(problem: Problem, path: str | None) -> Problem:
+    """The problem with its location shown as the repository-relative path."""
+    if problem.location is None or path is None:
+        return problem
+    loc = problem.location
+    return Problem(problem.code, problem.message, type(loc)(path, loc.line, loc.column),
+                   problem.severity)
+
+
+def _errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def _problem_dict(p: Problem) -> dict[str, Any]:
+    loc = p.location
+    return {"code": p.code, "message": p.message, "severity": p.severity,
+            "location": [loc.path, loc.line, loc.column] if loc else None}
+
+
+def _problem(d: dict[str, Any]) -> Problem:
+    from ..model import Location
+
+    loc = Location(*d["location"]) if d.get("location") else None
+    return Problem(d["code"], d["message"], loc, d["severity"])
