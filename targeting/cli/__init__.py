@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "candidates",
     "ledger",
     "fixtures",
+    "gate",
 ]
 
 
