@@ -43,6 +43,7 @@ class Selector:
     id: str
     kind: str
     created: dt.date | None
+    port: str | None
     expr: pl.Expr
 
 
@@ -50,7 +51,27 @@ def selectors(rules: list[Rule], lists: Mapping[str, frozenset[str]]) -> list[Se
     """Rules that select exams (every status but draft), UDRs before queries, by id."""
     live = [r for r in rules if r.status != "draft"]
     live.sort(key=lambda r: (r.kind != "udr", r.id))
-    return [Selector(r.id, r.kind, r.created, compile_polars(r.where, lists)) for r in live]
+    return [Selector(r.id, r.kind, r.created, r.port if r.kind == "query" else None,
+                     compile_polars(r.where, lists)) for r in live]
+
+
+def _matches(df: pl.DataFrame, sels: list[Selector]) -> list[np.ndarray]:
+    """Each selector's matches. A query only looks at its own port's rows: its predicate names
+    the port anyway, and skipping the other ports makes generation several times faster."""
+    found: dict[int, np.ndarray] = {}
+    for port in {s.port for s in sels}:
+        group = [i for i, s in enumerate(sels) if s.port == port]
+        rows = (np.flatnonzero(df["port_code"].to_numpy() == port) if port is not None
+                else np.arange(len(df)))
+        part = df[rows] if port is not None else df
+        exprs = [(sels[i].expr & (pl.col("arrival_date") >= (sels[i].created or dt.date.min)))
+                 .alias(str(i)) for i in group]
+        matched = part.select(exprs)
+        for i in group:
+            full = np.zeros(len(df), dtype=bool)
+            full[rows] = matched[str(i)].to_numpy()
+            found[i] = full
+    return [found[i] for i in range(len(sels))]
 
 
 def _rule_picks(rng: np.random.Generator, df: pl.DataFrame, sels: list[Selector]):
@@ -59,11 +80,7 @@ def _rule_picks(rng: np.random.Generator, df: pl.DataFrame, sels: list[Selector]
     selector = np.full(n, None, dtype=object)
     if not sels:
         return method, selector
-    exprs = [(s.expr & (pl.col("arrival_date") >= (s.created or dt.date.min))).alias(str(i))
-             for i, s in enumerate(sels)]
-    matched = df.select(exprs)
-    for i, sel in enumerate(sels):
-        hit = matched[str(i)].to_numpy()
+    for sel, hit in zip(sels, _matches(df, sels)):
         share, most = CAPACITY_BY_RULE.get(sel.id, CAPACITY[sel.kind])
         p = min(most, share * n / max(1, hit.sum()))
         take = hit & (rng.random(n) < p) & (method == "")
