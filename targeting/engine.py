@@ -8,12 +8,12 @@ Rules are evaluated in batches, each batch in one scan of the shipments.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import duckdb
 
-from .compile_sql import compile_sql
-from .model import Catalogue, Rule
+from .compile_sql import compile_sql, folded_sql
+from .model import Catalogue, Rule, leaves
 from .window import Window
 
 BATCH = 48
@@ -31,16 +31,50 @@ SELECT shipment_id,
        WHEN bool_or(result = 'discrepant' AND disposition = 'voluntary_abandonment') THEN 'abandonment'
        WHEN bool_or(result = 'discrepant') THEN 'other' END AS outcome,
   sum(msrp) FILTER (WHERE result = 'discrepant') AS msrp,
-  coalesce(bool_or(result = 'discrepant' AND referred_to_ice), FALSE) AS referred,
+  coalesce(bool_or(result = 'discrepant') AND bool_or(referred_to_ice), FALSE) AS referred,
   list(DISTINCT selector_id) FILTER (WHERE selector_id IS NOT NULL) AS selectors
 FROM exams GROUP BY shipment_id
 """
 
 
-def prepare_window(con: duckdb.DuckDBPyConnection, window: Window) -> None:
-    """Create `w` (the window's manifest rows with a dense rid) and `w_facts`."""
-    con.execute("CREATE OR REPLACE TEMP TABLE w AS SELECT (row_number() OVER ())::INTEGER AS rid, m.* "
-                "FROM manifest m WHERE m.arrival_date BETWEEN ? AND ?", [window.since, window.until])
+FOLD_PREFIX = "__folded__"
+
+
+def fold_fields(rules: Sequence[Rule], catalogue: Catalogue) -> set[str]:
+    """The text fields the rules compare after folding (every text operator but matches)."""
+    return {leaf.field for rule in rules for leaf in leaves(rule.where)
+            if catalogue.get(leaf.field) == "text" and leaf.op not in ("matches", "is_null")}
+
+
+def ensure_folded(con: duckdb.DuckDBPyConnection, fields: set[str], catalogue: Catalogue) -> dict[str, str]:
+    """Keep `manifest_f`: the manifest plus a folded copy of each text field rules compare.
+
+    Folding text once per connection, rather than in every leaf of every rule and every run,
+    is what keeps many rules and repeated backtests (candidates, the gate) cheap.
+    """
+    present = {c[len(FOLD_PREFIX):] for c in _columns(con, "manifest_f") if c.startswith(FOLD_PREFIX)}
+    if not present >= fields or not _exists(con, "manifest_f"):
+        wanted = sorted(present | fields)
+        extra = "".join(f', {folded_sql(name, catalogue)} AS "{FOLD_PREFIX}{name}"' for name in wanted)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE manifest_f AS SELECT *{extra} FROM manifest")
+    return {name: f"{FOLD_PREFIX}{name}" for name in fields}
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()
+    return [r[0] for r in rows]
+
+
+def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest") -> None:
+    """Create `w` (the window's rows of `source` with a dense rid) and `w_facts`."""
+    if source not in ("manifest", "manifest_f"):
+        raise ValueError(f"unknown source table {source!r}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE w AS SELECT (row_number() OVER ())::INTEGER AS rid, m.* "
+                f"FROM {source} m WHERE m.arrival_date BETWEEN ? AND ?", [window.since, window.until])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE w_facts AS
         SELECT w.rid, w.shipment_id, w.port_code AS port, strftime(w.arrival_date, '%Y-%m') AS month,
@@ -51,20 +85,31 @@ def prepare_window(con: duckdb.DuckDBPyConnection, window: Window) -> None:
         FROM w LEFT JOIN ({_EXAM_FACTS}) e USING (shipment_id)""")
 
 
-def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue) -> None:
+def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
+                folded: Mapping[str, str] | None = None) -> None:
     """Create `hits(rule, rid)` for `rules` (rule = index in the sequence) over table `w`."""
     con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid INTEGER)")
     for start in range(0, len(rules), BATCH):
-        sql, params = _batch_sql(rules[start:start + BATCH], start, catalogue)
+        sql, params = _batch_sql(rules[start:start + BATCH], start, catalogue, folded or {})
         con.execute(f"INSERT INTO hits {sql}", params)
 
 
-def _batch_sql(rules: Sequence[Rule], offset: int, catalogue: Catalogue) -> tuple[str, list]:
+def _batch_sql(rules: Sequence[Rule], offset: int, catalogue: Catalogue,
+               folded: Mapping[str, str]) -> tuple[str, list]:
     cases, params = [], []
     for i, rule in enumerate(rules):
-        predicate, rule_params = compile_sql(rule.where, catalogue)
+        predicate, rule_params = compile_sql(rule.where, catalogue, folded=folded)
         cases.append(f"CASE WHEN {predicate} THEN {offset + i} END")
         params += rule_params
     flags = f"[{', '.join(cases)}]::INTEGER[]"
     sql = f"SELECT rule, rid FROM (SELECT rid, unnest({flags}) AS rule FROM w) WHERE rule IS NOT NULL"
     return sql, params
+
+
+def drop_before(con: duckdb.DuckDBPyConnection, starts: Mapping[int, object]) -> None:
+    """Delete each listed rule's hits on shipments that arrived before its own start date."""
+    con.execute("CREATE OR REPLACE TEMP TABLE rule_starts (rule INTEGER, since DATE)")
+    con.executemany("INSERT INTO rule_starts VALUES (?, ?)", [[i, d] for i, d in starts.items()])
+    con.execute("""DELETE FROM hits WHERE EXISTS (
+        SELECT 1 FROM rule_starts s JOIN w ON w.rid = hits.rid
+        WHERE s.rule = hits.rule AND w.arrival_date < s.since)""")

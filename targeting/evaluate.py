@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import duckdb
 import polars as pl
@@ -38,16 +38,24 @@ class Backtest:
 
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
-             reference_udrs: Sequence[Rule] | None = None) -> Backtest:
-    """Match `rules` and the reference UDRs (default: the project's active UDRs) and count."""
+             reference_udrs: Sequence[Rule] | None = None,
+             starts: Mapping[int, dt.date] | None = None) -> Backtest:
+    """Match `rules` and the reference UDRs (default: the project's active UDRs) and count.
+
+    `starts` maps the index of a requested rule to its own first arrival date: that rule's
+    matches before it are dropped (prospective evidence); the reference UDRs keep the window.
+    """
     reference = project.active_udrs() if reference_udrs is None else list(reference_udrs)
     requested_ids = {r.id for r in rules}
     all_rules = list(rules) + [u for u in reference if u.id not in requested_ids]
     udr_idx = [i for i, r in enumerate(all_rules) if r.kind == "udr" and r.is_active
                and (r.id in {u.id for u in reference})]
-    con = project.dataset.con
-    engine.prepare_window(con, window)
-    engine.match_rules(con, all_rules, project.dataset.catalogue)
+    con, catalogue = project.dataset.con, project.dataset.catalogue
+    folded = engine.ensure_folded(con, engine.fold_fields(all_rules, catalogue), catalogue)
+    engine.prepare_window(con, window, "manifest_f")
+    engine.match_rules(con, all_rules, catalogue, folded)
+    if starts:
+        engine.drop_before(con, starts)
     counts = metrics.rule_counts(con, all_rules, udr_idx)
     return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)
 

@@ -30,11 +30,19 @@ def wilson(discrepant: int, examined: int, z: float = Z95) -> tuple[float | None
     """The Wilson score interval for discrepant/examined; (None, None) when nothing was examined."""
     if examined == 0:
         return None, None
+    if discrepant in (0, examined):  # exact ends, free of rounding
+        return wilson_bounds_at_edge(discrepant, examined, z)
     p = discrepant / examined
     denom = 1 + z * z / examined
     centre = (p + z * z / (2 * examined)) / denom
     half = z * math.sqrt(p * (1 - p) / examined + z * z / (4 * examined * examined)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def wilson_bounds_at_edge(discrepant: int, examined: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson bounds when nothing or everything examined was discrepant: one end is exact."""
+    other = examined / (examined + z * z)
+    return (0.0, 1 - other) if discrepant == 0 else (other, 1.0)
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -44,10 +52,12 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def baseline(con: duckdb.DuckDBPyConnection) -> dict:
-    """Counts and hit rates over every shipment in the window."""
+def baseline(con: duckdb.DuckDBPyConnection, since: object | None = None) -> dict:
+    """Counts and hit rates over every shipment in the window (from `since`, when given)."""
     row = one(con, """SELECT count(*), count(*) FILTER (examined), count(*) FILTER (discrepant),
-        count(*) FILTER (random_examined), count(*) FILTER (random_discrepant) FROM w_facts""")
+        count(*) FILTER (random_examined), count(*) FILTER (random_discrepant)
+        FROM w_facts f JOIN w USING (rid) WHERE ?::DATE IS NULL OR w.arrival_date >= ?::DATE""",
+              [since, since])
     shipments, examined, discrepant, r_exam, r_disc = row
     return {"shipments": shipments, "examined": examined, "discrepant": discrepant,
             "hit_rate": ratio(discrepant, examined), "random_examined": r_exam,
@@ -213,11 +223,11 @@ def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | No
     limit_sql = "LIMIT ?" if limit is not None else ""
     params: list = [rule] + ([limit] if limit is not None else [])
     return con.sql(f"""
-        SELECT w.*, f.examined, f.discrepant, f.outcome, f.msrp
-        FROM hits h JOIN w USING (rid) JOIN w_facts f USING (rid)
+        SELECT m.*, f.examined, f.discrepant, f.outcome, f.msrp
+        FROM hits h JOIN w_facts f USING (rid) JOIN manifest m ON m.shipment_id = f.shipment_id
         WHERE h.rule = ?
-        ORDER BY f.discrepant DESC, f.examined DESC, w.arrival_date DESC, w.shipment_id
-        {limit_sql}""", params=params).pl().drop("rid")
+        ORDER BY f.discrepant DESC, f.examined DESC, m.arrival_date DESC, m.shipment_id
+        {limit_sql}""", params=params).pl()
 
 
 def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

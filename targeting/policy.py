@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import ConfigError
+from . import metrics
 from .evaluate import Backtest, backtest
 from .loader import did_you_mean
 from .metrics import wilson
@@ -165,24 +166,21 @@ def decide(project: Project, window: Window, policy: Policy,
     """A verdict for each query (default: the project's active queries), strongest first."""
     if queries is None:
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
+    queries = list(queries)
     udrs = project.active_udrs()
     recent = _rows(backtest(project, queries, recent_window(window, policy.recent_months), udrs))
+    starts = [evidence_start(q, window, policy) for q in queries]
+    evidence_rules = queries + [national_projection(q) for q in queries]
+    run = backtest(project, evidence_rules, window, udrs,
+                   starts={i: starts[i % len(queries)] for i in range(len(evidence_rules))})
+    board = run.scoreboard().to_dicts()
+    baselines: dict[dt.date, dict] = {}
     verdicts = []
-    for start, group in _by_start(queries, window, policy).items():
-        evidence = Window(start, window.until)
-        run = backtest(project, list(group) + [national_projection(q) for q in group], evidence, udrs)
-        board = run.scoreboard().to_dicts()
-        for i, rule in enumerate(group):
-            verdicts.append(_verdict(rule, board[i], board[len(group) + i], recent[rule.id],
-                                     run, evidence, policy))
+    for i, rule in enumerate(queries):
+        base = baselines.setdefault(starts[i], metrics.baseline(run.con, starts[i]))
+        verdicts.append(_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], base,
+                                 Window(starts[i], window.until), policy))
     return sorted(verdicts, key=Verdict.strength)
-
-
-def _by_start(queries: Sequence[Rule], window: Window, policy: Policy) -> dict[dt.date, list[Rule]]:
-    groups: dict[dt.date, list[Rule]] = {}
-    for rule in queries:
-        groups.setdefault(evidence_start(rule, window, policy), []).append(rule)
-    return groups
 
 
 def _rows(run: Backtest) -> dict[str, dict]:
@@ -197,9 +195,9 @@ def effectiveness_threshold(policy: Policy, baseline_rate: float | None) -> floa
     return max(policy.min_hit_rate, policy.lift_factor * (baseline_rate or 0.0))
 
 
-def _verdict(rule: Rule, m: dict, national: dict, recent: dict, run: Backtest, evidence: Window,
+def _verdict(rule: Rule, m: dict, national: dict, recent: dict, base: dict, evidence: Window,
              policy: Policy) -> Verdict:
-    threshold = effectiveness_threshold(policy, run.baseline["hit_rate"])
+    threshold = effectiveness_threshold(policy, base["hit_rate"])
     recent_threshold = effectiveness_threshold(policy, recent["baseline_hit_rate"])
     low, recent_low = m["hit_rate_low"] or 0.0, recent["hit_rate_low"] or 0.0
     flags = national["targeted"] / evidence.days if evidence.days else 0.0
@@ -230,11 +228,11 @@ def _verdict(rule: Rule, m: dict, national: dict, recent: dict, run: Backtest, e
                   {"match": matches, "no_match": len(rule.examples) - matches},
                   {"match": 1, "no_match": 1}, "needs at least one match and one no_match example"),
     ]
-    lift_low = low / run.baseline["hit_rate"] if run.baseline["hit_rate"] else None
-    metrics = dict(m, lift_low=lift_low, baseline_hit_rate=run.baseline["hit_rate"],
+    lift_low = low / base["hit_rate"] if base["hit_rate"] else None
+    measured = dict(m, lift_low=lift_low, baseline_hit_rate=base["hit_rate"],
                    national_flags_per_day=flags, national_ports_with_hits=national["ports_with_hits"],
                    recent_hit_rate_low=recent["hit_rate_low"])
-    return Verdict(rule, criteria, metrics, evidence)
+    return Verdict(rule, criteria, measured, evidence)
 
 
 def retirements(project: Project, window: Window, policy: Policy) -> list[Retirement]:
@@ -246,8 +244,7 @@ def retirements(project: Project, window: Window, policy: Policy) -> list[Retire
     recent = _rows(recent_run)
     quiet = _rows(backtest(project, udrs, recent_window(window, policy.retire_after_months), udrs))
     full = backtest(project, udrs, window, udrs)
-    from .metrics import containment
-    covered = {row["rule"]: row for row in containment(full.con).to_dicts()}
+    covered = {row["rule"]: row for row in metrics.containment(full.con).to_dicts()}
     found = []
     for i, udr in enumerate(udrs):
         reasons = _retire_reasons(recent[udr.id], quiet[udr.id], covered.get(i), policy)

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 RULE_DIRS = [REPO / "rules", REPO / "queries"]
 SEED = 20250917  # not the bundled history's seed
 SHIPMENTS, MONTHS = 60_000, 24
-# Columns where engine and docs/metrics.md disagree, each pinned by a strict xfail test below.
-KNOWN_DISAGREEMENTS = {"referrals"}
+# Columns where engine and docs/metrics.md disagree (none since referrals were fixed).
+KNOWN_DISAGREEMENTS: set[str] = set()
 
 
 def _config(folder: Path, manifest: Path, exams: Path, lists: Path) -> Path:
@@ -165,11 +165,6 @@ def test_engine_matches_independent_reference(projects, history):
     assert cells == 3 * len(rules) * len(columns)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "docs/metrics.md: 'referred: a discrepant shipment with at least one exam "
-    "referred_to_ice = true' (any exam); the engine counts only referrals on discrepant "
-    "exams. Drop this xfail and KNOWN_DISAGREEMENTS once the engine or the definition "
-    "is changed to agree."))
 def test_referrals_follow_the_definition(projects):
     project = projects["perturbed"]
     _compare(project, project_window(project), ["referrals"])
