@@ -34,7 +34,10 @@ def judge(gate: _Gate, window: Window) -> GateResult:
             checks += _metric_checks(gate, rule, change, policy, baseline)
         checks += _promotion_checks(gate, rule, old, entries)
         checks += _retirement_checks(gate, rule, old, entries)
+    unparsed = set(gate.now.rel.values()) - set(gate.now.rules)
     for rule_id, old in sorted(before.items()):
+        if _path(gate, old, base=True) in unparsed:
+            continue  # the file is still there but does not parse: its validate check fails
         if rule_id not in touched_now and rule_id not in gate.now.by_id():
             result.changes.append(RuleChange(rule_id, old.kind, "removed", _path(gate, old, True)))
             checks += _retirement_checks(gate, None, old, entries)
@@ -66,7 +69,8 @@ def _line(rule: Rule) -> int | None:
 def _validation_checks(gate: _Gate) -> list[Check]:
     """Errors anywhere fail; warnings count only in files the branch added or changed."""
     touched = set(gate.changes.added + gate.changes.modified)
-    ids = {path: rule.id for path, rule in gate.now.rules.items()}
+    ids = {**{path: rule.id for path, rule in gate.before.rules.items()},
+           **{path: rule.id for path, rule in gate.now.rules.items()}}
     checks = []
     for path, problems in sorted(gate.now_problems.items()):
         shown = [p for p in problems if p.severity == "error" or path in touched]
