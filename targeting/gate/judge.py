@@ -7,7 +7,7 @@ from ..model import Rule
 from ..policy import Policy, effectiveness_threshold, load_policy
 from ..promotion import LEDGER_NAME
 from ..window import Window
-from .core import Check, GateResult, RuleChange, _errors, _Gate, _rel
+from .core import METRICS, Check, GateResult, RuleChange, _errors, _Gate, _rel
 
 
 def judge(gate: _Gate, window: Window) -> GateResult:
@@ -89,20 +89,25 @@ def _validation_checks(gate: _Gate) -> list[Check]:
 def _metric_checks(gate: _Gate, rule: Rule, change: RuleChange, policy: Policy,
                    baseline: float | None) -> list[Check]:
     path, line, after, before = change.path, _line(rule), change.after, change.before
-    checks = []
+    checks: list[Check] = []
+    # A change that leaves what the UDR matches untouched (a title, a rationale) is not blamed for
+    # a floor the base version already missed: that is a warning, for retirement review.
+    same = before is not None and {k: before[k] for k in METRICS} == {k: after[k] for k in METRICS}
+    miss = "warn" if same else "fail"
+    note = " (unchanged by this branch; already so on the base)" if same else ""
     if rule.kind == "udr" and rule.is_active:
         threshold = effectiveness_threshold(policy, baseline)
         low = after["hit_rate_low"]
         ok = low is not None and low >= threshold
-        checks.append(Check(rule.id, "effectiveness", "pass" if ok else "fail",
+        checks.append(Check(rule.id, "effectiveness", "pass" if ok else miss,
                             f"hit-rate lower bound {_pct(low)} {'≥' if ok else '<'} floor "
-                            f"{_pct(threshold)} (max of min_hit_rate and lift_factor × baseline)",
-                            path, line))
+                            f"{_pct(threshold)} (max of min_hit_rate and lift_factor × baseline)"
+                            + ("" if ok else note), path, line))
         flags = after["flags_per_day"] or 0.0
         ok = flags <= policy.max_flags_per_day
-        checks.append(Check(rule.id, "workload", "pass" if ok else "fail",
+        checks.append(Check(rule.id, "workload", "pass" if ok else miss,
                             f"{flags:.1f} flags/day {'≤' if ok else '>'} max_flags_per_day "
-                            f"{policy.max_flags_per_day:g}", path, line))
+                            f"{policy.max_flags_per_day:g}" + ("" if ok else note), path, line))
     if before is not None and rule.is_active:
         checks.append(_regression(gate, rule, before, after, path, line))
     return checks
