@@ -105,7 +105,7 @@ def test_dispositions_only_for_discrepant_exams(history):
     found = e.filter(pl.col("result") == "discrepant")
     clean = e.filter(pl.col("result") != "discrepant")
     assert clean["disposition"].null_count() == len(clean)
-    assert set(found["disposition"].unique()) <= {"seized", "voluntary_abandonment",
+    assert set(found["disposition"].unique()) <= {"seizure", "voluntary_abandonment",
                                                    "refused_entry"}
     assert (found["msrp"] > found["declared_value"]).all()
     assert set(e["selection_method"].unique()) == {"udr", "query", "observation", "random", "tip"}

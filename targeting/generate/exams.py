@@ -132,15 +132,15 @@ def _dispositions(rng: np.random.Generator, exams: pl.DataFrame, discrepant: np.
     msrp = np.round(declared * np.maximum(1.5, rng.lognormal(np.log(6.0), 0.5, n)), 2)
     domestic = np.round(declared * rng.uniform(1.1, 1.8, n), 2)
     ports = exams["port_code"].to_numpy()
-    alt = np.array([PORT_PRACTICE.get(p, ("seized", 0.0))[0] for p in ports], dtype=object)
-    limit = np.array([PORT_PRACTICE.get(p, ("seized", 0.0))[1] for p in ports])
+    alt = np.array([PORT_PRACTICE.get(p, ("seizure", 0.0))[0] for p in ports], dtype=object)
+    limit = np.array([PORT_PRACTICE.get(p, ("seizure", 0.0))[1] for p in ports])
     below = (domestic < limit) & (rng.random(n) < 0.85)
-    disposition = np.where(discrepant, np.where(below, alt, "seized"), None)
+    disposition = np.where(discrepant, np.where(below, alt, "seizure"), None)
     ice = discrepant & (rng.random(n) < ICE_REFERRAL)
     return exams.with_columns(
         disposition=pl.Series(disposition.tolist(), dtype=pl.String),
         msrp=pl.Series(np.where(discrepant, msrp, np.nan)).fill_nan(None),
         domestic_value=pl.Series(np.where(discrepant, domestic, np.nan)).fill_nan(None),
         referred_to_ice=pl.Series(ice),
-    ).select("shipment_id", "exam_date", "port_code", "selection_method", "selector_id",
+    ).select("shipment_id", "exam_date", "selection_method", "selector_id",
              "result", "disposition", "msrp", "domestic_value", "referred_to_ice")
