@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..loader import load_rules
 from ..text import normalise
 from .exams import exam_rows, select_exams, selectors
-from .manifest import make_parties, month_frame
+from .manifest import EXAMPLE_REPEAT_VIOLATOR, make_parties, month_frame
 from .patterns import PATTERNS, patterns_table, violation_probability
 
 __all__ = ["generate", "PATTERNS", "patterns_table", "DEFAULT_START", "SEASON"]
@@ -101,7 +101,7 @@ def _truth(rng, df, importer, parties, month: int, months: int) -> pl.DataFrame:
 
 def _write_lists(folder: Path, parties) -> dict[str, frozenset[str]]:
     """Lists officers keep; only ~70% of the repeat violators are known and listed."""
-    known = parties.repeat[: int(len(parties.repeat) * 0.7)]
+    known = np.union1d(parties.repeat[: int(len(parties.repeat) * 0.7)], [EXAMPLE_REPEAT_VIOLATOR])
     lists = {
         "repeat_violators": [f"IMP{i:07d}" for i in np.sort(known)],
         "trusted_importers": [f"IMP{i:07d}" for i in parties.trusted],

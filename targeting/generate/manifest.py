@@ -32,6 +32,9 @@ class Parties:
     trusted: np.ndarray               # large, clean importers
 
 
+EXAMPLE_REPEAT_VIOLATOR = 999  # IMP0000999
+
+
 def make_parties(shipments: int, rng: np.random.Generator) -> Parties:
     """Draw the pools once per history so parties recur across months."""
     importers = max(2_000, shipments // 40)
@@ -47,7 +50,9 @@ def make_parties(shipments: int, rng: np.random.Generator) -> Parties:
     for i, sid in enumerate(NETWORK_SHIPPERS):
         ids.append(sid)
         names.append(f"{SHIPPER_WORDS[i]} SAMPLES {SHIPPER_SUFFIX[2]}")
-    repeat = rng.choice(np.arange(200, importers), size=max(20, importers // 70), replace=False)
+    drawn = rng.choice(np.arange(200, importers), size=max(20, importers // 70), replace=False)
+    # One fixed, listed repeat violator in every history, so rule examples can name a list member.
+    repeat = np.union1d(drawn, [EXAMPLE_REPEAT_VIOLATOR])
     trusted = np.setdiff1d(np.arange(100), repeat)
     return Parties(importers, max(10_000, shipments // 4), np.array(ids), np.array(names), start,
                    count, max(500, shipments // 300), np.sort(repeat), trusted)
