@@ -70,25 +70,49 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest") -> None:
-    """Create `w` (the window's rows of `source` with a dense rid) and `w_facts`."""
+    """Create `w` (the window's rows of `source` with a dense rid) and `w_facts`.
+
+    Skipped when the connection already holds them for the same window and source, since
+    one command often backtests several rule sets over one window.
+    """
     if source not in ("manifest", "manifest_f"):
         raise ValueError(f"unknown source table {source!r}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE w AS SELECT (row_number() OVER ())::INTEGER AS rid, m.* "
-                f"FROM {source} m WHERE m.arrival_date BETWEEN ? AND ?", [window.since, window.until])
-    con.execute(f"""
+    key = f"{window.since}|{window.until}|{source}|{_columns_signature(con, source)}"
+    if _exists(con, "w_key") and con.execute("SELECT key FROM w_key").fetchall() == [(key,)]:
+        return
+    _ensure_exam_facts(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE w_bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
+                [window.since, window.until])
+    # A view, not a copy: rules scan the source once, filtered to the window.
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT m.rowid AS rid, m.* FROM {source} m
+        WHERE m.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE w_facts AS
         SELECT w.rid, w.shipment_id, w.port_code AS port, strftime(w.arrival_date, '%Y-%m') AS month,
-          coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
+          w.arrival_date, coalesce(e.examined, FALSE) AS examined,
+          coalesce(e.discrepant, FALSE) AS discrepant,
           coalesce(e.random_examined, FALSE) AS random_examined,
           coalesce(e.random_discrepant, FALSE) AS random_discrepant,
           e.outcome, e.msrp, coalesce(e.referred, FALSE) AS referred, e.selectors
-        FROM w LEFT JOIN ({_EXAM_FACTS}) e USING (shipment_id)""")
+        FROM w LEFT JOIN exam_facts e USING (shipment_id)""")
+    con.execute("CREATE OR REPLACE TEMP TABLE w_key AS SELECT ?::VARCHAR AS key", [key])
+
+
+def _ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-shipment exam facts, the same for every window: computed once per connection."""
+    if not _exists(con, "exam_facts"):
+        con.execute(f"CREATE TEMP TABLE exam_facts AS {_EXAM_FACTS}")
+
+
+def _columns_signature(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Changes when `ensure_folded` rebuilds the source with more columns."""
+    return str(len(_columns(con, table)))
 
 
 def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
                 folded: Mapping[str, str] | None = None) -> None:
     """Create `hits(rule, rid)` for `rules` (rule = index in the sequence) over table `w`."""
-    con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid INTEGER)")
+    con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid BIGINT)")
     for start in range(0, len(rules), BATCH):
         sql, params = _batch_sql(rules[start:start + BATCH], start, catalogue, folded or {})
         con.execute(f"INSERT INTO hits {sql}", params)
@@ -111,5 +135,5 @@ def drop_before(con: duckdb.DuckDBPyConnection, starts: Mapping[int, object]) ->
     con.execute("CREATE OR REPLACE TEMP TABLE rule_starts (rule INTEGER, since DATE)")
     con.executemany("INSERT INTO rule_starts VALUES (?, ?)", [[i, d] for i, d in starts.items()])
     con.execute("""DELETE FROM hits WHERE EXISTS (
-        SELECT 1 FROM rule_starts s JOIN w ON w.rid = hits.rid
-        WHERE s.rule = hits.rule AND w.arrival_date < s.since)""")
+        SELECT 1 FROM rule_starts s JOIN w_facts f ON f.rid = hits.rid
+        WHERE s.rule = hits.rule AND f.arrival_date < s.since)""")

@@ -56,7 +56,7 @@ def baseline(con: duckdb.DuckDBPyConnection, since: object | None = None) -> dic
     """Counts and hit rates over every shipment in the window (from `since`, when given)."""
     row = one(con, """SELECT count(*), count(*) FILTER (examined), count(*) FILTER (discrepant),
         count(*) FILTER (random_examined), count(*) FILTER (random_discrepant)
-        FROM w_facts f JOIN w USING (rid) WHERE ?::DATE IS NULL OR w.arrival_date >= ?::DATE""",
+        FROM w_facts WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""",
               [since, since])
     shipments, examined, discrepant, r_exam, r_disc = row
     return {"shipments": shipments, "examined": examined, "discrepant": discrepant,

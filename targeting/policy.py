@@ -168,18 +168,16 @@ def decide(project: Project, window: Window, policy: Policy,
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
     queries = list(queries)
     udrs = project.active_udrs()
-    recent = _rows(backtest(project, queries, recent_window(window, policy.recent_months), udrs))
     starts = [evidence_start(q, window, policy) for q in queries]
     evidence_rules = queries + [national_projection(q) for q in queries]
     run = backtest(project, evidence_rules, window, udrs,
                    starts={i: starts[i % len(queries)] for i in range(len(evidence_rules))})
     board = run.scoreboard().to_dicts()
-    baselines: dict[dt.date, dict] = {}
-    verdicts = []
-    for i, rule in enumerate(queries):
-        base = baselines.setdefault(starts[i], metrics.baseline(run.con, starts[i]))
-        verdicts.append(_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], base,
-                                 Window(starts[i], window.until), policy))
+    baselines = {start: metrics.baseline(run.con, start) for start in set(starts)}
+    # The recent run replaces the connection's window tables, so it comes after the baselines.
+    recent = _rows(backtest(project, queries, recent_window(window, policy.recent_months), udrs))
+    verdicts = [_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], baselines[starts[i]],
+                         Window(starts[i], window.until), policy) for i, rule in enumerate(queries)]
     return sorted(verdicts, key=Verdict.strength)
 
 

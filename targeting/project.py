@@ -53,8 +53,13 @@ class Project:
         """The file of a rule given as a path or as an id in the configured folders."""
         if Path(ref).is_file():
             return Path(ref)
-        for path in rule_files(self.rule_paths):
-            if path.stem.upper() == ref.upper() or _file_id(path) == ref:
+        files = rule_files(self.rule_paths)
+        # A file named after the id is the usual case and needs no parsing.
+        named = [p for p in files if p.stem.upper() == ref.upper()]
+        if named:
+            return named[0]
+        for path in files:
+            if _file_id(path) == ref:
                 return path
         raise RuleError([Problem("unknown-rule", f"no rule file or id {ref!r} in "
                                  f"{', '.join(str(p) for p in self.rule_paths)}")])

@@ -269,10 +269,11 @@ class _ExampleRunner:
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:  # opened only when some rule has examples
             self._con = duckdb.connect(":memory:")
-            rows = [(n, v) for n in sorted(self.lists) for v in sorted(self.lists[n])]
-            self._con.execute(f"CREATE TABLE {LISTS_TABLE} (list_name VARCHAR, value VARCHAR)")
-            if rows:
-                self._con.executemany(f"INSERT INTO {LISTS_TABLE} VALUES (?, ?)", rows)
+            rows = pl.DataFrame([(n, v) for n in sorted(self.lists) for v in sorted(self.lists[n])],
+                                schema={"list_name": pl.String, "value": pl.String}, orient="row")
+            self._con.register("__lists", rows)
+            self._con.execute(f"CREATE TABLE {LISTS_TABLE} AS SELECT * FROM __lists")
+            self._con.unregister("__lists")
         return self._con
 
     def close(self) -> None:
