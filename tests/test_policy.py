@@ -1,0 +1,248 @@
+"""The promotion policy on tests/data/policy: settings, each criterion's value and threshold
+worked out by hand, retirement reasons, and the candidates JSON and dossier.
+
+The data (12 shipments, 2025-01-10 .. 2025-04-20): Q-1 targets "bag" at port 1111 and was
+written 2025-01-31, so b1 (a hit before that) is not evidence; its national projection also
+hits b5 (2222) and b6 (3333). U-1 targets every "toy"; U-2 the toys at 1111 only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from targeting.cli import main
+from targeting.errors import ConfigError
+from targeting.evaluate import project_window
+from targeting.metrics import wilson
+from targeting.policy import DEFAULTS, decide, load_policy, retirements
+from targeting.project import open_project
+
+DATA = Path(__file__).parent / "data" / "policy"
+# Loose enough for Q-1 to pass every criterion (each threshold is at or below its value).
+LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
+           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
+           "max_flags_per_day": 1}
+
+
+def low(discrepant: int, examined: int) -> float:
+    return wilson(discrepant, examined)[0]
+
+
+@pytest.fixture(scope="module")
+def project():
+    return open_project(DATA / "targeting.yaml")
+
+
+def verdicts(project, **settings):
+    policy = load_policy(settings)
+    return {v.rule.id: v for v in decide(project, project_window(project), policy)}
+
+
+def criteria(verdict) -> dict:
+    return {c.name: c for c in verdict.criteria}
+
+
+# ------------------------------------------------------------------------------- settings
+
+def test_unknown_setting_names_the_file_and_suggests_the_right_one():
+    with pytest.raises(ConfigError) as err:
+        load_policy({"min_examind": 10}, "proj/targeting.yaml")
+    text = str(err.value)
+    assert "proj/targeting.yaml" in text and "promotion.min_examind" in text
+    assert "did you mean 'min_examined'" in text
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("prospective", "yes", "true or false"),
+    ("prospective", 1, "true or false"),
+    ("min_examined", "30", "non-negative number"),
+    ("min_examined", True, "non-negative number"),
+    ("min_examined", 2.5, "whole number"),
+    ("lift_factor", -1, "non-negative number"),
+    ("max_overlap", None, "non-negative number"),
+])
+def test_bad_setting_types_are_config_errors(key, value, expected):
+    with pytest.raises(ConfigError) as err:
+        load_policy({key: value})
+    assert f"promotion.{key}" in str(err.value) and expected in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_defaults_fill_missing_settings_and_the_hash_covers_them():
+    policy = load_policy({"min_examined": 40, "lift_factor": 3})
+    assert policy.min_examined == 40 and policy.lift_factor == 3.0
+    assert isinstance(policy.lift_factor, float) and isinstance(policy.min_examined, int)
+    assert {k: v for k, v in policy.values.items() if k not in ("min_examined", "lift_factor")} == \
+        {k: v for k, v in DEFAULTS.items() if k not in ("min_examined", "lift_factor")}
+    assert load_policy(None).hash == load_policy(dict(DEFAULTS)).hash
+    assert policy.hash != load_policy(None).hash
+    assert load_policy({"min_months": 3.0}).hash == load_policy(None).hash  # 3.0 is the whole number 3
+
+
+def test_bad_promotion_section_in_config_exits_2(tmp_path):
+    config = tmp_path / "targeting.yaml"
+    config.write_text((DATA / "targeting.yaml").read_text().replace("manifest.csv", str(DATA / "manifest.csv"))
+                      .replace("exams.csv", str(DATA / "exams.csv")).replace("[rules]", f"[{DATA / 'rules'}]")
+                      .replace("[queries]", f"[{DATA / 'queries'}]") + "promotion:\n  min_hitrate: 0.1\n")
+    result = CliRunner().invoke(main, ["candidates", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "min_hitrate" in result.output and "min_hit_rate" in result.output
+
+
+# ------------------------------------------------------------------------------ criteria
+
+def test_criteria_values_and_thresholds_by_hand_default_policy(project):
+    v = verdicts(project)["Q-1"]
+    c = criteria(v)
+    # Evidence from 2025-02-01: b2 (discrepant), b3 (not), b4 (discrepant) examined; b7 not.
+    assert v.evidence_window.since == dt.date(2025, 2, 1) and v.evidence_window.days == 79
+    assert c["evidence"].value == {"examined": 3, "discrepant": 2}
+    assert c["evidence"].threshold == {"examined": 30, "discrepant": 10} and not c["evidence"].passed
+    # Baseline from 2025-02-01: 9 shipments examined, 5 discrepant.
+    assert c["effectiveness"].value == pytest.approx(low(2, 3))
+    assert c["effectiveness"].threshold == pytest.approx(2.0 * 5 / 9) and not c["effectiveness"].passed
+    # The national projection hits at 1111, 2222 and 3333.
+    assert (c["breadth"].value, c["breadth"].threshold, c["breadth"].passed) == (3, 3, True)
+    # recent_months 6 covers the whole window, b1 included: 4 examined, 3 discrepant; baseline 6/11.
+    assert c["persistence"].value == {"months_with_hits": 2, "recent_hit_rate_low": pytest.approx(low(3, 4))}
+    assert c["persistence"].threshold == {"months_with_hits": 3,
+                                          "recent_hit_rate_low": pytest.approx(2.0 * 6 / 11)}
+    assert not c["persistence"].passed
+    assert c["novelty"].value == {"unique_discrepant": 2, "max_overlap_jaccard": 0.0}
+    assert not c["novelty"].passed
+    # Workload: the national projection's 6 targets over the 79 days of evidence.
+    assert c["workload"].value == pytest.approx(6 / 79) and c["workload"].passed
+    assert c["examples"].value == {"match": 1, "no_match": 1} and c["examples"].passed
+    assert not v.promote and {x.name for x in v.failing} == {"evidence", "effectiveness", "persistence",
+                                                              "novelty"}
+
+
+def test_lenient_policy_promotes_q1_and_each_threshold_follows_its_setting(project):
+    v = verdicts(project, **LENIENT)["Q-1"]
+    c = criteria(v)
+    assert all(x.passed for x in v.criteria), [x.as_dict() for x in v.failing]
+    assert v.promote
+    assert c["effectiveness"].threshold == pytest.approx(0.1)
+    # recent_months 2: 2025-02-21 .. 2025-04-20; Q-1 has b4 examined (discrepant), b7 not.
+    assert c["persistence"].value["recent_hit_rate_low"] == pytest.approx(low(1, 1))
+    assert c["workload"].threshold == 1.0
+
+
+@pytest.mark.parametrize("setting, value, names", [
+    ("min_examined", 4, ["evidence"]), ("min_discrepant", 3, ["evidence"]),
+    # The floor applies to the recent lower bound (0.2065) too.
+    ("min_hit_rate", 0.21, ["effectiveness", "persistence"]), ("min_ports", 4, ["breadth"]),
+    ("min_months", 3, ["persistence"]), ("min_unique", 3, ["novelty"]),
+    ("max_overlap", 0.0, []),  # overlap 0 ≤ 0 still passes
+    ("max_flags_per_day", 0.07, ["workload"]),
+])
+def test_one_setting_past_the_value_fails_exactly_that_criterion(project, setting, value, names):
+    v = verdicts(project, **{**LENIENT, setting: value})["Q-1"]
+    assert [x.name for x in v.failing] == names
+    assert v.promote == (not names)
+
+
+def test_lift_factor_uses_the_evidence_baseline(project):
+    # 0.37 x 5/9 = 0.2056 < 0.2077 passes; 0.38 x 5/9 = 0.2111 fails.
+    assert criteria(verdicts(project, **{**LENIENT, "lift_factor": 0.37})["Q-1"])["effectiveness"].passed
+    c = criteria(verdicts(project, **{**LENIENT, "lift_factor": 0.38})["Q-1"])["effectiveness"]
+    assert not c.passed and c.threshold == pytest.approx(0.38 * 5 / 9)
+
+
+def test_not_prospective_counts_the_whole_window(project):
+    v = verdicts(project, **{**LENIENT, "prospective": False})["Q-1"]
+    c = criteria(v)
+    assert v.evidence_window.since == dt.date(2025, 1, 10)
+    assert c["evidence"].value == {"examined": 4, "discrepant": 3}
+    assert c["effectiveness"].value == pytest.approx(low(3, 4))
+    assert c["workload"].value == pytest.approx(7 / 101)
+
+
+def test_examples_need_a_no_match_and_verdicts_are_strongest_first(project):
+    found = decide(project, project_window(project), load_policy(LENIENT))
+    assert [v.rule.id for v in found] == ["Q-1", "Q-2"]
+    q2 = criteria(found[1])
+    assert q2["examples"].value == {"match": 1, "no_match": 0} and not q2["examples"].passed
+
+
+def test_retirement_reasons(project):
+    window = project_window(project)
+    found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy({"recent_months": 2}))}
+    # U-2's targets (o1, o4) never turned up anything, and U-1 matches both of them.
+    assert set(found) == {"U-2"}
+    assert [r.split(":")[0] for r in found["U-2"]] == ["quiet", "superseded"]
+    # Over 2025-03-21 .. 2025-04-20 neither UDR has a discrepant shipment (o3 was in March).
+    found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy(
+        {"recent_months": 2, "retire_after_months": 1, "supersede_share": 1.0}))}
+    assert {k: [r.split(":")[0] for r in v] for k, v in found.items()} == {
+        "U-1": ["quiet"], "U-2": ["quiet", "superseded"]}
+    # Recent (2025-02-21 ..) baseline 4/6: U-1 has 1 of 2, U-2 0 of 1; factor 2 puts both below.
+    assert wilson(1, 2)[1] < 2 * 4 / 6 and wilson(0, 1)[1] < 2 * 4 / 6
+    found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy(
+        {"recent_months": 2, "retire_factor": 2.0, "supersede_share": 1.0}))}
+    assert {k: [r.split(":")[0] for r in v] for k, v in found.items()} == {
+        "U-1": ["decayed"], "U-2": ["decayed", "quiet", "superseded"]}
+
+
+# ------------------------------------------------------------------------ review outputs
+
+@pytest.fixture
+def lenient_config(tmp_path) -> Path:
+    config = tmp_path / "targeting.yaml"
+    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
+    config.write_text(f"data:\n  manifest: {DATA / 'manifest.csv'}\n  exams: {DATA / 'exams.csv'}\n"
+                      f"rules: [{DATA / 'rules'}]\nqueries: [{DATA / 'queries'}]\n"
+                      f"promotion:\n{settings}", encoding="utf-8")
+    return config
+
+
+def test_candidates_json_has_the_documented_shape(lenient_config):
+    result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {"policy_hash", "data_fingerprint", "window", "candidates", "retire"} <= set(doc)
+    assert doc["policy_hash"] == load_policy(LENIENT).hash and len(doc["policy_hash"]) == 64
+    assert doc["data_fingerprint"] == open_project(lenient_config).dataset.fingerprint
+    assert doc["window"] == {"since": "2025-01-10", "until": "2025-04-20", "days": 101}
+    assert [c["id"] for c in doc["candidates"]] == ["Q-1", "Q-2"]
+    assert [c["promote"] for c in doc["candidates"]] == [True, False]
+    for candidate in doc["candidates"]:
+        assert [c["name"] for c in candidate["criteria"]] == [
+            "evidence", "effectiveness", "breadth", "persistence", "novelty", "workload", "examples"]
+        for criterion in candidate["criteria"]:
+            assert set(criterion) == {"name", "passed", "value", "threshold"}
+            assert isinstance(criterion["passed"], bool)
+    breadth = doc["candidates"][0]["criteria"][2]
+    assert (breadth["value"], breadth["threshold"]) == (3, 3)
+    assert doc["retire"] == [{"id": "U-2", "reasons": doc["retire"][0]["reasons"]}]
+    assert [r.split(":")[0] for r in doc["retire"][0]["reasons"]] == ["quiet", "superseded"]
+
+
+def test_markdown_dossier_has_the_criteria_table(lenient_config, tmp_path):
+    out = tmp_path / "dossier.md"
+    result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config), "--format", "markdown",
+                                       "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert f"- policy hash: `{load_policy(LENIENT).hash}`" in text
+    assert "- promotable queries: 1 of 2" in text
+    assert "## Q-1: Bags at 1111" in text and "## Q-2" not in text  # only promotable ones get a section
+    table = text[text.index("| criterion | passed | value | threshold |"):].splitlines()
+    assert table[1] == "|---|---|---|---|"
+    rows = {line.split("|")[1].strip(): line for line in table[2:9]}
+    assert list(rows) == ["evidence", "effectiveness", "breadth", "persistence", "novelty", "workload",
+                          "examples"]
+    assert rows["breadth"] == "| breadth | yes | 3 | 3 |"
+    assert rows["evidence"] == "| evidence | yes | examined 3, discrepant 2 | examined 3, discrepant 2 |"
+    assert "**U-2**" in text and "## Sign-off" in text
+
+
+def test_terminal_table_lists_every_query(lenient_config):
+    result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config)])
+    assert result.exit_code == 0, result.output
+    assert "Q-1" in result.output and "PROMOTE" in result.output and "Q-2" in result.output
+    assert "U-2" in result.output
