@@ -101,10 +101,11 @@ class Staged:
 class Dataset:
     """Typed manifest, exams and target lists in an in-memory DuckDB connection."""
 
-    def __init__(self, staged: Staged, lists: dict[str, frozenset[str]], fingerprint: str):
-        self.config = staged.config
-        self.con = staged.con
-        self.files = staged.files
+    def __init__(self, config: Config, con: duckdb.DuckDBPyConnection, files: tuple[Path, ...],
+                 lists: dict[str, frozenset[str]], fingerprint: str):
+        self.config = config
+        self.con = con
+        self.files = files
         self.lists = lists
         self.fingerprint = fingerprint
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
@@ -122,8 +123,29 @@ class Dataset:
         self.con.close()
 
 
-def open_dataset(config: Config) -> Dataset:
-    """Read, check and type the configured data; DataError (exit 2) lists every problem."""
+def open_dataset(config: Config, use_store: bool | None = None) -> Dataset:
+    """Read, check and type the configured data; DataError (exit 2) lists every problem.
+
+    A checked, typed copy is kept in the project's store (see store.py) and reused while the
+    source files are unchanged; `use_store=False` or TARGETING_STORE=0 reads the sources.
+    """
+    from . import store
+
+    if use_store is None:
+        use_store = os.environ.get("TARGETING_STORE", "1") != "0"
+    if use_store:
+        cached = store.open_stored(config)
+        if cached is not None:
+            return cached
+    dataset = read_dataset(config)
+    if use_store:
+        store.save(dataset)
+        return store.open_stored(config) or dataset
+    return dataset
+
+
+def read_dataset(config: Config) -> Dataset:
+    """Stage, check and type the sources (no store)."""
     from .checks import check_staged  # checks imports this module
 
     staged = stage(config)
@@ -408,7 +430,8 @@ def materialise(staged: Staged, lists: dict[str, frozenset[str]] | None = None) 
         _type_table(staged, table)
     lists = load_lists(staged.config) if lists is None else lists
     _target_lists_table(staged.con, lists)
-    return Dataset(staged, lists, fingerprint(staged.config, staged.files))
+    return Dataset(staged.config, staged.con, staged.files, lists,
+                   fingerprint(staged.config, staged.files))
 
 
 def _type_table(staged: Staged, table: str) -> None:

@@ -38,6 +38,7 @@ FROM exams GROUP BY shipment_id
 
 
 FOLD_PREFIX = "__folded__"
+RID = "__rid"  # a stable row number in manifest_f, the key of hits and w_facts
 
 
 def fold_fields(rules: Sequence[Rule], catalogue: Catalogue) -> set[str]:
@@ -56,17 +57,23 @@ def ensure_folded(con: duckdb.DuckDBPyConnection, fields: set[str], catalogue: C
     if not present >= fields or not _exists(con, "manifest_f"):
         wanted = sorted(present | fields)
         extra = "".join(f', {folded_sql(name, catalogue)} AS "{FOLD_PREFIX}{name}"' for name in wanted)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE manifest_f AS SELECT *{extra} FROM manifest")
+        con.execute(f'CREATE OR REPLACE TEMP TABLE manifest_f AS SELECT row_number() OVER () AS "{RID}", '
+                    f"*{extra} FROM manifest")
     return {name: f"{FOLD_PREFIX}{name}" for name in fields}
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view of that name is visible."""
+    rows = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? UNION ALL "
+                       "SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT internal",
+                       [name, name]).fetchall()
+    return bool(rows)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()
-    return [r[0] for r in rows]
+    if not _exists(con, table):
+        return []
+    return [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
 
 
 def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest") -> None:
@@ -84,7 +91,8 @@ def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str =
     con.execute("CREATE OR REPLACE TEMP TABLE w_bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
                 [window.since, window.until])
     # A view, not a copy: rules scan the source once, filtered to the window.
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT m.rowid AS rid, m.* FROM {source} m
+    rid = f'm."{RID}"' if source == "manifest_f" else "m.rowid"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT {rid} AS rid, m.* FROM {source} m
         WHERE m.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE w_facts AS

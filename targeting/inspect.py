@@ -1,7 +1,7 @@
 """Everything an officer sees about one rule: the library behind `targeting test`."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +10,13 @@ import polars as pl
 from . import metrics
 from .english import describe
 from .errors import Problem, RuleError
-from .evaluate import Backtest, backtest
+from .evaluate import backtest
 from .model import Rule
 from .project import Project
 from .window import Window
 
 MIN_RANDOM_EXAMS = 30  # below this the random-exam estimate is too noisy to show
+SAMPLE_SIZE = 10
 
 
 @dataclass
@@ -31,19 +32,20 @@ class RuleReport:
     monthly: pl.DataFrame
     by_port: pl.DataFrame
     overlaps: pl.DataFrame
-    run: Backtest = field(repr=False)
+    sample: pl.DataFrame
+    matched: pl.DataFrame | None = None
     verdict: Any = None
 
     @property
     def enough_random(self) -> bool:
         return self.metrics["random_examined"] >= MIN_RANDOM_EXAMS
 
-    def matched(self, limit: int | None = None) -> pl.DataFrame:
-        return metrics.matched_shipments(self.run.con, 0, limit)
 
+def inspect_rule(project: Project, ref: str | Path, window: Window, all_matches: bool = False) -> RuleReport:
+    """Validate and backtest one rule (a path or an id) against the project's data and UDRs.
 
-def inspect_rule(project: Project, ref: str | Path, window: Window) -> RuleReport:
-    """Validate and backtest one rule (a path or an id) against the project's data and UDRs."""
+    Everything is read from the connection before returning: a later backtest replaces its tables.
+    """
     path = project.find_rule(str(ref))
     rules, problems = project.check([path])
     errors = [p for p in problems if p.severity == "error"]
@@ -55,5 +57,6 @@ def inspect_rule(project: Project, ref: str | Path, window: Window) -> RuleRepor
         rule=rule, english=describe(rule.where), problems=problems, window=window,
         baseline=run.baseline, metrics=run.scoreboard().row(0, named=True),
         monthly=metrics.monthly(run.con, 0), by_port=metrics.by_port(run.con, 0, window),
-        overlaps=metrics.overlaps(run.con, 0), run=run,
+        overlaps=metrics.overlaps(run.con, 0), sample=metrics.matched_shipments(run.con, 0, SAMPLE_SIZE),
+        matched=metrics.matched_shipments(run.con, 0) if all_matches else None,
     )

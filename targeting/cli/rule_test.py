@@ -32,11 +32,11 @@ def command(rule, config_path, since, until, last, export) -> None:
     """Backtest one rule or query (a file path or an id) on the configured data."""
     project = open_project(config_path)
     window = project_window(project, as_date(since), as_date(until), last)
-    result = inspect_rule(project, rule, window)
+    result = inspect_rule(project, rule, window, all_matches=export is not None)
     _attach_verdict(project, result)
     _print(result)
     if export is not None:
-        _export(result.matched(), export)
+        _export(result.matched, export)
         click.echo(f"wrote {export} ({result.metrics['targeted']:,} shipments)", err=True)
 
 
@@ -66,7 +66,7 @@ def _print(r: RuleReport) -> None:
     out.print(_overlap_line(r))
     if r.verdict is not None:
         out.print(r.verdict.render())
-    sample = r.matched(10)
+    sample = r.sample
     if sample.height:
         out.print(_sample_table(sample, WIDE_SAMPLE_COLUMNS if out.width >= 120 else SAMPLE_COLUMNS))
     if m["targeted"] == 0:

@@ -1,0 +1,132 @@
+"""The data store: a checked, typed copy of the sources kept on disk between runs.
+
+Reading, checking and typing a large history costs seconds per million shipments; an officer
+testing one query again and again should pay that once. The store is a DuckDB file under
+`<project root>/.targeting-cache/data/`, named by a key over the source and list files' paths,
+sizes and modification times, the `data:` section of the config and the tool version, so
+changing any of them reads the sources again. It also holds the folded copy of every text column
+the rule compilers compare (see engine.ensure_folded). The folder can be deleted at any time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from . import __version__
+from .compile_sql import folded_sql
+from .config import Config
+from .data import Dataset, list_files, load_lists
+from .engine import FOLD_PREFIX, RID
+
+STORE_FORMAT = 2  # bump when the stored tables change shape
+STORE_DIR = Path(".targeting-cache") / "data"
+
+
+def source_files(config: Config) -> list[Path]:
+    """The files the configured data is read from (sources, database, lists)."""
+    import glob
+
+    files: list[Path] = []
+    for source in (config.data.manifest, config.data.exams):
+        if source is not None and source.pattern:
+            files += [Path(p) for p in sorted(glob.glob(source.pattern, recursive=True))]
+    if config.data.database is not None:
+        files.append(config.data.database)
+    return files + list_files(config)
+
+
+def store_key(config: Config) -> str:
+    """Changes whenever a source or list file, the data config, or the tool changes."""
+    parts = [f"{p.resolve()}\0{p.stat().st_size}\0{p.stat().st_mtime_ns}" for p in source_files(config)]
+    parts.append(json.dumps(config.data.raw, sort_keys=True, default=str))
+    parts.append(f"{__version__}\0{STORE_FORMAT}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def store_path(config: Config) -> Path:
+    return config.root / STORE_DIR / f"{store_key(config)}.duckdb"
+
+
+def open_stored(config: Config) -> Dataset | None:
+    """The stored dataset for the current files, or None when there is none (or it is unreadable)."""
+    try:
+        path = store_path(config)
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH '{_quoted(path)}' AS store (READ_ONLY)")
+        fingerprint, files = con.execute("SELECT fingerprint, files FROM store.meta").fetchall()[0]
+        _views(con)
+    except duckdb.Error:
+        con.close()
+        return None
+    lists = load_lists(config)
+    _lists_table(con, lists)
+    return Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint)
+
+
+def save(dataset: Dataset) -> Dataset:
+    """Write the dataset to the store (atomically) and switch it to the stored copy."""
+    try:
+        path = store_path(dataset.config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".store-", suffix=".duckdb", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # DuckDB creates the file itself
+        _write(dataset, Path(tmp))
+        os.replace(tmp, path)
+    except (OSError, duckdb.Error):
+        return dataset  # a read-only project still works, only slower
+    return dataset
+
+
+def _write(dataset: Dataset, path: Path) -> None:
+    con = dataset.con
+    text = sorted(name for name, kind in dataset.catalogue.items() if kind == "text")
+    folded = "".join(f', {folded_sql(name, dataset.catalogue)} AS "{FOLD_PREFIX}{name}"' for name in text)
+    con.execute(f"ATTACH '{_quoted(path)}' AS out")
+    try:
+        con.execute(f'CREATE TABLE out.manifest_f AS SELECT row_number() OVER () AS "{RID}", '
+                    f"*{folded} FROM manifest")
+        con.execute("CREATE TABLE out.exams AS SELECT * FROM exams")
+        con.execute("CREATE TABLE out.meta (fingerprint VARCHAR, files VARCHAR)")
+        con.execute("INSERT INTO out.meta VALUES (?, ?)",
+                    [dataset.fingerprint, json.dumps([str(f) for f in dataset.files])])
+    finally:
+        con.execute("DETACH out")
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> None:
+    folded = [r[0] for r in con.execute("DESCRIBE store.manifest_f").fetchall()
+              if r[0].startswith(FOLD_PREFIX) or r[0] == RID]
+    exclude = f" EXCLUDE ({', '.join(_ident(c) for c in folded)})" if folded else ""
+    con.execute("CREATE TEMP VIEW manifest_f AS SELECT * FROM store.manifest_f")
+    con.execute(f"CREATE TEMP VIEW manifest AS SELECT *{exclude} FROM store.manifest_f")
+    con.execute("CREATE TEMP VIEW exams AS SELECT * FROM store.exams")
+
+
+def _lists_table(con: duckdb.DuckDBPyConnection, lists: dict[str, frozenset[str]]) -> None:
+    import polars as pl
+
+    rows = pl.DataFrame([(n, v) for n in sorted(lists) for v in sorted(lists[n])],
+                        schema={"list_name": pl.String, "value": pl.String}, orient="row")
+    con.register("__lists", rows)
+    con.execute("CREATE TEMP TABLE target_lists AS SELECT * FROM __lists")
+    con.unregister("__lists")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quoted(path: Path) -> str:
+    # ATTACH takes no bound parameters; the path is ours (project root + hex key).
+    return str(path).replace("'", "''")
