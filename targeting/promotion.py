@@ -68,7 +68,7 @@ def promote(project: Project, window: Window, query_id: str, reviewer: str, *, n
     udr_path = project.config.rule_dirs[0] / f"{udr_id.lower()}.yaml"
     udr_text = _udr_text(query, udr_id, reviewer, now, evidence, national, override_reason)
     _validate_text(project, udr_path, udr_text)
-    query_text = set_status(Path(query.path).read_text(encoding="utf-8"), "promoted")
+    query_text = set_status(_read(Path(query.path)), "promoted")
     details = {"query": query.id, "udr": udr_id, "national": national, "file": _rel(project, udr_path),
                "window": verdict.evidence_window.as_dict(), "policy_hash": policy.hash,
                "data_fingerprint": project.dataset.fingerprint}
@@ -85,7 +85,7 @@ def retire(project: Project, udr_id: str, reviewer: str, reason: str,
     if udr.status != "active":
         raise PromotionError(f"{udr.id} has status {udr.status}; only an active UDR can be retired")
     now = now or dt.datetime.now(dt.timezone.utc)
-    text = set_status(Path(udr.path).read_text(encoding="utf-8"), "retired")
+    text = set_status(_read(Path(udr.path)), "retired")
     text += yaml.safe_dump({"retired_at": _stamp(now), "retired_by": reviewer, "retirement_reason": reason},
                            sort_keys=False, allow_unicode=True)
     details = {"udr": udr.id, "reason": reason, "file": _rel(project, Path(udr.path))}
@@ -191,10 +191,12 @@ def _stamp(now: dt.datetime) -> str:
 
 def set_status(text: str, status: str) -> str:
     """The rule file's text with its top-level status set, keeping everything else as written."""
-    pattern = re.compile(r"^status:[^\n]*$", re.MULTILINE)
+    # [^\r\n]: a CRLF file keeps its \r, so only the status line changes.
+    pattern = re.compile(r"^status:[^\r\n]*", re.MULTILINE)
     if pattern.search(text):
         return pattern.sub(f"status: {status}", text, count=1)
-    return text.rstrip("\n") + f"\nstatus: {status}\n"
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return text.rstrip("\r\n") + f"{newline}status: {status}{newline}"
 
 
 def _validate_text(project: Project, path: Path, text: str) -> None:
@@ -216,28 +218,60 @@ def _commit(project: Project, files: dict[Path, str], actor: str, action: str, s
     """Write every file through a temporary file, then the ledger; undo the files if that fails."""
     originals = {path: path.read_bytes() if path.exists() else None for path in files}
     temps = {path: _temp(path, text) for path, text in files.items()}
+    log = ledger_path(project)
+    override = None
     try:
         for path, tmp in temps.items():
             os.replace(tmp, path)
         if override_reason:
-            ledger.append(ledger_path(project), actor=actor, action="override", subject=subject,
-                          details={"reason": override_reason, "for": action}, evidence_digest=digest)
-        entry = ledger.append(ledger_path(project), actor=actor, action=action, subject=subject,
+            size = log.stat().st_size if log.exists() else None
+            override = ledger.append(log, actor=actor, action="override", subject=subject,
+                                     details={"reason": override_reason, "for": action}, evidence_digest=digest)
+        entry = ledger.append(log, actor=actor, action=action, subject=subject,
                               details=details, evidence_digest=digest)
     except BaseException:
         _restore(originals)
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
+        if override is not None:
+            _drop_override(log, size, override)
         raise
     return Change(list(files), entry)
+
+
+def _drop_override(log: Path, size: int | None, override: Any) -> None:
+    """Take back the override entry of a promotion that did not happen, so the ledger records no
+    exception for it; only when that entry is still the last line (nothing was chained to it)."""
+    data = log.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if (size or 0) + len(lines[-1] if lines else b"") != len(data):
+        return
+    try:
+        last = json.loads(lines[-1])
+    except ValueError:
+        return
+    if last.get("hash") != override.hash:
+        return
+    if size is None:
+        log.unlink()
+    else:
+        with open(log, "r+b") as handle:
+            handle.truncate(size)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def _temp(path: Path, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
     return tmp
+
+
+def _read(path: Path) -> str:
+    """The file's text with its line endings as written (read_text would turn CRLF into LF)."""
+    return path.read_bytes().decode("utf-8")
 
 
 def _restore(originals: dict[Path, bytes | None]) -> None:
