@@ -35,11 +35,12 @@ def cli(root: Path, *args: str):
 
 
 def tree(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, except git's own and the ledger's lock file (ignored by
-    git, documented in docs/ledger.md; it holds no data)."""
+    """sha256 of every file under root, except git's own, the ledger's lock file (ignored by git,
+    documented in docs/ledger.md; it holds no data) and the data/backtest cache .targeting-cache/."""
+    skip = {".git", ".targeting-cache"}
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.relative_to(root).parts and p.name != "ledger.jsonl.lock"}
+            if p.is_file() and not skip & set(p.relative_to(root).parts) and p.name != "ledger.jsonl.lock"}
 
 
 def commit_base(root: Path) -> None:
