@@ -76,15 +76,17 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
 
 
-def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest") -> None:
-    """Create `w` (the window's rows of `source` with a dense rid) and `w_facts`.
+def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest",
+                   facts: bool = True) -> None:
+    """Create `w` (the window's rows of `source` with a rid), `exam_facts` and, with `facts`,
+    `w_facts` (one row of exam facts per shipment in the window).
 
     Skipped when the connection already holds them for the same window and source, since
     one command often backtests several rule sets over one window.
     """
     if source not in ("manifest", "manifest_f"):
         raise ValueError(f"unknown source table {source!r}")
-    key = f"{window.since}|{window.until}|{source}|{_columns_signature(con, source)}"
+    key = f"{window.since}|{window.until}|{source}|{_columns_signature(con, source)}|{facts}"
     if _exists(con, "w_key") and con.execute("SELECT key FROM w_key").fetchall() == [(key,)]:
         return
     _ensure_exam_facts(con)
@@ -94,6 +96,12 @@ def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str =
     rid = f'm."{RID}"' if source == "manifest_f" else "m.rowid"
     con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT {rid} AS rid, m.* FROM {source} m
         WHERE m.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""")
+    if facts:
+        _window_facts(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE w_key AS SELECT ?::VARCHAR AS key", [key])
+
+
+def _window_facts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE w_facts AS
         SELECT w.rid, w.shipment_id, w.port_code AS port, strftime(w.arrival_date, '%Y-%m') AS month,
@@ -103,7 +111,6 @@ def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str =
           coalesce(e.random_discrepant, FALSE) AS random_discrepant,
           e.outcome, e.msrp, coalesce(e.referred, FALSE) AS referred, e.selectors
         FROM w LEFT JOIN exam_facts e USING (shipment_id)""")
-    con.execute("CREATE OR REPLACE TEMP TABLE w_key AS SELECT ?::VARCHAR AS key", [key])
 
 
 def _ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:

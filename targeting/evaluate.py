@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import duckdb
 import polars as pl
 
-from . import engine, metrics
+from . import engine, grouped, metrics
 from .db import one
 from .model import Rule
 from .project import Project, open_project
@@ -37,27 +37,46 @@ class Backtest:
         return next(i for i, r in enumerate(self.rules) if r.id == rule_id)
 
 
+GROUPED_FROM = 40  # rules (requested + reference) from which the grouped engine is used
+
+
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
              reference_udrs: Sequence[Rule] | None = None,
-             starts: Mapping[int, dt.date] | None = None) -> Backtest:
+             starts: Mapping[int, dt.date] | None = None, method: str = "auto") -> Backtest:
     """Match `rules` and the reference UDRs (default: the project's active UDRs) and count.
 
     `starts` maps the index of a requested rule to its own first arrival date: that rule's
     matches before it are dropped (prospective evidence); the reference UDRs keep the window.
+    `method` is "shipments" (per-shipment hits, which `metrics.monthly`, `by_port`, `overlaps`,
+    `matched_shipments` and `containment` read), "grouped" (grouped.py, for many rules) or
+    "auto" (grouped from GROUPED_FROM rules on). Both give the same counts.
     """
     reference = project.active_udrs() if reference_udrs is None else list(reference_udrs)
     requested_ids = {r.id for r in rules}
     all_rules = list(rules) + [u for u in reference if u.id not in requested_ids]
     udr_idx = [i for i, r in enumerate(all_rules) if r.kind == "udr" and r.is_active
                and (r.id in {u.id for u in reference})]
+    if method == "auto":
+        method = "grouped" if len(all_rules) >= GROUPED_FROM else "shipments"
     con, catalogue = project.dataset.con, project.dataset.catalogue
     folded = engine.ensure_folded(con, engine.fold_fields(all_rules, catalogue), catalogue)
-    engine.prepare_window(con, window, "manifest_f")
+    engine.prepare_window(con, window, "manifest_f", facts=method == "shipments")
+    if method == "grouped":
+        return _grouped(con, window, all_rules, len(rules), udr_idx, catalogue, folded, starts)
     engine.match_rules(con, all_rules, catalogue, folded)
     if starts:
         engine.drop_before(con, starts)
     counts = metrics.rule_counts(con, all_rules, udr_idx)
     return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)
+
+
+def _grouped(con, window, all_rules, requested, udr_idx, catalogue, folded, starts) -> Backtest:
+    columns = grouped.prepare(con, all_rules, catalogue, folded, starts)
+    grouped.match(con, all_rules, columns)
+    metrics.register_rules(con, all_rules, udr_idx)
+    counts = metrics.combine_counts(*grouped.rule_counts(con), bool(udr_idx))
+    base = metrics.baseline_from(grouped.baseline_counts(con))
+    return Backtest(con, window, all_rules, requested, udr_idx, base, counts)
 
 
 def project_window(project: Project, since: dt.date | None = None, until: dt.date | None = None,

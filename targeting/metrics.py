@@ -58,6 +58,11 @@ def baseline(con: duckdb.DuckDBPyConnection, since: object | None = None) -> dic
         count(*) FILTER (random_examined), count(*) FILTER (random_discrepant)
         FROM w_facts WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""",
               [since, since])
+    return baseline_from(row)
+
+
+def baseline_from(row: Sequence[int]) -> dict:
+    """The baseline dict from (shipments, examined, discrepant, random examined, random discrepant)."""
     shipments, examined, discrepant, r_exam, r_disc = row
     return {"shipments": shipments, "examined": examined, "discrepant": discrepant,
             "hit_rate": ratio(discrepant, examined), "random_examined": r_exam,
@@ -128,13 +133,21 @@ QUALIFY row_number() OVER (PARTITION BY i.rule ORDER BY max_overlap_jaccard DESC
 """
 
 
-def rule_counts(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int]) -> pl.DataFrame:
-    """Per-rule counts (one row per rule, in order), before any rate is derived."""
+def register_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int]) -> None:
+    """`rule_ids(rule, rule_id)` and `udrs(rule)`: the tables every count query joins."""
     _register_rules(con, rules, udr_idx)
-    counts = con.sql(_COUNTS).pl()
-    unique = con.sql(_UNIQUE).pl()
-    overlap = con.sql(_OVERLAP).pl()
-    has_udrs = bool(udr_idx)
+
+
+def rule_counts(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int]) -> pl.DataFrame:
+    """Per-rule counts (one row per rule, in order) from per-shipment `hits`, before any rate."""
+    _register_rules(con, rules, udr_idx)
+    return combine_counts(con.sql(_COUNTS).pl(), con.sql(_UNIQUE).pl(), con.sql(_OVERLAP).pl(),
+                          bool(udr_idx))
+
+
+def combine_counts(counts: pl.DataFrame, unique: pl.DataFrame, overlap: pl.DataFrame,
+                   has_udrs: bool) -> pl.DataFrame:
+    """One frame per rule: counts, unique discrepant (0 when none) and the largest UDR overlap."""
     frame = (counts.join(unique, on="rule", how="left").join(overlap, on="rule", how="left")
              .with_columns(pl.col("unique_discrepant").fill_null(0))
              .sort("rule"))
