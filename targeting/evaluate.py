@@ -27,11 +27,24 @@ class Backtest:
     udr_idx: list[int]
     baseline: dict
     counts: pl.DataFrame = field(repr=False)
+    method: str = "shipments"
 
     def scoreboard(self) -> pl.DataFrame:
         """One row per requested rule with every metric of docs/metrics.md."""
         wanted = self.rules[: self.requested]
         return metrics.scoreboard(self.counts.head(self.requested), wanted, self.baseline, self.window)
+
+    def baseline_since(self, since: dt.date) -> dict:
+        """The baseline over the window's shipments arriving from `since` on (a start date given
+        to the backtest, for the grouped method)."""
+        if self.method == "grouped":
+            return metrics.baseline_from(grouped.baseline_counts(self.con, since))
+        return metrics.baseline(self.con, since)
+
+    def containment(self) -> pl.DataFrame:
+        """Each reference UDR's largest share of targeted shipments another one also matches."""
+        module = grouped if self.method == "grouped" else metrics
+        return module.containment(self.con)
 
     def index_of(self, rule_id: str) -> int:
         return next(i for i, r in enumerate(self.rules) if r.id == rule_id)
@@ -76,7 +89,7 @@ def _grouped(con, window, all_rules, requested, udr_idx, catalogue, folded, star
     metrics.register_rules(con, all_rules, udr_idx)
     counts = metrics.combine_counts(*grouped.rule_counts(con), bool(udr_idx))
     base = metrics.baseline_from(grouped.baseline_counts(con))
-    return Backtest(con, window, all_rules, requested, udr_idx, base, counts)
+    return Backtest(con, window, all_rules, requested, udr_idx, base, counts, "grouped")
 
 
 def project_window(project: Project, since: dt.date | None = None, until: dt.date | None = None,

@@ -21,9 +21,7 @@ import duckdb
 import polars as pl
 
 from .compile_sql import compile_sql
-from .engine import fold_fields
 from .model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
-from .window import Window
 
 BATCH = 200
 
@@ -89,9 +87,11 @@ def _segments(con: duckdb.DuckDBPyConnection, starts: Mapping[int, dt.date]) -> 
     """`rule_starts(rule, seg)`: the first time segment each rule with a start date counts."""
     bounds = sorted(set(starts.values()))
     con.execute("CREATE OR REPLACE TEMP TABLE rule_starts (rule INTEGER, seg INTEGER)")
+    con.execute("CREATE OR REPLACE TEMP TABLE segments (seg INTEGER, since DATE)")
     if starts:
         con.executemany("INSERT INTO rule_starts VALUES (?, ?)",
                         [[i, bounds.index(d) + 1] for i, d in starts.items()])
+        con.executemany("INSERT INTO segments VALUES (?, ?)", [[k + 1, d] for k, d in enumerate(bounds)])
 
 
 def _segment_sql(bounds: list[dt.date]) -> tuple[str, list]:
@@ -193,11 +193,19 @@ def rule_counts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFr
     return counts, unique, overlap
 
 
-def baseline_counts(con: duckdb.DuckDBPyConnection) -> tuple:
-    """(shipments, examined, discrepant, random examined, random discrepant) over the window."""
+def baseline_counts(con: duckdb.DuckDBPyConnection, since: dt.date | None = None) -> tuple:
+    """(shipments, examined, discrepant, random examined, random discrepant) over the window,
+    or from `since` on, which must be one of the start dates the groups were segmented at."""
+    first = 0
+    if since is not None:
+        found = con.execute("SELECT seg FROM segments WHERE since = ?", [since]).fetchall()
+        if not found:
+            raise ValueError(f"{since} is not a segment start of this grouped backtest")
+        first = found[0][0]
     return con.execute("""SELECT coalesce(sum(n), 0)::BIGINT, coalesce(sum(n) FILTER (examined), 0)::BIGINT,
         coalesce(sum(n) FILTER (discrepant), 0)::BIGINT, coalesce(sum(n) FILTER (random_examined), 0)::BIGINT,
-        coalesce(sum(n) FILTER (random_discrepant), 0)::BIGINT FROM groups""").fetchall()[0]
+        coalesce(sum(n) FILTER (random_discrepant), 0)::BIGINT FROM groups WHERE seg >= ?""",
+                       [first]).fetchall()[0]
 
 
 # Each rule's groups, from its own start date when it has one.
@@ -257,3 +265,18 @@ FROM inter i JOIN sizes sa ON sa.rule = i.rule JOIN sizes sb ON sb.rule = i.udr
 JOIN rule_ids r ON r.rule = i.udr
 QUALIFY row_number() OVER (PARTITION BY i.rule ORDER BY max_overlap_jaccard DESC, r.rule_id) = 1
 """
+
+
+def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """As `metrics.containment`, from the groups: each reference UDR's largest share of targeted
+    shipments another reference UDR also matches."""
+    return con.sql("""
+        WITH u AS (SELECT * FROM rule_groups WHERE rule IN (SELECT rule FROM udrs)),
+        sizes AS (SELECT rule, sum(n) AS n FROM u GROUP BY rule),
+        shared AS (
+          SELECT a.rule, b.rule AS other, sum(a.n) AS n FROM u a JOIN u b ON a.gid = b.gid AND a.rule <> b.rule
+          GROUP BY a.rule, b.rule
+        )
+        SELECT s.rule, r.rule_id AS other_id, (s.n / z.n)::DOUBLE AS share
+        FROM shared s JOIN sizes z ON z.rule = s.rule JOIN rule_ids r ON r.rule = s.other
+        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""").pl()

@@ -5,7 +5,6 @@ definitions are in docs/policy.md.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -13,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import ConfigError
-from . import metrics
 from .evaluate import Backtest, backtest
 from .loader import did_you_mean
-from .metrics import wilson
 from .model import Rule
 from .project import Project
 from .projection import national_projection
@@ -123,7 +120,7 @@ class Verdict:
     def render(self) -> str:
         """A short text for the terminal."""
         if self.promote:
-            return f"[green]verdict: PROMOTE[/] — meets every criterion of the policy"
+            return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
         reasons = "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
         return f"[yellow]verdict: not yet[/] — fails {reasons}"
 
@@ -173,7 +170,7 @@ def decide(project: Project, window: Window, policy: Policy,
     run = backtest(project, evidence_rules, window, udrs,
                    starts={i: starts[i % len(queries)] for i in range(len(evidence_rules))})
     board = run.scoreboard().to_dicts()
-    baselines = {start: metrics.baseline(run.con, start) for start in set(starts)}
+    baselines = {start: run.baseline_since(start) for start in set(starts)}
     # The recent run replaces the connection's window tables, so it comes after the baselines.
     recent = _rows(backtest(project, queries, recent_window(window, policy.recent_months), udrs))
     verdicts = [_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], baselines[starts[i]],
@@ -242,7 +239,7 @@ def retirements(project: Project, window: Window, policy: Policy) -> list[Retire
     recent = _rows(recent_run)
     quiet = _rows(backtest(project, udrs, recent_window(window, policy.retire_after_months), udrs))
     full = backtest(project, udrs, window, udrs)
-    covered = {row["rule"]: row for row in metrics.containment(full.con).to_dicts()}
+    covered = {row["rule"]: row for row in full.containment().to_dicts()}
     found = []
     for i, udr in enumerate(udrs):
         reasons = _retire_reasons(recent[udr.id], quiet[udr.id], covered.get(i), policy)

@@ -103,3 +103,14 @@ def test_bundled_rules_count_the_same_on_bundled_data():
 def test_catalogue_covers_the_generated_fields(random_project):
     project, _ = random_project
     assert set(CATALOGUE) <= set(project.dataset.catalogue)
+
+
+def test_udr_containment_is_the_same(random_project):
+    project, lists = random_project
+    rules = [r for r in random_rules(lists, 60, 42)]
+    udrs = [r for r in rules if r.kind == "udr"]
+    window = project_window(project)
+    a = backtest(project, udrs, window, udrs, method="shipments").containment()
+    b = backtest(project, udrs, window, udrs, method="grouped").containment()
+    assert a.height > 0
+    assert_frame_equal(a.sort("rule"), b.sort("rule"), check_exact=False, rel_tol=1e-9, check_dtypes=False)

@@ -8,7 +8,7 @@ import pytest
 
 from targeting.compile_polars import compile_polars
 from targeting.model import All, AnyOf, Leaf, Not, Rule
-from targeting.projection import FALSE, TRUE, has_port_condition, national_projection, without_ports
+from targeting.projection import TRUE, has_port_condition, national_projection, without_ports
 
 PORT = Leaf("port_code", "eq", "1111")
 OTHER_PORT = Leaf("port_code", "in", ("2222", "3333"))

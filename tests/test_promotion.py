@@ -13,10 +13,9 @@ from click.testing import CliRunner
 from targeting import ledger
 from targeting.cli import main
 from targeting.evaluate import project_window
-from targeting.ledger import LedgerError
 from targeting.policy import load_policy
 from targeting.project import open_project
-from targeting.promotion import PromotionError, promote, set_status
+from targeting.promotion import promote, set_status
 
 from gate_project import git
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import ledger
 from ..cache import Cache, cache_key, data_fingerprint
 from ..config import display_path
 from ..errors import Problem

@@ -116,8 +116,7 @@ def _metric_checks(gate: _Gate, rule: Rule, change: RuleChange, policy: Policy,
 def _regression(gate: _Gate, rule: Rule, before: dict, after: dict, path: str, line) -> Check:
     """Changed UDR: a significant hit-rate drop or workload growth fails; for a query it warns."""
     s, reasons = gate.settings, []
-    old_low, old_high, new_low, new_high = (before["hit_rate_low"], before["hit_rate_high"],
-                                            after["hit_rate_low"], after["hit_rate_high"])
+    old_low, new_low, new_high = before["hit_rate_low"], after["hit_rate_low"], after["hit_rate_high"]
     if old_low is not None and new_high is not None and new_high < old_low:
         reasons.append(f"hit-rate interval fell wholly below the old one "
                        f"({_ci(after)} vs {_ci(before)})")
