@@ -3,11 +3,11 @@
 1. Every distinct leaf of every rule is evaluated once. Leaves on a text field are evaluated on
    the field's distinct values, not on every row, and each distinct value gets a *class*: the
    pattern of leaves it satisfies. Leaves on numbers, dates and booleans become one bit per row.
-2. Shipments are grouped by their *signature* (one class per text field plus the bits) together
-   with what the metrics need (port, arrival date, exam facts). Most shipments match no leaf, so
-   there are far fewer groups than shipments, and far fewer signatures than groups.
-3. Rules are evaluated on the distinct signatures; every count of docs/metrics.md is then a
-   weighted sum over the groups of the signatures a rule matches.
+2. A shipment's *signature* is its class per text field plus its bits. Rules are evaluated once
+   per distinct signature, and signatures are merged into *match sets*: the set of rules they
+   satisfy. Most shipments match no rule, so there are few match sets.
+3. Shipments are counted by match set, port, month, time segment and exam facts; every count of
+   docs/metrics.md is then a weighted sum over the groups of the match sets containing a rule.
 
 `rule_counts` returns exactly what `metrics.rule_counts` returns on per-shipment hits; tests hold
 the two paths equal on the bundled rules and on random predicate trees.
@@ -15,6 +15,7 @@ the two paths equal on the bundled rules and on random predicate trees.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import duckdb
@@ -26,61 +27,109 @@ from .model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 BATCH = 200
 
 
-def prepare(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
-            folded: Mapping[str, str], starts: Mapping[int, dt.date] | None = None) -> dict[Leaf, str]:
-    """Build `sigs` (one row per signature, a boolean column per leaf) and `groups`; needs `w`.
+def run(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
+        folded: Mapping[str, str], starts: Mapping[int, dt.date] | None = None) -> None:
+    """Build `groups` and `ms_hits(rule, ms)` for `rules` over the window `w`.
 
     `starts` (rule index -> first arrival date) splits time into segments at those dates, so a
     rule's groups from its own start on can be told apart without keeping every date.
     """
-    distinct = list(dict.fromkeys(leaf for rule in rules for leaf in leaves(rule.where)))
     by_field: dict[str, list[Leaf]] = {}
-    for leaf in distinct:
+    for leaf in dict.fromkeys(leaf for rule in rules for leaf in leaves(rule.where)):
         by_field.setdefault(leaf.field, []).append(leaf)
-    text = {f: ls for f, ls in by_field.items() if catalogue[f] == "text"}
-    rowwise = [leaf for f, ls in by_field.items() if catalogue[f] != "text" for leaf in ls]
     columns: dict[Leaf, str] = {}
-    class_columns = []
-    for i, (field, field_leaves) in enumerate(sorted(text.items())):
-        class_columns.append(_classes(con, i, field, field_leaves, catalogue, folded, columns))
-    bits = _bits(rowwise, catalogue, columns)
+    fields = []
+    for i, (field, field_leaves) in enumerate(sorted(by_field.items())):
+        fields.append(_classes(con, i, field, field_leaves, catalogue, folded, columns))
     _segments(con, starts or {})
-    _groups(con, text, class_columns, bits, sorted(set((starts or {}).values())))
-    _signatures(con, text, class_columns, bits, columns)
-    return columns
+    key = _Key(fields)
+    _rows(con, fields, key, sorted(set((starts or {}).values())))
+    _signatures(con, fields, key, columns)
+    match(con, rules, columns)
+    _match_sets(con)
+    _groups(con)
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One field's classes: how a row's value is looked up (`join`) and how many classes."""
+
+    index: int
+    lookup: str  # SQL over `w` giving the value cls_<index> is keyed by
+    params: tuple
+    classes: int
 
 
 def _classes(con: duckdb.DuckDBPyConnection, i: int, field: str, field_leaves: list[Leaf],
-             catalogue: Catalogue, folded: Mapping[str, str], columns: dict[Leaf, str]) -> str:
-    """`cls_i(value, cls)` for the field's distinct values, `clsleaf_i(cls, l...)` per class."""
-    raw = _quote(field)
-    source = [raw] + ([_quote(folded[field])] if field in folded else [])
-    exprs, params = [], []
+             catalogue: Catalogue, folded: Mapping[str, str], columns: dict[Leaf, str]) -> _Field:
+    """`cls_i(value, cls)` and `clsleaf_i(cls, t<i>_<j>...)`: the field's leaves on its distinct
+    values (text) or on one value per interval between the leaves' constants (other types)."""
+    if catalogue[field] == "text":
+        lookup, params = f"w.{_quote(field)}", ()
+        source = [_quote(field)] + ([_quote(folded[field])] if field in folded else [])
+        distinct = f"SELECT DISTINCT {_quote(field)} AS value, {', '.join(source)} FROM w"
+    else:
+        lookup, params = _bucket_sql(field, field_leaves)
+        distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "
+                    f"FROM w GROUP BY ALL")
+    exprs, leaf_params = [], []
     for j, leaf in enumerate(field_leaves):
-        sql, leaf_params = compile_sql(leaf, catalogue, folded=folded)
+        sql, more = compile_sql(leaf, catalogue, folded=folded)
         exprs.append(f'{sql} AS "l{j}"')
-        params += leaf_params
+        leaf_params += more
         columns[leaf] = f"t{i}_{j}"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE dict_{i} AS
-        SELECT {raw} AS value, {', '.join(exprs)} FROM (SELECT DISTINCT {', '.join(source)} FROM w)""",
-                params)
+    # Parameters bind in text order: the leaves' come before the subquery's bucket constants.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dict_{i} AS SELECT value, {', '.join(exprs)} "
+                f"FROM ({distinct})", leaf_params + list(params))
     flags = ", ".join(f'"l{j}"' for j in range(len(field_leaves)))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cls_{i} AS
         SELECT value, dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls FROM dict_{i}""")
     renamed = ", ".join(f'"l{j}" AS "t{i}_{j}"' for j in range(len(field_leaves)))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE clsleaf_{i} AS
         SELECT DISTINCT dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls, {renamed} FROM dict_{i}""")
-    return f"c{i}"
+    count = con.execute(f"SELECT coalesce(max(cls), 0) FROM cls_{i}").fetchall()[0][0]
+    return _Field(i, lookup, tuple(params), count)
 
 
-def _bits(rowwise: list[Leaf], catalogue: Catalogue, columns: dict[Leaf, str]) -> list[tuple[str, str, list]]:
-    """(column, SQL, params) for each leaf evaluated per row."""
-    bits = []
-    for k, leaf in enumerate(rowwise):
-        sql, params = compile_sql(leaf, catalogue)
-        bits.append((f"b{k}", sql, params))
-        columns[leaf] = f"b{k}"
-    return bits
+def _bucket_sql(field: str, field_leaves: list[Leaf]) -> tuple[str, tuple]:
+    """SQL numbering the interval of the leaves' sorted constants a value falls in (0: NULL).
+
+    (v > c) + (v >= c) summed over the constants c differs for every open interval between
+    constants and for each constant itself, and every comparison leaf is constant on each."""
+    constants = sorted({v for leaf in field_leaves for v in _constants(leaf)})
+    col = f"w.{_quote(field)}"
+    terms = "".join(f" + ({col} > ?)::INTEGER + ({col} >= ?)::INTEGER" for _ in constants)
+    params = tuple(v for c in constants for v in (c, c))
+    return f"(CASE WHEN {col} IS NULL THEN 0 ELSE 1{terms} END)", params
+
+
+def _constants(leaf: Leaf) -> tuple:
+    if leaf.op in ("is_null",):
+        return ()
+    return tuple(leaf.value) if isinstance(leaf.value, tuple) else (leaf.value,)
+
+
+class _Key:
+    """Packs a row's classes into one integer (mixed radix) when that fits in 126 bits."""
+
+    def __init__(self, fields: list[_Field]):
+        self.fields, self.radix, size = fields, [], 1
+        for f in fields:
+            self.radix.append(size)
+            size *= f.classes + 1
+        self.packed = size < 2 ** 126
+
+    def sql(self) -> str:
+        if not self.fields:
+            return "0::HUGEINT"
+        if self.packed:
+            return " + ".join(f"c{f.index}::HUGEINT * {r}::HUGEINT" for f, r in zip(self.fields, self.radix))
+        return "row(" + ", ".join(f"c{f.index}" for f in self.fields) + ")"
+
+    def decode(self, f: _Field) -> str:
+        if self.packed:
+            return f"((key // {self.radix[self.fields.index(f)]}::HUGEINT) % {f.classes + 1})::INTEGER"
+        return f"key[{self.fields.index(f) + 1}]"
 
 
 def _segments(con: duckdb.DuckDBPyConnection, starts: Mapping[int, dt.date]) -> None:
@@ -102,53 +151,60 @@ def _segment_sql(bounds: list[dt.date]) -> tuple[str, list]:
     return terms, list(bounds)
 
 
-def _groups(con: duckdb.DuckDBPyConnection, text: dict[str, list[Leaf]], class_columns: list[str],
-            bits: list[tuple[str, str, list]], bounds: list[dt.date]) -> None:
-    """`groups`: shipments counted by signature, port, month, time segment and exam facts."""
-    joins, selects, params = [], [], []
-    for i, field in enumerate(sorted(text)):
-        joins.append(f'LEFT JOIN cls_{i} ON cls_{i}.value IS NOT DISTINCT FROM w.{_quote(field)}')
-        selects.append(f"cls_{i}.cls AS {class_columns[i]}")
-    for column, sql, bit_params in bits:
-        selects.append(f"{sql} AS {column}")
-        params += bit_params
+def _rows(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key, bounds: list[dt.date]) -> None:
+    """`g_rows`: each shipment of the window with its signature key, port, month and segment."""
+    joins, classes, params = [], [], []
+    for f in fields:
+        joins.append(f"LEFT JOIN cls_{f.index} ON cls_{f.index}.value IS NOT DISTINCT FROM {f.lookup}")
+        params += f.params
+        classes.append(f"coalesce(cls_{f.index}.cls, 0) AS c{f.index}")
     segment, segment_params = _segment_sql(bounds)
-    selects.append(f"{segment} AS seg")
-    params += segment_params
-    keys = class_columns + [b[0] for b in bits]
-    key_sql = "".join(f"{k}, " for k in keys)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE groups_raw AS
-        WITH rows AS (
-          SELECT {', '.join(selects + ['w.port_code AS port', "strftime(w.arrival_date, '%Y-%m') AS month", 'w.shipment_id'])}
-          FROM w {' '.join(joins)}
-        )
-        SELECT {key_sql} port, month, seg,
-          coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
-          coalesce(e.random_examined, FALSE) AS random_examined,
-          coalesce(e.random_discrepant, FALSE) AS random_discrepant,
-          e.outcome, coalesce(e.referred, FALSE) AS referred, e.selectors,
-          count(*) AS n, sum(e.msrp) AS msrp
-        FROM rows LEFT JOIN exam_facts e USING (shipment_id)
-        GROUP BY ALL""", params)
-    order = ", ".join(keys) if keys else "1"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE groups AS
-        SELECT *, dense_rank() OVER (ORDER BY {order}) AS sig, row_number() OVER () AS gid
-        FROM groups_raw""")
-    con.execute("DROP TABLE groups_raw")
+    selects = classes + [f"{segment} AS seg", "w.port_code AS port",
+                         "strftime(w.arrival_date, '%Y-%m') AS month", "w.shipment_id"]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE g_rows AS
+        SELECT {key.sql()} AS key, seg, port, month, shipment_id FROM (
+          SELECT {', '.join(selects)} FROM w {' '.join(joins)})""", segment_params + params)
 
 
-def _signatures(con: duckdb.DuckDBPyConnection, text: dict[str, list[Leaf]], class_columns: list[str],
-                bits: list[tuple[str, str, list]], columns: dict[Leaf, str]) -> None:
-    """`sigs`: one row per signature with a boolean column per distinct leaf."""
-    keys = class_columns + [b[0] for b in bits]
-    joins = [f"LEFT JOIN clsleaf_{i} l{i} ON l{i}.cls = s.{class_columns[i]}" for i in range(len(text))]
-    leaf_columns = [f"coalesce(l{i}.{_quote(col)}, FALSE) AS {_quote(col)}"
-                    for i, field in enumerate(sorted(text)) for col in _field_columns(i, columns)]
-    bit_columns = [f"s.{b[0]}" for b in bits]
-    selects = ", ".join(["s.sig"] + leaf_columns + bit_columns)
-    distinct = ", ".join(["sig"] + keys)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE sigs AS
-        SELECT {selects} FROM (SELECT DISTINCT {distinct} FROM groups) s {' '.join(joins)}""")
+def _match_sets(con: duckdb.DuckDBPyConnection) -> None:
+    """`sig_ms(sig, ms)` and `ms_hits(rule, ms)`: signatures merged by the set of rules they match."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE sig_rules AS
+        SELECT sig, list(rule ORDER BY rule) AS rules FROM sig_hits GROUP BY sig""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE match_sets AS
+        SELECT rules, row_number() OVER () AS ms FROM (SELECT DISTINCT rules FROM sig_rules)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE sig_ms AS
+        SELECT s.sig, m.ms FROM sig_rules s JOIN match_sets m USING (rules)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE ms_hits AS
+        SELECT unnest(rules) AS rule, ms FROM match_sets""")
+
+
+def _groups(con: duckdb.DuckDBPyConnection) -> None:
+    """`groups`: shipments counted by match set (0: no rule), port, month, segment, exam facts."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE groups AS
+        SELECT *, row_number() OVER () AS gid FROM (
+          SELECT coalesce(sm.ms, 0) AS ms, r.port, r.month, r.seg,
+            coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
+            coalesce(e.random_examined, FALSE) AS random_examined,
+            coalesce(e.random_discrepant, FALSE) AS random_discrepant,
+            e.outcome, coalesce(e.referred, FALSE) AS referred, e.selectors,
+            count(*) AS n, sum(e.msrp) AS msrp
+          FROM g_rows r JOIN sig_keys k ON k.key = r.key
+          LEFT JOIN sig_ms sm ON sm.sig = k.sig
+          LEFT JOIN exam_facts e ON e.shipment_id = r.shipment_id
+          GROUP BY ALL)""")
+    con.execute("DROP TABLE g_rows")
+
+
+def _signatures(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key,
+                columns: dict[Leaf, str]) -> None:
+    """`sig_keys(sig, key)` and `sigs`: one row per signature, a boolean column per leaf."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE sig_keys AS
+        SELECT row_number() OVER () AS sig, key FROM (SELECT DISTINCT key FROM g_rows)""")
+    joins = [f"LEFT JOIN clsleaf_{f.index} l{f.index} ON l{f.index}.cls = {key.decode(f)}" for f in fields]
+    leaf_columns = [f"coalesce(l{f.index}.{_quote(col)}, FALSE) AS {_quote(col)}"
+                    for f in fields for col in _field_columns(f.index, columns)]
+    selects = ", ".join(["s.sig"] + leaf_columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sigs AS SELECT {selects} FROM sig_keys s {' '.join(joins)}")
 
 
 def _field_columns(i: int, columns: dict[Leaf, str]) -> list[str]:
@@ -185,7 +241,7 @@ def _quote(name: str) -> str:
 def rule_counts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Per-rule counts, unique discrepant and overlap frames, as `metrics.rule_counts` joins them.
 
-    Needs `sig_hits`, `groups`, `rule_starts`, `rule_ids` and `udrs`."""
+    Needs `ms_hits`, `groups`, `rule_starts`, `rule_ids` and `udrs`."""
     con.execute(_RULE_GROUPS)
     counts = con.sql(_COUNTS).pl()
     unique = con.sql(_UNIQUE).pl()
@@ -211,7 +267,7 @@ def baseline_counts(con: duckdb.DuckDBPyConnection, since: dt.date | None = None
 # Each rule's groups, from its own start date when it has one.
 _RULE_GROUPS = """
 CREATE OR REPLACE TEMP TABLE rule_groups AS
-SELECT h.rule, g.* FROM sig_hits h JOIN groups g ON g.sig = h.sig
+SELECT h.rule, g.* FROM ms_hits h JOIN groups g ON g.ms = h.ms
 LEFT JOIN rule_starts s ON s.rule = h.rule
 WHERE s.seg IS NULL OR g.seg >= s.seg
 """
