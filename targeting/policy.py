@@ -172,10 +172,22 @@ def decide(project: Project, window: Window, policy: Policy,
     board = run.scoreboard().to_dicts()
     baselines = {start: run.baseline_since(start) for start in set(starts)}
     # The recent run replaces the connection's window tables, so it comes after the baselines.
-    recent = _rows(backtest(project, queries, recent_window(window, policy.recent_months), udrs))
+    recent = _recent(project, queries, starts, recent_window(window, policy.recent_months), udrs)
     verdicts = [_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], baselines[starts[i]],
                          Window(starts[i], window.until), policy) for i, rule in enumerate(queries)]
     return sorted(verdicts, key=Verdict.strength)
+
+
+def _recent(project: Project, queries: list[Rule], starts: list[dt.date], recent: Window,
+            udrs: list[Rule]) -> dict[str, dict]:
+    """Each query over the recent months, but never before its own evidence start (prospective)."""
+    since = [max(recent.since, start) for start in starts]
+    run = backtest(project, queries, recent, udrs, starts=dict(enumerate(since)))
+    rows = run.scoreboard().to_dicts()
+    baselines = {start: run.baseline_since(start) for start in set(since)}
+    for row, start in zip(rows, since):
+        row["baseline_hit_rate"] = baselines[start]["hit_rate"]
+    return {row["id"]: row for row in rows}
 
 
 def _rows(run: Backtest) -> dict[str, dict]:

@@ -107,10 +107,11 @@ def test_criteria_values_and_thresholds_by_hand_default_policy(project):
     assert c["effectiveness"].threshold == pytest.approx(2.0 * 5 / 9) and not c["effectiveness"].passed
     # The national projection hits at 1111, 2222 and 3333.
     assert (c["breadth"].value, c["breadth"].threshold, c["breadth"].passed) == (3, 3, True)
-    # recent_months 6 covers the whole window, b1 included: 4 examined, 3 discrepant; baseline 6/11.
-    assert c["persistence"].value == {"months_with_hits": 2, "recent_hit_rate_low": pytest.approx(low(3, 4))}
+    # recent_months 6 covers the whole window, but the recent period never starts before the
+    # evidence does (2025-02-01): b1 is left out, so 3 examined, 2 discrepant; baseline 5/9.
+    assert c["persistence"].value == {"months_with_hits": 2, "recent_hit_rate_low": pytest.approx(low(2, 3))}
     assert c["persistence"].threshold == {"months_with_hits": 3,
-                                          "recent_hit_rate_low": pytest.approx(2.0 * 6 / 11)}
+                                          "recent_hit_rate_low": pytest.approx(2.0 * 5 / 9)}
     assert not c["persistence"].passed
     assert c["novelty"].value == {"unique_discrepant": 2, "max_overlap_jaccard": 0.0}
     assert not c["novelty"].passed
