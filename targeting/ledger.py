@@ -89,20 +89,36 @@ def utc_stamp(now: datetime | None = None) -> str:
 def append(path: Path, *, actor: str, action: str, subject: str, details: dict[str, Any],
            evidence_digest: str | None = None, now: datetime | None = None) -> Entry:
     """Append one entry under an exclusive lock and return it; the file is never rewritten."""
+    return append_many(path, [{"actor": actor, "action": action, "subject": subject,
+                               "details": details, "evidence_digest": evidence_digest}], now)[-1]
+
+
+def append_many(path: Path, records: list[dict[str, Any]], now: datetime | None = None) -> list[Entry]:
+    """Append several entries (dicts of actor, action, subject, details, evidence_digest) as one
+    write under one lock: all of them are recorded or, on a crash, a partial last line remains
+    that verify reports. An override and the promotion it allows go in together this way."""
     path = Path(path)
-    document = {"seq": 0, "at": utc_stamp(now), "actor": actor, "action": action,
-                "subject": subject, "details": details, "evidence_digest": evidence_digest,
-                "prev": GENESIS}
-    _check_types(document, path, None)
-    _encode(document, path)  # refuse unserialisable details before touching the file
+    documents = []
+    for record in records:
+        document = {"seq": 0, "at": utc_stamp(now), "actor": record["actor"],
+                    "action": record["action"], "subject": record["subject"],
+                    "details": record["details"], "evidence_digest": record.get("evidence_digest"),
+                    "prev": GENESIS}
+        _check_types(document, path, None)
+        _encode(document, path)  # refuse unserialisable details before touching the file
+        documents.append(document)
+    lines = []
     with _locked(path):
         last_seq, head = _tail(path)
-        document.update(seq=last_seq + 1, prev=head)
-        document["hash"] = content_hash(document)
-        line = _encode(document, path)
-        _append_line(path, line)
+        for document in documents:
+            document.update(seq=last_seq + 1, prev=head)
+            document["hash"] = content_hash(document)
+            line = _encode(document, path)
+            lines.append(line)
+            last_seq, head = document["seq"], sha256(line.rstrip(b"\n"))
+        _append_line(path, b"".join(lines))
     # Built from the stored bytes, so the caller sees exactly what was recorded (and a copy).
-    return Entry(**json.loads(line))
+    return [Entry(**json.loads(line)) for line in lines]
 
 
 @contextmanager

@@ -215,50 +215,28 @@ def _validate_text(project: Project, path: Path, text: str) -> None:
 
 def _commit(project: Project, files: dict[Path, str], actor: str, action: str, subject: str,
             details: dict, digest: str | None, override_reason: str | None) -> Change:
-    """Write every file through a temporary file, then the ledger; undo the files if that fails."""
+    """Write every file through a temporary file, then the ledger; undo the files if that fails.
+
+    An override and the promotion it allows are appended in one write, so the ledger never
+    records an exception for a promotion that did not happen."""
     originals = {path: path.read_bytes() if path.exists() else None for path in files}
     temps = {path: _temp(path, text) for path, text in files.items()}
-    log = ledger_path(project)
-    override = None
+    records = [{"actor": actor, "action": action, "subject": subject, "details": details,
+                "evidence_digest": digest}]
+    if override_reason:
+        records.insert(0, {"actor": actor, "action": "override", "subject": subject,
+                           "details": {"reason": override_reason, "for": action},
+                           "evidence_digest": digest})
     try:
         for path, tmp in temps.items():
             os.replace(tmp, path)
-        if override_reason:
-            size = log.stat().st_size if log.exists() else None
-            override = ledger.append(log, actor=actor, action="override", subject=subject,
-                                     details={"reason": override_reason, "for": action}, evidence_digest=digest)
-        entry = ledger.append(log, actor=actor, action=action, subject=subject,
-                              details=details, evidence_digest=digest)
+        entry = ledger.append_many(ledger_path(project), records)[-1]
     except BaseException:
         _restore(originals)
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
-        if override is not None:
-            _drop_override(log, size, override)
         raise
     return Change(list(files), entry)
-
-
-def _drop_override(log: Path, size: int | None, override: Any) -> None:
-    """Take back the override entry of a promotion that did not happen, so the ledger records no
-    exception for it; only when that entry is still the last line (nothing was chained to it)."""
-    data = log.read_bytes()
-    lines = data.splitlines(keepends=True)
-    if (size or 0) + len(lines[-1] if lines else b"") != len(data):
-        return
-    try:
-        last = json.loads(lines[-1])
-    except ValueError:
-        return
-    if last.get("hash") != override.hash:
-        return
-    if size is None:
-        log.unlink()
-    else:
-        with open(log, "r+b") as handle:
-            handle.truncate(size)
-            handle.flush()
-            os.fsync(handle.fileno())
 
 
 def _temp(path: Path, text: str) -> str:

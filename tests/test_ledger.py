@@ -290,3 +290,15 @@ def test_cli_verify_with_anchor(book: Path) -> None:
     result = CliRunner().invoke(main, ["ledger", "verify", "--file", "ledger.jsonl",
                                        "--anchor", anchor])
     assert result.exit_code == 1 and "anchored head" in result.output
+
+
+def test_append_many_chains_its_entries_in_one_write(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    ledger.append(path, actor="a", action="retire", subject="U-1", details={})
+    first, second = ledger.append_many(path, [
+        {"actor": "b", "action": "override", "subject": "Q-1", "details": {"reason": "r"}},
+        {"actor": "b", "action": "promote", "subject": "Q-1", "details": {"udr": "U-2"}},
+    ])
+    assert (first.seq, second.seq) == (2, 3)
+    assert ledger.verify(path).ok and ledger.verify(path).entries == 3
+    assert [e.action for e in ledger.read(path)] == ["retire", "override", "promote"]

@@ -165,7 +165,7 @@ def test_ledger_failure_restores_every_file(small, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "append", broken)
+    monkeypatch.setattr(ledger, "append_many", broken)
     project = open_project(small / "targeting.yaml")
     with pytest.raises(OSError, match="disk full"):
         promote(project, project_window(project), "Q-1", "x", new_id="U-9")
@@ -187,23 +187,25 @@ def test_corrupt_ledger_refuses_and_changes_nothing(small):
 
 
 def test_failure_after_the_override_entry_leaves_the_ledger_as_it_was(small, monkeypatch):
-    """With --override two entries are appended; if the second fails, the first must not stay."""
+    """With --override two entries are recorded, in one write: a failed write records neither."""
     strict(small)
     before = tree(small)
-    real = ledger.append
+    real = ledger.append_many
     calls = []
 
-    def second_fails(*args, **kwargs):
-        calls.append(kwargs["action"])
-        if len(calls) == 2:
-            raise OSError("disk full")
-        return real(*args, **kwargs)
+    def record(path, records, now=None):
+        calls.append([r["action"] for r in records])
+        return real(path, records, now)
 
-    monkeypatch.setattr(ledger, "append", second_fails)
+    def write_fails(path, line):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ledger, "append_many", record)
+    monkeypatch.setattr(ledger, "_append_line", write_fails)
     project = open_project(small / "targeting.yaml")
     with pytest.raises(OSError):
         promote(project, project_window(project), "Q-1", "x", override_reason="pilot")
-    assert calls == ["override", "promote"]
+    assert calls == [["override", "promote"]]
     assert tree(small) == before
 
 
