@@ -11,13 +11,12 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .config import Config
+from .files import write_atomic
 
 CACHE_DIR = ".targeting-cache"
 
@@ -60,15 +59,7 @@ class Cache:
         path = self._path(kind, key)
         text = json.dumps({"key": key, "value": value}, sort_keys=True, default=str)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, text)
         except OSError:
             pass  # a read-only checkout still gets correct (uncached) results
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import __version__, ledger
+from . import __version__, files, ledger
 from .errors import Problem, RuleError, TargetingError
 from .model import All, AnyOf, Leaf, Node, Not, Rule
 from .policy import Policy, Verdict, decide, load_policy
@@ -240,8 +240,7 @@ def _commit(project: Project, files: dict[Path, str], actor: str, action: str, s
 
 
 def _temp(path: Path, text: str) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = files.temp_beside(path)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
     return tmp

@@ -7,12 +7,11 @@ the packaged `rule.schema.json` is its output (a test keeps the two equal). Rege
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .loader import META_KEYS
 from .model import KINDS, LIST_OPERATORS, OPERATORS, STATUSES
 
@@ -116,10 +115,7 @@ def _operand(op: str) -> dict[str, Any]:
 def write_schema(path: Path) -> None:
     """Write the built schema to `path` atomically."""
     text = json.dumps(build_schema(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 if __name__ == "__main__":

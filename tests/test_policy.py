@@ -247,3 +247,30 @@ def test_terminal_table_lists_every_query(lenient_config):
     assert result.exit_code == 0, result.output
     assert "Q-1" in result.output and "PROMOTE" in result.output and "Q-2" in result.output
     assert "U-2" in result.output
+
+
+def test_html_review_is_one_self_contained_page(lenient_config, tmp_path):
+    from html.parser import HTMLParser
+
+    out = tmp_path / "review.html"
+    result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config), "--format", "html",
+                                       "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.links = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.links += [v for k, v in attrs if k in ("src", "href")]
+
+    parser = Tags()
+    parser.feed(text)
+    assert not parser.links and "script" not in parser.tags  # nothing to fetch, nothing to run
+    assert parser.tags.count("svg") >= 2  # an interval bar per query and the monthly chart
+    assert "<h2>Q-1: Bags at 1111</h2>" in text and "Q-2:" not in text
+    assert "<td>breadth<td class=pass>yes<td>3<td>3" in text
+    assert load_policy(LENIENT).hash[:16] in text and "U-2" in text

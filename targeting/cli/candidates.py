@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .. import dossier, report
+from .. import dossier, html_report, report
 from ..evaluate import project_window
 from ..project import open_project
 from ..promotion import promote, retire
@@ -16,8 +16,8 @@ from .common import as_date, config_option, console, emit, reports_errors, windo
 @click.command(name="candidates")
 @config_option
 @window_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
-              show_default=True, help="Output format; markdown is the review dossier.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table",
+              show_default=True, help="Output format; markdown and html are the review dossier.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (atomically) instead of the terminal.")
 @reports_errors
@@ -25,11 +25,13 @@ def command(config_path, since, until, last, fmt, output) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
     project = open_project(config_path)
     window = project_window(project, as_date(since), as_date(until), last)
-    review = build_review(project, window, with_details=fmt == "markdown")
+    review = build_review(project, window, with_details=fmt in ("markdown", "html"))
     if fmt == "json":
         emit(report.to_json(dossier.as_json(review)), output)
     elif fmt == "markdown":
         emit(dossier.markdown(review), output)
+    elif fmt == "html":
+        emit(html_report.html(review), output)
     else:
         out = console()
         for renderable in dossier.terminal(review):

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 from rich.console import Console
 
+from .. import files
 from ..errors import RuleError, TargetingError
 
 
@@ -54,17 +53,8 @@ def console() -> Console:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, so no half file is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` atomically (see files.write_atomic)."""
+    files.write_atomic(Path(path), text)
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import polars as pl
 from rich.panel import Panel
 from rich.table import Table
 
-from .. import report
+from .. import files, report
 from ..evaluate import project_window
 from ..inspect import MIN_RANDOM_EXAMS, RuleReport, inspect_rule
 from ..project import open_project
@@ -155,8 +154,7 @@ def _export(frame: pl.DataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise click.UsageError(f"--export {path}: use a .csv or .parquet file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = files.temp_beside(path, suffix)
     os.close(fd)
     try:
         frame.write_csv(tmp) if suffix == ".csv" else frame.write_parquet(tmp)

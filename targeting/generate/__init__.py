@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -17,6 +16,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ..files import temp_beside, write_atomic
 from ..loader import load_rules
 from ..text import normalise
 from .exams import exam_rows, select_exams, selectors
@@ -112,10 +112,7 @@ def _write_lists(folder: Path, parties) -> dict[str, frozenset[str]]:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 class _Writer:
@@ -123,7 +120,7 @@ class _Writer:
 
     def __init__(self, path: Path):
         self.path, self.rows, self.writer = path, 0, None
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        fd, self.tmp = temp_beside(path)
         os.close(fd)
 
     def write(self, frame: pl.DataFrame) -> None:
