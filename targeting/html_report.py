@@ -15,7 +15,7 @@ from .review import Review
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b}
 h1,h2{font-weight:600} table{border-collapse:collapse;margin:.5rem 0 1rem}
-td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left} td:first-child{white-space:nowrap}
 .pass{color:#176b2c}.fail{color:#a4262c;font-weight:600} .rule{background:#f5f5f5;padding:.6rem}
 .meta{color:#555} svg{display:block;margin:.3rem 0 1rem}
 """
@@ -44,20 +44,22 @@ def _summary(review: Review) -> str:
     rows = "".join(
         f"<tr><td>{escape(v.rule.id)}<td>{escape(v.rule.port or '')}"
         f"<td class={'pass' if v.promote else 'fail'}>{'promote' if v.promote else 'not yet'}"
-        f"<td>{escape(report.interval(v.metrics))}<td>{_bar(v.metrics.get('hit_rate_low'), v.metrics.get('hit_rate_high'))}"
+        f"<td>{escape(report.interval(v.metrics))}<td>{_bar(v.metrics.get('hit_rate_low'), v.metrics.get('hit_rate_high'), v.metrics.get('baseline_hit_rate'))}"
         f"<td>{escape(', '.join(c.name for c in v.failing) or '–')}"
         for v in review.verdicts)
     return ("<h2>All active queries</h2><table><tr><th>id<th>port<th>verdict<th>hit rate [95% CI]"
-            f"<th>interval<th>fails{rows}</table>")
+            f"<th>interval (red: baseline)<th>fails{rows}</table>")
 
 
-def _bar(low: float | None, high: float | None, width: int = 160) -> str:
-    """The 95% interval as a bar on a 0-100% scale."""
+def _bar(low: float | None, high: float | None, baseline: float | None, width: int = 160) -> str:
+    """The 95% interval as a bar on a 0-100% scale, with the baseline hit rate as a red tick."""
     if low is None or high is None:
         return ""
     x, w = low * width, max((high - low) * width, 1)
+    tick = (f"<rect x={baseline * width:.1f} width=2 height=10 fill=#c0392b><title>baseline "
+            f"{report.pct(baseline)}</title></rect>" if baseline is not None else "")
     return (f"<svg width={width} height=10 role=img aria-label='interval'><rect width={width} "
-            f"height=10 fill=#eee /><rect x={x:.1f} width={w:.1f} height=10 fill=#3b6ea5 /></svg>")
+            f"height=10 fill=#eee /><rect x={x:.1f} width={w:.1f} height=10 fill=#3b6ea5 />{tick}</svg>")
 
 
 def _candidate(review: Review, v: Verdict) -> str:
