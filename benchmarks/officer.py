@@ -1,0 +1,95 @@
+"""Time the officer's loop: `targeting test QUERY` end to end, against the raw DuckDB query.
+
+    python benchmarks/officer.py [--config targeting.yaml] [--rule Q-4701-0012] [--runs 5] [--write]
+
+Both run as fresh processes (interpreter start included). `targeting test` is timed with a warm
+data store (the first run builds it and is reported separately). The raw query opens the same
+Parquet manifest in DuckDB and counts the rule's matches with the compiled predicate: what an
+analyst would run by hand. --write replaces the "Officer loop" section of docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+TITLE = "## Officer loop: `targeting test`"
+
+RAW = """
+import sys, duckdb
+from targeting.config import load_config
+from targeting.compile_sql import compile_sql
+from targeting.loader import load_rules
+from targeting.validate import validate_rules
+from targeting.data import load_lists
+config = load_config(sys.argv[1])
+con = duckdb.connect()
+con.execute(f"CREATE VIEW manifest AS SELECT * FROM '{config.data.manifest.pattern}'")  # our own config path
+catalogue = {r[0]: ('text' if r[1] == 'VARCHAR' else 'number') for r in con.execute('DESCRIBE manifest').fetchall()}
+lists = load_lists(config)
+rows = [(n, v) for n in lists for v in lists[n]]
+con.execute("CREATE TABLE target_lists (list_name VARCHAR, value VARCHAR)")
+if rows:
+    con.executemany("INSERT INTO target_lists VALUES (?, ?)", rows)
+rule = [r for r in load_rules(list(config.rule_dirs) + list(config.query_dirs)) if r.id == sys.argv[2]][0]
+rule = validate_rules([rule], catalogue, lists)[0][0]
+sql, params = compile_sql(rule.where, catalogue)
+print(con.execute(f"SELECT count(*) FROM manifest WHERE {sql}", params).fetchall()[0][0])
+"""
+
+
+def timed(command: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "targeting.yaml"))
+    parser.add_argument("--rule", default="Q-4701-0012")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    config = Path(args.config).resolve()
+    shutil.rmtree(config.parent / ".targeting-cache" / "data", ignore_errors=True)
+    targeting = [sys.executable, "-m", "targeting", "test", args.rule, "--config", str(config)]
+    first = timed(targeting)
+    warm = statistics.median(timed(targeting) for _ in range(args.runs))
+    raw = statistics.median(timed([sys.executable, "-c", RAW, str(config), args.rule])
+                            for _ in range(args.runs))
+    row = (f"| {dt.date.today()} | {platform.machine()}, {os.cpu_count()} CPUs | "
+           f"{config.relative_to(ROOT) if config.is_relative_to(ROOT) else config} | {args.rule} | "
+           f"{first:.2f} s | {warm:.2f} s | {raw:.2f} s | {warm / raw:.1f} |")
+    print(row)
+    if args.write:
+        _write(row)
+
+
+def _write(row: str) -> None:
+    header = (f"{TITLE}\n\n`python benchmarks/officer.py --write`: `targeting test` as a fresh process "
+              "(first run builds the data store; then the median of warm runs), and the raw DuckDB count "
+              "of the same compiled predicate over the same Parquet manifest, also as a fresh process "
+              "(median). `targeting test` also validates the rule, backtests it with the active UDRs for "
+              "overlap, and decides its promotion verdict (evidence and recent windows).\n\n"
+              "| date | machine | config | rule | first run | warm run | raw DuckDB count | warm / raw |\n"
+              "|---|---|---|---|---:|---:|---:|---:|\n")
+    text = DOC.read_text(encoding="utf-8")
+    if TITLE in text:
+        start = text.index(TITLE)
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + text[end + 1:] if end != -1 else text[:start]
+    DOC.write_text(text.rstrip("\n") + "\n\n" + header + row + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""`python -m targeting` runs the command line."""
+from targeting.cli import main
+
+main()
