@@ -16,8 +16,9 @@ import argparse
 import os
 import random
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -38,7 +39,8 @@ def bundled_rules(paths: Sequence[Path] = BUNDLED) -> list[Rule]:
     return sorted(load_rules(list(paths)), key=lambda r: r.id)
 
 
-def build_rules(count: int, seed: int = SEED, templates: Sequence[Rule] | None = None) -> list[dict]:
+def build_rules(count: int, seed: int = SEED,
+                templates: Sequence[Rule] | None = None) -> list[dict]:
     """`count` rule documents (YAML-ready dicts); the same arguments give the same documents."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
