@@ -31,7 +31,7 @@ matched AS (
 SELECT f.rid, f.outcome, coalesce(fe.selection_method, 'unrecorded') AS selection_method,
   CASE WHEN m.by_udr THEN 'udr' WHEN m.by_query THEN 'query_only' ELSE 'none' END AS category,
   coalesce(m.priorities, []) AS priorities
-FROM w_facts f LEFT JOIN matched m USING (rid) LEFT JOIN first_exam fe USING (shipment_id)
+FROM w_exams f LEFT JOIN matched m USING (rid) LEFT JOIN first_exam fe USING (shipment_id)
 WHERE f.discrepant
 """
 

@@ -134,21 +134,17 @@ def open_dataset(config: Config, use_store: bool | None = None) -> Dataset:
     if use_store is None:
         use_store = os.environ.get("TARGETING_STORE", "1") != "0"
     if use_store:
-        cached = store.open_stored(config)
-        if cached is not None:
-            return cached
-    dataset = read_dataset(config)
-    if use_store:
-        store.save(dataset)
-        return store.open_stored(config) or dataset
-    return dataset
+        stored = store.open_stored(config) or store.build(config)
+        if stored is not None:
+            return stored
+    return read_dataset(config)
 
 
-def read_dataset(config: Config) -> Dataset:
-    """Stage, check and type the sources (no store)."""
+def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
+    """Stage, check and type the sources, in memory or in the given DuckDB database file."""
     from .checks import check_staged  # checks imports this module
 
-    staged = stage(config)
+    staged = stage(config, database)
     report = check_staged(staged)
     if report.problems:
         staged.con.close()
@@ -161,9 +157,22 @@ def read_dataset(config: Config) -> Dataset:
 # --- staging ---------------------------------------------------------------------------
 
 
-def stage(config: Config) -> Staged:
+MEMORY_LIMIT = os.environ.get("TARGETING_MEMORY_LIMIT", "2GB")
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap DuckDB's memory (TARGETING_MEMORY_LIMIT, default 2GB); beyond it DuckDB spills to disk."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", MEMORY_LIMIT):
+        raise ConfigError(f"TARGETING_MEMORY_LIMIT={MEMORY_LIMIT!r} is not a size such as 2GB or 512MB")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # checked above; SET takes no parameters
+    con.execute("SET preserve_insertion_order = false")
+
+
+def stage(config: Config, database: str = ":memory:") -> Staged:
     """Read the sources into `_src_manifest` and `_src_exams` with contract column names."""
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(database)
+    if database != ":memory:":
+        limit_memory(con)
     try:
         staged = _stage(con, config)
         _check_value_columns(staged)

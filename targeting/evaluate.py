@@ -73,10 +73,11 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
         method = "grouped" if len(all_rules) >= GROUPED_FROM else "shipments"
     con, catalogue = project.dataset.con, project.dataset.catalogue
     folded = engine.ensure_folded(con, engine.fold_fields(all_rules, catalogue), catalogue)
-    engine.prepare_window(con, window, "manifest_f", facts=method == "shipments")
+    engine.prepare_window(con, window, "manifest_f")
     if method == "grouped":
         return _grouped(con, window, all_rules, len(rules), udr_idx, catalogue, folded, starts)
     engine.match_rules(con, all_rules, catalogue, folded)
+    engine.hit_facts(con)
     if starts:
         engine.drop_before(con, starts)
     counts = metrics.rule_counts(con, all_rules, udr_idx)

@@ -1,4 +1,4 @@
-"""The numbers: counts from `hits` and `w_facts` (see engine.py), then rates and intervals.
+"""The numbers: counts from `hits`, `w_facts` and `w_exams` (see engine.py), then rates and intervals.
 
 Every definition is written in docs/metrics.md; this module implements exactly those.
 """
@@ -54,10 +54,12 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def baseline(con: duckdb.DuckDBPyConnection, since: object | None = None) -> dict:
     """Counts and hit rates over every shipment in the window (from `since`, when given)."""
-    row = one(con, """SELECT count(*), count(*) FILTER (examined), count(*) FILTER (discrepant),
+    shipments = one(con, "SELECT count(*) FROM w WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE",
+                    [since, since])[0]
+    row = one(con, """SELECT count(*) FILTER (examined), count(*) FILTER (discrepant),
         count(*) FILTER (random_examined), count(*) FILTER (random_discrepant)
-        FROM w_facts WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""",
-              [since, since])
+        FROM w_exams WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""", [since, since])
+    row = (shipments, *row)
     return baseline_from(row)
 
 
@@ -82,7 +84,7 @@ def _register_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_i
 
 _COUNTS = """
 WITH port_rate AS (
-  SELECT port, count(*) FILTER (discrepant) / count(*) AS rate FROM w_facts WHERE examined GROUP BY port
+  SELECT port, count(*) FILTER (discrepant) / count(*) AS rate FROM w_exams GROUP BY port
 )
 SELECT r.rule,
   count(f.rid) AS targeted,

@@ -160,34 +160,29 @@ def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
 
 def decide(project: Project, window: Window, policy: Policy,
            queries: Sequence[Rule] | None = None) -> list[Verdict]:
-    """A verdict for each query (default: the project's active queries), strongest first."""
+    """A verdict for each query (default: the project's active queries), strongest first.
+
+    One backtest over the window serves every criterion: each query from its evidence start,
+    its national projection from the same date, and the query again from the start of its
+    recent period (never before its evidence start), all with their own start dates.
+    """
     if queries is None:
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
-    queries = list(queries)
-    udrs = project.active_udrs()
+    queries, n = list(queries), len(queries)
     starts = [evidence_start(q, window, policy) for q in queries]
-    evidence_rules = queries + [national_projection(q) for q in queries]
-    run = backtest(project, evidence_rules, window, udrs,
-                   starts={i: starts[i % len(queries)] for i in range(len(evidence_rules))})
+    recent_since = recent_window(window, policy.recent_months).since
+    recent_starts = [max(recent_since, start) for start in starts]
+    rules = queries + [national_projection(q) for q in queries] + queries
+    run = backtest(project, rules, window, project.active_udrs(),
+                   starts=dict(enumerate(starts + starts + recent_starts)))
     board = run.scoreboard().to_dicts()
-    baselines = {start: run.baseline_since(start) for start in set(starts)}
-    # The recent run replaces the connection's window tables, so it comes after the baselines.
-    recent = _recent(project, queries, starts, recent_window(window, policy.recent_months), udrs)
-    verdicts = [_verdict(rule, board[i], board[len(queries) + i], recent[rule.id], baselines[starts[i]],
-                         Window(starts[i], window.until), policy) for i, rule in enumerate(queries)]
+    baselines = {start: run.baseline_since(start) for start in set(starts) | set(recent_starts)}
+    verdicts = []
+    for i, rule in enumerate(queries):
+        recent = dict(board[2 * n + i], baseline_hit_rate=baselines[recent_starts[i]]["hit_rate"])
+        verdicts.append(_verdict(rule, board[i], board[n + i], recent, baselines[starts[i]],
+                                 Window(starts[i], window.until), policy))
     return sorted(verdicts, key=Verdict.strength)
-
-
-def _recent(project: Project, queries: list[Rule], starts: list[dt.date], recent: Window,
-            udrs: list[Rule]) -> dict[str, dict]:
-    """Each query over the recent months, but never before its own evidence start (prospective)."""
-    since = [max(recent.since, start) for start in starts]
-    run = backtest(project, queries, recent, udrs, starts=dict(enumerate(since)))
-    rows = run.scoreboard().to_dicts()
-    baselines = {start: run.baseline_since(start) for start in set(since)}
-    for row, start in zip(rows, since):
-        row["baseline_hit_rate"] = baselines[start]["hit_rate"]
-    return {row["id"]: row for row in rows}
 
 
 def _rows(run: Backtest) -> dict[str, dict]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -20,10 +19,10 @@ import duckdb
 from . import __version__
 from .compile_sql import folded_sql
 from .config import Config
-from .data import Dataset, list_files, load_lists
+from .data import Dataset, limit_memory, list_files, load_lists, read_dataset
 from .engine import FOLD_PREFIX, RID
 
-STORE_FORMAT = 2  # bump when the stored tables change shape
+STORE_FORMAT = 3  # bump when the stored tables change shape
 STORE_DIR = Path(".targeting-cache") / "data"
 
 
@@ -62,6 +61,7 @@ def open_stored(config: Config) -> Dataset | None:
         return None
     con = duckdb.connect(":memory:")
     try:
+        limit_memory(con)
         con.execute(f"ATTACH '{_quoted(path)}' AS store (READ_ONLY)")
         fingerprint, files = con.execute("SELECT fingerprint, files FROM store.meta").fetchall()[0]
         _views(con)
@@ -73,35 +73,48 @@ def open_stored(config: Config) -> Dataset | None:
     return Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint)
 
 
-def save(dataset: Dataset) -> Dataset:
-    """Write the dataset to the store (atomically) and switch it to the stored copy."""
+def build(config: Config) -> Dataset | None:
+    """Read, check and type the sources straight into a new store file, then open it.
+
+    Working in a database file rather than in memory lets DuckDB spill to disk, so building the
+    store of a large history stays within MEMORY_LIMIT. Returns None when the store cannot be
+    written (a read-only project then reads its sources in memory every time); bad data raises
+    DataError as usual and leaves no file behind.
+    """
     try:
-        path = store_path(dataset.config)
+        path = store_path(config)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".store-", suffix=".duckdb", dir=path.parent)
-        os.close(fd)
-        os.unlink(tmp)  # DuckDB creates the file itself
-        _write(dataset, Path(tmp))
+    except OSError:
+        return None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        dataset = read_dataset(config, database=str(tmp))
+        try:
+            _finish(dataset)
+        finally:
+            dataset.close()
         os.replace(tmp, path)
     except (OSError, duckdb.Error):
-        return dataset  # a read-only project still works, only slower
-    return dataset
+        return None
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return open_stored(config)
 
 
-def _write(dataset: Dataset, path: Path) -> None:
+def _finish(dataset: Dataset) -> None:
+    """Turn the typed tables into the store's: the manifest with row ids and folded text, the
+    exams, and what the data was read from."""
     con = dataset.con
     text = sorted(name for name, kind in dataset.catalogue.items() if kind == "text")
     folded = "".join(f', {folded_sql(name, dataset.catalogue)} AS "{FOLD_PREFIX}{name}"' for name in text)
-    con.execute(f"ATTACH '{_quoted(path)}' AS out")
-    try:
-        con.execute(f'CREATE TABLE out.manifest_f AS SELECT row_number() OVER () AS "{RID}", '
-                    f"*{folded} FROM manifest")
-        con.execute("CREATE TABLE out.exams AS SELECT * FROM exams")
-        con.execute("CREATE TABLE out.meta (fingerprint VARCHAR, files VARCHAR)")
-        con.execute("INSERT INTO out.meta VALUES (?, ?)",
-                    [dataset.fingerprint, json.dumps([str(f) for f in dataset.files])])
-    finally:
-        con.execute("DETACH out")
+    con.execute(f'CREATE TABLE manifest_f AS SELECT row_number() OVER () AS "{RID}", *{folded} FROM manifest')
+    con.execute("DROP TABLE manifest")
+    con.execute("DROP TABLE IF EXISTS target_lists")  # lists are read from their files each run
+    con.execute("CREATE TABLE meta (fingerprint VARCHAR, files VARCHAR)")
+    con.execute("INSERT INTO meta VALUES (?, ?)",
+                [dataset.fingerprint, json.dumps([str(f) for f in dataset.files])])
+    con.execute("CHECKPOINT")
 
 
 def _views(con: duckdb.DuckDBPyConnection) -> None:
