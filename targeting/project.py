@@ -35,15 +35,19 @@ class Project:
         return check_rules(chosen, self.dataset.catalogue, self.dataset.lists, self.config.priorities or None)
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
-        """Validated rules under `paths`; RuleError (exit 1) when any has an error."""
+        """Validated rules under `paths` (default: the configured folders, validated once per
+        project); RuleError (exit 1) when any has an error."""
+        return self._validated(paths) if paths else self.all_rules
+
+    @cached_property
+    def all_rules(self) -> list[Rule]:
+        return self._validated(None)
+
+    def _validated(self, paths: Sequence[str | Path] | None) -> list[Rule]:
         rules, problems = self.check(paths)
         if any(p.severity == "error" for p in problems):
             raise RuleError([p for p in problems if p.severity == "error"])
         return rules
-
-    @cached_property
-    def all_rules(self) -> list[Rule]:
-        return self.rules()
 
     def active_udrs(self) -> list[Rule]:
         """The configured UDRs with status active: the reference set for overlap and uniqueness."""
