@@ -25,7 +25,7 @@ import yaml
 from targeting.generate.catalogue import CATEGORIES, COUNTRIES, MODES, PORTS
 from targeting.loader import load_rules
 from targeting.model import All, AnyOf, Leaf, Node, Not, Rule, leaves
-from targeting.promotion import to_yaml
+from targeting.promotion import plain, to_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = (ROOT / "rules", ROOT / "queries")
@@ -85,7 +85,7 @@ def _variant(template: Rule, number: int, rng: random.Random) -> dict:
     if template.kind == "query":
         doc["port"] = port
     doc.update(status="active", created=template.created, priorities=list(template.priorities),
-               rationale=f"Benchmark variant of {template.id}.", where=_plain(to_yaml(where)))
+               rationale=f"Benchmark variant of {template.id}.", where=plain(to_yaml(where)))
     return {k: v for k, v in doc.items() if v is not None}
 
 
@@ -150,15 +150,6 @@ def _vary_leaf(leaf: Leaf, c: _Choices) -> Leaf:
     elif name == "description" and op == "contains_any":
         value = (*value, *c.extra_terms(value))
     return Leaf(name, op, value)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists and numbers kept, recursively, so safe_dump writes plain YAML."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def main() -> None:

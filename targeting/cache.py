@@ -8,7 +8,6 @@ half an entry.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 from pathlib import Path
@@ -67,12 +66,6 @@ class Cache:
 def data_fingerprint(config: Config) -> str:
     """The same fingerprint as `Dataset.fingerprint`, computed from the configured files without
     staging the data, so a fully cached run never loads it."""
-    from .data import fingerprint
+    from .data import fingerprint, source_files
 
-    files: list[Path] = []
-    for source in (config.data.manifest, config.data.exams):
-        if source is not None and source.pattern:
-            files += [Path(p) for p in sorted(glob.glob(source.pattern, recursive=True))]
-    if config.data.database is not None:
-        files.append(config.data.database)
-    return fingerprint(config, tuple(files))
+    return fingerprint(config, tuple(source_files(config)))

@@ -525,6 +525,17 @@ def _target_lists_table(con: duckdb.DuckDBPyConnection, lists: dict[str, frozens
 # --- fingerprint -----------------------------------------------------------------------
 
 
+def source_files(config: Config) -> list[Path]:
+    """The files the configured manifest and exams are read from (globs expanded, database)."""
+    files: list[Path] = []
+    for source in (config.data.manifest, config.data.exams):
+        if source is not None and source.pattern:
+            files += [Path(p) for p in sorted(glob.glob(source.pattern, recursive=True))]
+    if config.data.database is not None:
+        files.append(config.data.database)
+    return files
+
+
 def fingerprint(config: Config, files: tuple[Path, ...]) -> str:
     """sha256 over each source and list file (relative name, size, content hash) + data config."""
     digest = hashlib.sha256()

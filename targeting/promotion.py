@@ -150,7 +150,7 @@ def _udr_text(query: Rule, udr_id: str, reviewer: str, now: dt.datetime, evidenc
         doc["override_reason"] = override_reason
     doc["evidence"] = evidence
     header = f"# Promoted from {query.id} by {reviewer} with `targeting promote`; see ledger.jsonl.\n"
-    return header + yaml.safe_dump(_plain(doc), sort_keys=False, allow_unicode=True, width=100)
+    return header + yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=100)
 
 
 def _examples(rule: Rule) -> dict[str, list]:
@@ -176,12 +176,12 @@ def to_yaml(node: Node) -> Any:
     raise TypeError(f"not a predicate node: {node!r}")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Tuples to lists, recursively, so safe_dump writes plain YAML."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

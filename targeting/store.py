@@ -19,29 +19,16 @@ import duckdb
 from . import __version__
 from .compile_sql import folded_sql
 from .config import Config
-from .data import Dataset, limit_memory, list_files, load_lists, read_dataset
+from .data import Dataset, limit_memory, list_files, load_lists, read_dataset, source_files
 from .engine import FOLD_PREFIX, RID
 
 STORE_FORMAT = 3  # bump when the stored tables change shape
 STORE_DIR = Path(".targeting-cache") / "data"
 
 
-def source_files(config: Config) -> list[Path]:
-    """The files the configured data is read from (sources, database, lists)."""
-    import glob
-
-    files: list[Path] = []
-    for source in (config.data.manifest, config.data.exams):
-        if source is not None and source.pattern:
-            files += [Path(p) for p in sorted(glob.glob(source.pattern, recursive=True))]
-    if config.data.database is not None:
-        files.append(config.data.database)
-    return files + list_files(config)
-
-
 def store_key(config: Config) -> str:
     """Changes whenever a source or list file, the data config, or the tool changes."""
-    parts = [f"{p.resolve()}\0{p.stat().st_size}\0{p.stat().st_mtime_ns}" for p in source_files(config)]
+    parts = [f"{p.resolve()}\0{p.stat().st_size}\0{p.stat().st_mtime_ns}" for p in [*source_files(config), *list_files(config)]]
     parts.append(json.dumps(config.data.raw, sort_keys=True, default=str))
     parts.append(f"{__version__}\0{STORE_FORMAT}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

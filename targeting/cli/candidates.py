@@ -1,7 +1,6 @@
 """`targeting candidates`, `promote` and `retire`: the NTC's review loop."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -10,16 +9,13 @@ from ..evaluate import project_window
 from ..project import open_project
 from ..promotion import promote, retire
 from ..review import build_review
-from .common import as_date, config_option, console, emit, reports_errors, window_options
+from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
 
 
 @click.command(name="candidates")
 @config_option
 @window_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table",
-              show_default=True, help="Output format; markdown and html are the review dossier.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of the terminal.")
+@output_options(["table", "json", "markdown", "html"], "Output format; markdown and html are the review dossier.")
 @reports_errors
 def command(config_path, since, until, last, fmt, output) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""

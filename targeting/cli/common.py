@@ -27,6 +27,16 @@ def window_options(func: Callable) -> Callable:
                         help="First arrival date in the window (default: the data's first).")(func)
 
 
+def output_options(formats: list[str], help_text: str = "Output format.") -> Callable:
+    """--format (the first choice is the default) and --output FILE."""
+    def decorate(func: Callable) -> Callable:
+        func = click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+                            help="Write to this file (atomically) instead of the terminal.")(func)
+        return click.option("--format", "fmt", type=click.Choice(formats), default=formats[0],
+                            show_default=True, help=help_text)(func)
+    return decorate
+
+
 def as_date(value: Any) -> Any:
     return value.date() if value is not None else None
 

@@ -1,7 +1,6 @@
 """`targeting coverage`: how the discrepant shipments were found, and by which rules."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -9,7 +8,7 @@ from .. import report
 from ..coverage import coverage_of
 from ..evaluate import project_window
 from ..project import open_project
-from .common import as_date, config_option, console, emit, reports_errors, window_options
+from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
 
 _TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded selection method",
            "priority": "By priority tag (matched by an active rule with the tag)",
@@ -19,10 +18,7 @@ _TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded s
 @click.command(name="coverage")
 @config_option
 @window_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
-              default="table", show_default=True, help="Output format.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of the terminal.")
+@output_options(["table", "json", "csv", "markdown"])
 @reports_errors
 def command(config_path, since, until, last, fmt, output) -> None:
     """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""

@@ -8,17 +8,14 @@ import click
 from .. import report
 from ..evaluate import backtest, project_window, sort_by_lift
 from ..project import open_project
-from .common import as_date, config_option, console, emit, reports_errors, window_options
+from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
 
 
 @click.command(name="evaluate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @config_option
 @window_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
-              default="table", show_default=True, help="Output format.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of the terminal.")
+@output_options(["table", "json", "csv", "markdown"])
 @reports_errors
 def command(paths, config_path, since, until, last, fmt, output) -> None:
     """Backtest rules and queries (default: all configured) and rank them by lift."""
