@@ -25,6 +25,7 @@ from .compile_sql import compile_sql
 from .model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 
 BATCH = 200
+PACKED_BITS, BIGINT_BITS = 126, 62  # signature keys pack into HUGEINT / BIGINT below these sizes
 
 
 def run(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
@@ -44,8 +45,8 @@ def run(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalo
     _segments(con, starts or {})
     key = _Key(fields)
     _rows(con, fields, key, sorted(set((starts or {}).values())))
-    _signatures(con, fields, key, columns)
-    match(con, rules, columns)
+    _signatures(con, fields, key)
+    match(con, rules, leaf_classes(con, fields, columns))
     _match_sets(con)
     _groups(con)
 
@@ -110,25 +111,29 @@ def _constants(leaf: Leaf) -> tuple:
 
 
 class _Key:
-    """Packs a row's classes into one integer (mixed radix) when that fits in 126 bits."""
+    """Packs a row's classes into one integer (mixed radix) when that fits in 126 bits, else a
+    struct of them."""
 
     def __init__(self, fields: list[_Field]):
         self.fields, self.radix, size = fields, [], 1
         for f in fields:
             self.radix.append(size)
             size *= f.classes + 1
-        self.packed = size < 2 ** 126
+        self.packed = size < 2 ** PACKED_BITS
+        self.type = "BIGINT" if size < 2 ** BIGINT_BITS else "HUGEINT"  # narrower keys hash faster
 
     def sql(self) -> str:
         if not self.fields:
-            return "0::HUGEINT"
+            return "0::BIGINT"
         if self.packed:
-            return " + ".join(f"c{f.index}::HUGEINT * {r}::HUGEINT" for f, r in zip(self.fields, self.radix))
+            t = self.type
+            return " + ".join(f"c{f.index}::{t} * {r}::{t}" for f, r in zip(self.fields, self.radix))
         return "row(" + ", ".join(f"c{f.index}" for f in self.fields) + ")"
 
     def decode(self, f: _Field) -> str:
         if self.packed:
-            return f"((key // {self.radix[self.fields.index(f)]}::HUGEINT) % {f.classes + 1})::INTEGER"
+            t = self.type
+            return f"((key // {self.radix[self.fields.index(f)]}::{t}) % {f.classes + 1})::INTEGER"
         return f"key[{self.fields.index(f) + 1}]"
 
 
@@ -195,42 +200,57 @@ def _groups(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE g_rows")
 
 
-def _signatures(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key,
-                columns: dict[Leaf, str]) -> None:
-    """`sig_keys(sig, key)` and `sigs`: one row per signature, a boolean column per leaf."""
-    con.execute("""CREATE OR REPLACE TEMP TABLE sig_keys AS
-        SELECT row_number() OVER () AS sig, key FROM (SELECT DISTINCT key FROM g_rows)""")
-    joins = [f"LEFT JOIN clsleaf_{f.index} l{f.index} ON l{f.index}.cls = {key.decode(f)}" for f in fields]
-    leaf_columns = [f"coalesce(l{f.index}.{_quote(col)}, FALSE) AS {_quote(col)}"
-                    for f in fields for col in _field_columns(f.index, columns)]
-    selects = ", ".join(["s.sig"] + leaf_columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sigs AS SELECT {selects} FROM sig_keys s {' '.join(joins)}")
+def _signatures(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key) -> None:
+    """`sig_keys(sig, key, c<i>...)`: one row per signature with its class on each field."""
+    classes = "".join(f", {key.decode(f)} AS c{f.index}" for f in fields)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE sig_keys AS
+        SELECT row_number() OVER () AS sig, key{classes} FROM (SELECT DISTINCT key FROM g_rows)""")
 
 
-def _field_columns(i: int, columns: dict[Leaf, str]) -> list[str]:
-    return [c for c in columns.values() if c.startswith(f"t{i}_")]
+def leaf_classes(con: duckdb.DuckDBPyConnection, fields: list[_Field],
+                 columns: dict[Leaf, str]) -> dict[Leaf, tuple[str, list[int]]]:
+    """For each leaf, its field's class column and the classes on which the leaf holds."""
+    holds: dict[str, list[int]] = {}
+    for f in fields:
+        table = con.execute(f"SELECT * FROM clsleaf_{f.index} ORDER BY cls")
+        names = [d[0] for d in table.description]
+        for row in table.fetchall():
+            for name, value in zip(names[1:], row[1:]):
+                holds.setdefault(name, [])
+                if value:
+                    holds[name].append(row[0])
+    return {leaf: (f"c{column[1:column.index('_')]}", holds.get(column, []))
+            for leaf, column in columns.items()}
 
 
-def match(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], columns: dict[Leaf, str]) -> None:
+def match(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],
+          classes: Mapping[Leaf, tuple[str, list[int]]]) -> None:
     """`sig_hits(rule, sig)`: the signatures each rule matches (rule = index in `rules`)."""
     con.execute("CREATE OR REPLACE TEMP TABLE sig_hits (rule INTEGER, sig BIGINT)")
     for start in range(0, len(rules), BATCH):
-        parts = [f"SELECT {start + i} AS rule, sig FROM sigs WHERE {over_leaves(rule.where, columns)}"
-                 for i, rule in enumerate(rules[start:start + BATCH])]
-        con.execute("INSERT INTO sig_hits " + " UNION ALL ".join(parts))
+        parts, params = [], []
+        for i, rule in enumerate(rules[start:start + BATCH]):
+            sql = over_classes(rule.where, classes, params)
+            parts.append(f"SELECT {start + i} AS rule, sig FROM sig_keys WHERE {sql}")
+        con.execute("INSERT INTO sig_hits " + " UNION ALL ".join(parts), params)
 
 
-def over_leaves(node: Node, columns: Mapping[Leaf, str]) -> str:
-    """A predicate as SQL over precomputed (never null) leaf columns; no values involved."""
+def over_classes(node: Node, classes: Mapping[Leaf, tuple[str, list[int]]], params: list) -> str:
+    """A predicate as SQL over a signature's class columns: a leaf holds when the class is one
+    of those it holds on (bound as a parameter list)."""
     match node:
         case Leaf():
-            return _quote(columns[node])
+            column, allowed = classes[node]
+            params.append(allowed)
+            return f"list_contains(?::INTEGER[], {column})"
         case All(children):
-            return "(" + " AND ".join(over_leaves(c, columns) for c in children) + ")" if children else "TRUE"
+            parts = [over_classes(c, classes, params) for c in children]
+            return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
         case AnyOf(children):
-            return "(" + " OR ".join(over_leaves(c, columns) for c in children) + ")" if children else "FALSE"
+            parts = [over_classes(c, classes, params) for c in children]
+            return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
         case Not(child):
-            return f"(NOT {over_leaves(child, columns)})"
+            return f"(NOT {over_classes(child, classes, params)})"
     raise TypeError(f"not a predicate node: {node!r}")
 
 

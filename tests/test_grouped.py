@@ -114,3 +114,16 @@ def test_udr_containment_is_the_same(random_project):
     b = backtest(project, udrs, window, udrs, method="grouped").containment()
     assert a.height > 0
     assert_frame_equal(a.sort("rule"), b.sort("rule"), check_exact=False, rel_tol=1e-9, check_dtypes=False)
+
+
+@pytest.mark.parametrize("packed_bits, bigint_bits", [(126, 1), (1, 1)])
+def test_wide_signatures_as_hugeint_or_struct_count_the_same(random_project, monkeypatch, packed_bits,
+                                                             bigint_bits):
+    import targeting.grouped as grouped
+
+    monkeypatch.setattr(grouped, "PACKED_BITS", packed_bits)
+    monkeypatch.setattr(grouped, "BIGINT_BITS", bigint_bits)
+    project, lists = random_project
+    rules = random_rules(lists, 40, 77)
+    a, b = both(project, rules, project_window(project))
+    assert_frame_equal(a.scoreboard(), b.scoreboard(), check_exact=False, rel_tol=1e-9)
