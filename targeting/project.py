@@ -7,8 +7,8 @@ from typing import Sequence
 
 from .config import Config, load_config
 from .data import Dataset, open_dataset
-from .errors import Problem, RuleError
-from .loader import rule_files
+from .errors import Problem, RuleError, TargetingError
+from .loader import did_you_mean, rule_files
 from .model import Rule
 
 
@@ -65,8 +65,10 @@ class Project:
         for path in files:
             if _file_id(path) == ref:
                 return path
-        raise RuleError([Problem("unknown-rule", f"no rule file or id {ref!r} in "
-                                 f"{', '.join(str(p) for p in self.rule_paths)}")])
+        known = [path.stem.upper() for path in files]
+        raise TargetingError(f"no rule file or id {ref!r} in {', '.join(str(p) for p in self.rule_paths)}"
+                             f"{did_you_mean(ref.upper(), known)}. Give a rule file's path or the id "
+                             "of a rule in the configured folders.")
 
 
 def _file_id(path: Path) -> str | None:
