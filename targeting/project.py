@@ -29,10 +29,12 @@ class Project:
 
     def check(self, paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[Problem]]:
         """Load and validate rules under `paths` (default: configured folders), keeping problems."""
-        from .validate import check_rules
+        from .validate import check_rules, outcome_problems
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
-        return check_rules(chosen, self.dataset.catalogue, self.dataset.lists, self.config.priorities or None)
+        rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
+                                      self.config.priorities or None)
+        return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
         """Validated rules under `paths` (default: the configured folders, validated once per
@@ -79,6 +81,11 @@ def _file_id(path: Path) -> str | None:
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
     return doc.get("id") if isinstance(doc, dict) else None
+
+
+def outcome_fields(config: Config) -> list[str]:
+    """Manifest fields that hold the exam outcome (the label column in labelled-manifest mode)."""
+    return [config.data.labelled.column] if config.data.labelled is not None else []
 
 
 def open_project(config: str | Path | None = None) -> Project:

@@ -14,7 +14,7 @@ from .compile_sql import LISTS_TABLE, compile_sql
 from .errors import Problem
 from .loader import did_you_mean, parse_rules
 from .model import (LIST_OPERATORS, OPERATORS, All, AnyOf, Catalogue, Example, Leaf, Location,
-                    Node, Not, Rule)
+                    Node, Not, Rule, leaves)
 from .satisfy import always_problems, never_problems
 
 Lists = Mapping[str, frozenset[str]]
@@ -331,3 +331,13 @@ def _example_problem(example: Example, duck: bool, polars: bool) -> Problem | No
         message = (f"the example{line} {expected}; DuckDB {says[duck]} but Polars "
                    f"{says[polars]} (a backend disagreement: please report it)")
     return Problem("example-failed", message, example.loc or Location("?", 1, 1))
+
+
+def outcome_problems(rules: Iterable[Rule], outcome_fields: Iterable[str]) -> list[Problem]:
+    """Warn where a rule tests the outcome itself: in labelled-manifest data the label column is
+    a manifest field, and a rule on it would only measure the label against itself."""
+    fields = set(outcome_fields)
+    return [Problem("outcome-field", f"'{leaf.field}' is the outcome label of this data "
+                    "(data.labelled.column); a rule on it measures the label against itself. "
+                    "Use fields known before the exam.", leaf.loc or rule.loc, "warning")
+            for rule in rules for leaf in leaves(rule.where) if leaf.field in fields]

@@ -11,7 +11,8 @@ import click
 from ..config import Config, load_config
 from ..errors import Problem, TargetingError
 from ..model import Catalogue
-from ..validate import check_rules
+from ..project import outcome_fields
+from ..validate import check_rules, outcome_problems
 
 
 def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
@@ -98,6 +99,7 @@ def command(paths: tuple[Path, ...], config_path: Path | None, fmt: str) -> None
         catalogue, lists = rule_context(config)
         rules, problems = check_rules(list(paths) or default_paths(config), catalogue, lists,
                                       config.priorities or None)
+        problems += outcome_problems(rules, outcome_fields(config))
     except TargetingError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
