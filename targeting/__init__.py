@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .coverage import coverage  # noqa: E402
-from .evaluate import evaluate  # noqa: E402
+from .coverage import coverage
+from .evaluate import evaluate
 
 __all__ = ["__version__", "coverage", "evaluate"]

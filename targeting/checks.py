@@ -1,8 +1,9 @@
 """Check input data against the data contract, and profile data that passes."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .config import Config, display_path
 from .data import (

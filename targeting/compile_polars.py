@@ -1,7 +1,8 @@
 """Compile a predicate tree to a Polars expression, case for case with `compile_sql`."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 

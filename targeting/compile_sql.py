@@ -6,8 +6,9 @@ a comparison on NULL is false and NOT of it is true, as in the Polars backend.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import CompileError
 from .model import All, AnyOf, Catalogue, Leaf, Node, Not

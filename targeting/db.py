@@ -1,7 +1,8 @@
 """Small DuckDB helpers used across modules."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 

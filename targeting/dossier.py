@@ -1,7 +1,8 @@
 """Rendering of the promotion review: terminal tables, JSON and the Markdown dossier."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from rich.table import Table
 

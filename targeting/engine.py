@@ -10,7 +10,7 @@ Rules are evaluated in batches, each batch in one scan of the shipments.
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 

@@ -15,8 +15,8 @@ the two paths equal on the bundled rules and on random predicate trees.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import duckdb
 import polars as pl

@@ -6,11 +6,12 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .config import display_path
 from .errors import TargetingError
@@ -78,10 +79,10 @@ def content_hash(document: dict[str, Any]) -> str:
 
 def utc_stamp(now: datetime | None = None) -> str:
     """UTC ISO-8601 with a Z, to the second."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("append(now=...) needs a timezone-aware datetime, e.g. with tzinfo=UTC")
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------- writing

@@ -6,14 +6,28 @@ import difflib
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from .errors import Problem, RuleError
-from .model import (COMBINATORS, KINDS, LIST_OPERATORS, OPERATORS, STATUSES, All, AnyOf,
-                    Example, Leaf, Location, Node, Not, Rule)
+from .model import (
+    COMBINATORS,
+    KINDS,
+    LIST_OPERATORS,
+    OPERATORS,
+    STATUSES,
+    All,
+    AnyOf,
+    Example,
+    Leaf,
+    Location,
+    Node,
+    Not,
+    Rule,
+)
 
 ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 REQUIRED_KEYS = ("id", "kind", "title", "where")

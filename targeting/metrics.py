@@ -5,7 +5,7 @@ Every definition is written in docs/metrics.md; this module implements exactly t
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import duckdb
 import polars as pl

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Union
 
 FieldType = Literal["text", "number", "date", "bool"]
 Catalogue = Mapping[str, FieldType]
@@ -68,7 +69,7 @@ class Leaf:
 class All:
     """True when every child is true (true when empty)."""
 
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     loc: Location | None = field(default=None, compare=False)
 
 
@@ -76,7 +77,7 @@ class All:
 class AnyOf:
     """True when at least one child is true (false when empty)."""
 
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     loc: Location | None = field(default=None, compare=False)
 
 
@@ -84,7 +85,7 @@ class AnyOf:
 class Not:
     """True when the child is false. Leaves are two-valued, so NOT of a NULL leaf is true."""
 
-    child: "Node"
+    child: Node
     loc: Location | None = field(default=None, compare=False)
 
 

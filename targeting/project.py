@@ -1,9 +1,9 @@
 """A project: its configuration, its data and its rules, opened once and shared by commands."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 from .config import Config, load_config
 from .data import Dataset, open_dataset

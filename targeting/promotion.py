@@ -63,7 +63,7 @@ def promote(project: Project, window: Window, query_id: str, reviewer: str, *, n
                              "--override --reason TEXT to record an exception")
     udr_id = new_id or _next_udr_id(project)
     _check_new_id(project, udr_id)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     evidence = _evidence(project, verdict, policy, query)
     udr_path = project.config.rule_dirs[0] / f"{udr_id.lower()}.yaml"
     udr_text = _udr_text(query, udr_id, reviewer, now, evidence, national, override_reason)
@@ -84,7 +84,7 @@ def retire(project: Project, udr_id: str, reviewer: str, reason: str,
     udr = _rule(project, udr_id, "udr")
     if udr.status != "active":
         raise PromotionError(f"{udr.id} has status {udr.status}; only an active UDR can be retired")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     text = set_status(_read(Path(udr.path)), "retired")
     text += yaml.safe_dump({"retired_at": _stamp(now), "retired_by": reviewer, "retirement_reason": reason},
                            sort_keys=False, allow_unicode=True)
@@ -186,7 +186,7 @@ def plain(value: Any) -> Any:
 
 
 def _stamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def set_status(text: str, status: str) -> str:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import polars as pl
 from rich.table import Table
@@ -16,7 +17,7 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None or _nan(value) else f"{100 * value:.{digits}f}%"
 
 
-def num(value: float | int | None, digits: int = 2) -> str:
+def num(value: float | None, digits: int = 2) -> str:
     """Thousands separators for integers, fixed digits for floats, '–' for missing."""
     if value is None or _nan(value):
         return "–"

@@ -6,7 +6,8 @@ an OR that covers every value. Works on typed trees (after validation coerced th
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .errors import Problem
 from .model import All, AnyOf, Leaf, Node, Not

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -13,8 +14,20 @@ from .compile_polars import compile_polars
 from .compile_sql import LISTS_TABLE, compile_sql
 from .errors import Problem
 from .loader import did_you_mean, parse_rules
-from .model import (LIST_OPERATORS, OPERATORS, All, AnyOf, Catalogue, Example, Leaf, Location,
-                    Node, Not, Rule, leaves)
+from .model import (
+    LIST_OPERATORS,
+    OPERATORS,
+    All,
+    AnyOf,
+    Catalogue,
+    Example,
+    Leaf,
+    Location,
+    Node,
+    Not,
+    Rule,
+    leaves,
+)
 from .satisfy import always_problems, never_problems
 
 Lists = Mapping[str, frozenset[str]]
@@ -54,7 +67,7 @@ def validate_rules(rules: Iterable[Rule], catalogue: Catalogue, lists: Lists,
 
 
 def _check_rule(rule: Rule, catalogue: Catalogue, lists: Lists, vocabulary: tuple[str, ...] | None,
-                found: list[Problem], runner: "_ExampleRunner") -> Rule | None:
+                found: list[Problem], runner: _ExampleRunner) -> Rule | None:
     found += _metadata_problems(rule, vocabulary)
     where = _typed_node(rule.where, catalogue, lists, found)
     if where is None:
@@ -177,7 +190,7 @@ def coerce(value: Any, kind: str) -> Any:
     return value
 
 
-def _number_text(value: int | float) -> str:
+def _number_text(value: float) -> str:
     # 4701 and 4701.0 are both the code "4701"
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 

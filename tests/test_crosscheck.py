@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from crosscheck_reference import scoreboard as reference_scoreboard
 
 from targeting.evaluate import backtest, project_window
 from targeting.generate import generate
@@ -21,8 +22,6 @@ from targeting.loader import load_rules
 from targeting.metrics import SCOREBOARD_COLUMNS
 from targeting.project import open_project
 from targeting.window import Window
-
-from crosscheck_reference import scoreboard as reference_scoreboard
 
 REPO = Path(__file__).resolve().parents[1]
 RULE_DIRS = [REPO / "rules", REPO / "queries"]

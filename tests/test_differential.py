@@ -5,12 +5,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from rulegen import CATALOGUE, TreeMaker, random_table
 
 from targeting.compile_polars import compile_polars
 from targeting.compile_sql import compile_sql
 from targeting.english import describe
-
-from rulegen import CATALOGUE, TreeMaker, random_table
 
 TREES = 600
 
@@ -61,8 +60,8 @@ def test_every_operator_is_generated(table):
 def test_text_folding_agrees_with_normalise():
     """The SQL and Polars spellings of 'ignore case and surrounding spaces' equal text.normalise."""
     import polars as pl
-
     from rulegen import ODD_TEXT
+
     from targeting.compile_polars import folded
     from targeting.compile_sql import _folded
     from targeting.text import normalise

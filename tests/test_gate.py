@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gate_project import git, make_project
 
 from targeting import ledger
 from targeting.cache import CACHE_DIR
 from targeting.cli import main
 from targeting.errors import ConfigError
 from targeting.gate import load_settings
-
-from gate_project import git, make_project
 
 
 @pytest.fixture(scope="module")

@@ -119,7 +119,7 @@ def test_udr_containment_is_the_same(random_project):
 @pytest.mark.parametrize("packed_bits, bigint_bits", [(126, 1), (1, 1)])
 def test_wide_signatures_as_hugeint_or_struct_count_the_same(random_project, monkeypatch, packed_bits,
                                                              bigint_bits):
-    import targeting.grouped as grouped
+    from targeting import grouped
 
     monkeypatch.setattr(grouped, "PACKED_BITS", packed_bits)
     monkeypatch.setattr(grouped, "BIGINT_BITS", bigint_bits)

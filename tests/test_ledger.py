@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from targeting import ledger
 from targeting.cli import main
 from targeting.errors import TargetingError
 
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from gate_project import git
 
 from targeting import ledger
 from targeting.cli import main
@@ -16,8 +17,6 @@ from targeting.evaluate import project_window
 from targeting.policy import load_policy
 from targeting.project import open_project
 from targeting.promotion import promote, set_status
-
-from gate_project import git
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY_DATA = Path(__file__).parent / "data" / "policy"

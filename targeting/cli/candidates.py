@@ -1,7 +1,6 @@
 """`targeting candidates`, `promote` and `retire`: the NTC's review loop."""
 from __future__ import annotations
 
-
 import click
 
 from .. import dossier, html_report, report
@@ -9,7 +8,15 @@ from ..evaluate import project_window
 from ..project import open_project
 from ..promotion import promote, retire
 from ..review import build_review
-from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
+from .common import (
+    as_date,
+    config_option,
+    console,
+    emit,
+    output_options,
+    reports_errors,
+    window_options,
+)
 
 
 @click.command(name="candidates")

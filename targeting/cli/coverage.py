@@ -1,14 +1,21 @@
 """`targeting coverage`: how the discrepant shipments were found, and by which rules."""
 from __future__ import annotations
 
-
 import click
 
 from .. import report
 from ..coverage import coverage_of
 from ..evaluate import project_window
 from ..project import open_project
-from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
+from .common import (
+    as_date,
+    config_option,
+    console,
+    emit,
+    output_options,
+    reports_errors,
+    window_options,
+)
 
 _TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded selection method",
            "priority": "By priority tag (matched by an active rule with the tag)",

@@ -8,7 +8,15 @@ import click
 from .. import report
 from ..evaluate import backtest, project_window, sort_by_lift
 from ..project import open_project
-from .common import as_date, config_option, console, emit, output_options, reports_errors, window_options
+from .common import (
+    as_date,
+    config_option,
+    console,
+    emit,
+    output_options,
+    reports_errors,
+    window_options,
+)
 
 
 @click.command(name="evaluate")

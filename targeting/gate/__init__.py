@@ -5,5 +5,13 @@ from .changes import GateError
 from .core import Check, GateResult, RuleChange, run_gate
 from .settings import DEFAULTS, GateSettings, load_settings
 
-__all__ = ["Check", "DEFAULTS", "GateError", "GateResult", "GateSettings", "RuleChange",
-           "load_settings", "run_gate"]
+__all__ = [
+           "DEFAULTS",
+           "Check",
+           "GateError",
+           "GateResult",
+           "GateSettings",
+           "RuleChange",
+           "load_settings",
+           "run_gate",
+]

@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..cache import Cache, cache_key, data_fingerprint
 from ..config import display_path

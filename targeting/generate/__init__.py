@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import polars as pl
@@ -23,7 +23,7 @@ from .exams import exam_rows, select_exams, selectors
 from .manifest import EXAMPLE_REPEAT_VIOLATOR, make_parties, month_frame
 from .patterns import PATTERNS, patterns_table, violation_probability
 
-__all__ = ["generate", "PATTERNS", "patterns_table", "DEFAULT_START", "SEASON"]
+__all__ = ["DEFAULT_START", "PATTERNS", "SEASON", "generate", "patterns_table"]
 
 DEFAULT_START = dt.date(2024, 10, 1)
 # Relative volume by calendar month: the Q4 shopping peak.

@@ -8,8 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .catalogue import (CARRIER_HUB, CARRIERS, CATEGORIES, COUNTRIES, MODE_SHARE, MODES, PORTS,
-                        SHIPPER_SUFFIX, SHIPPER_WORDS, VAGUE_WORDS)
+from .catalogue import (
+    CARRIER_HUB,
+    CARRIERS,
+    CATEGORIES,
+    COUNTRIES,
+    MODE_SHARE,
+    MODES,
+    PORTS,
+    SHIPPER_SUFFIX,
+    SHIPPER_WORDS,
+    VAGUE_WORDS,
+)
 from .patterns import NETWORK_PORT, NETWORK_SHIPPERS, PEN_WORDS, emerge_month
 
 VAGUE_SHARE = 0.04          # descriptions that say only GIFT, SAMPLE...

@@ -5,8 +5,8 @@ probability that may change with the month, so tests and docs can name what was 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -119,7 +119,7 @@ def violation_probability(
         hit = masks[pattern.name].to_numpy()
         p = pattern.probability(month, months)
         keep[hit] *= 1.0 - p
-        newer = hit & ((p > best_p) | (best == None))  # noqa: E711 (numpy object compare)
+        newer = hit & ((p > best_p) | (best == None))
         best[newer], best_p[newer] = pattern.name, p
     keep[repeat] *= 1.0 - REPEAT_BOOST
     take = repeat & (best_p < REPEAT_BOOST)
