@@ -141,3 +141,23 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = k / n
     centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+
+def test_large_months_are_drawn_in_parts_with_unbroken_ids(tmp_path, monkeypatch):
+    """A month over PART_ROWS is drawn in parts (bounded memory); ids stay consecutive."""
+    import targeting.generate as gen
+    whole = generate(20_000, 2, 3, tmp_path / "whole", rule_paths=RULES)
+    monkeypatch.setattr(gen, "PART_ROWS", 3_000)
+    for name in ("a", "b"):
+        counts = generate(20_000, 2, 3, tmp_path / name, rule_paths=RULES)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a")["manifest.parquet"] != _digest(tmp_path / "whole")[
+        "manifest.parquet"]
+    assert counts["manifest"] == whole["manifest"] == 20_000
+    m = pl.read_parquet(tmp_path / "a" / "manifest.parquet")
+    expected = [f"SH{i:010d}" for i in range(1, 20_001)]
+    assert m["shipment_id"].to_list() == expected
+    exams = pl.read_parquet(tmp_path / "a" / "exams.parquet")
+    assert exams["exam_id"].to_list() == [f"EX{i:010d}" for i in range(1, len(exams) + 1)]
+    assert exams["shipment_id"].is_in(m["shipment_id"].implode()).all()
+    assert 0.01 <= exams["shipment_id"].n_unique() / len(m) <= 0.05

@@ -30,6 +30,10 @@ DEFAULT_START = dt.date(2024, 10, 1)
 SEASON = {1: 0.9, 2: 0.85, 3: 0.95, 4: 0.95, 5: 0.95, 6: 0.95, 7: 0.95, 8: 1.0, 9: 1.0,
           10: 1.15, 11: 1.35, 12: 1.4}
 TABLES = ("manifest", "exams", "truth")
+# A month larger than this is drawn in parts, so memory stays bounded whatever the history's
+# size (a 100M-shipment history has months of ~6M rows). Months at or under it are drawn whole,
+# as before, so smaller histories keep their bytes.
+PART_ROWS = 1_000_000
 
 
 def month_starts(start: dt.date, months: int) -> list[dt.date]:
@@ -67,17 +71,13 @@ def _write_months(out: Path, parties, sels, starts, sizes, seed: int) -> dict[st
     offset = exam_offset = 0
     try:
         for month, (first, n) in enumerate(zip(starts, sizes)):
-            rng = np.random.default_rng([seed, 1, month])
-            df, importer = month_frame(rng, parties, first, month, len(starts), int(n), offset)
-            truth = _truth(rng, df, importer, parties, month, len(starts))
-            method, selector = select_exams(rng, df, truth["violating"].to_numpy(), sels)
-            exams = exam_rows(rng, df, truth["violating"].to_numpy(), method, selector)
-            exams = exams.sort("exam_date", "shipment_id").with_columns(exam_id=pl.format(
-                "EX{}", (pl.int_range(1, len(exams) + 1) + exam_offset).cast(pl.String)
-                .str.zfill(10))).select("exam_id", pl.exclude("exam_id"))
-            for table, frame in zip(TABLES, (df, exams, truth)):
-                writers[table].write(frame)
-            offset, exam_offset = offset + int(n), exam_offset + len(exams)
+            for key, part in _month_parts(seed, month, int(n)):
+                rng = np.random.default_rng(key)
+                frames = _month_part(rng, parties, sels, first, month, len(starts), part,
+                                     offset, exam_offset)
+                for table, frame in zip(TABLES, frames):
+                    writers[table].write(frame)
+                offset, exam_offset = offset + part, exam_offset + len(frames[1])
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -85,6 +85,28 @@ def _write_months(out: Path, parties, sels, starts, sizes, seed: int) -> dict[st
             writer.abort()
         raise
     return {t: w.rows for t, w in writers.items()}
+
+
+def _month_parts(seed: int, month: int, n: int) -> list[tuple[list[int], int]]:
+    """(random seed key, rows) for each part of a month; one part keeps the original key."""
+    parts = max(1, -(-n // PART_ROWS))
+    if parts == 1:
+        return [([seed, 1, month], n)]
+    sizes = [n // parts + (i < n % parts) for i in range(parts)]
+    return [([seed, 1, month, i], size) for i, size in enumerate(sizes)]
+
+
+def _month_part(rng, parties, sels, first, month: int, months: int, n: int, offset: int,
+                exam_offset: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Manifest, exams and truth for `n` shipments of one month."""
+    df, importer = month_frame(rng, parties, first, month, months, n, offset)
+    truth = _truth(rng, df, importer, parties, month, months)
+    method, selector = select_exams(rng, df, truth["violating"].to_numpy(), sels)
+    exams = exam_rows(rng, df, truth["violating"].to_numpy(), method, selector)
+    exams = exams.sort("exam_date", "shipment_id").with_columns(exam_id=pl.format(
+        "EX{}", (pl.int_range(1, len(exams) + 1) + exam_offset).cast(pl.String)
+        .str.zfill(10))).select("exam_id", pl.exclude("exam_id"))
+    return df, exams, truth
 
 
 def _truth(rng, df, importer, parties, month: int, months: int) -> pl.DataFrame:
