@@ -108,6 +108,7 @@ class Dataset:
         self.files = files
         self.lists = lists
         self.fingerprint = fingerprint
+        self.hit_cache = None  # engine.HitCache for stored data, whose row ids are stable
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
 
     def manifest_frame(self) -> pl.DataFrame:
@@ -438,7 +439,7 @@ def materialise(staged: Staged, lists: dict[str, frozenset[str]] | None = None) 
     for table in ("manifest", "exams"):
         _type_table(staged, table)
     lists = load_lists(staged.config) if lists is None else lists
-    _target_lists_table(staged.con, lists)
+    target_lists_table(staged.con, lists)
     return Dataset(staged.config, staged.con, staged.files, lists,
                    fingerprint(staged.config, staged.files))
 
@@ -515,11 +516,14 @@ def _read_list(path: Path) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _target_lists_table(con: duckdb.DuckDBPyConnection, lists: dict[str, frozenset[str]]) -> None:
-    con.execute("CREATE TABLE target_lists (list_name VARCHAR, value VARCHAR)")
-    rows = [(name, value) for name in sorted(lists) for value in sorted(lists[name])]
-    if rows:
-        con.executemany("INSERT INTO target_lists VALUES (?, ?)", rows)
+def target_lists_table(con: duckdb.DuckDBPyConnection, lists: dict[str, frozenset[str]],
+                       temp: bool = False) -> None:
+    """`target_lists(list_name, value)`: every list's values, the table `in_list` reads."""
+    names = [name for name in sorted(lists) for _ in lists[name]]
+    values = [value for name in sorted(lists) for value in sorted(lists[name])]
+    # Two bound lists unnested side by side: one statement, however long the lists.
+    con.execute(f"""CREATE {"TEMP " if temp else ""}TABLE target_lists AS
+        SELECT unnest(?::VARCHAR[]) AS list_name, unnest(?::VARCHAR[]) AS value""", [names, values])
 
 
 # --- fingerprint -----------------------------------------------------------------------

@@ -1,16 +1,19 @@
 """Run many rules over the window's shipments and keep who matched what.
 
 The result lives in the DuckDB connection as temp tables the metrics read:
-- `hits(rule, rid)`: one row per (rule, matched shipment);
-- `w_facts(rid, shipment_id, port, month, arrival_date, examined, discrepant, random_examined,
+- `hits(rule, rid, port, arrival_date)`: one row per (rule, matched shipment in the window);
+- `w_facts(rid, port, month, arrival_date, examined, discrepant, random_examined,
    random_discrepant, outcome, msrp, referred, selectors)`: one row per matched shipment;
-- `w_exams`: the same columns for every examined shipment in the window (baselines, coverage).
-Rules are evaluated in batches, each batch in one scan of the shipments.
+- `w_exams`: the same columns, and shipment_id, for every examined shipment in the window
+  (baselines, coverage).
+`rid` is the manifest row's number in `manifest_f`.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -65,6 +68,11 @@ def ensure_folded(con: duckdb.DuckDBPyConnection, fields: set[str], catalogue: C
     return {name: f"{FOLD_PREFIX}{name}" for name in fields}
 
 
+def internal_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The columns of `manifest_f` that are not the manifest's own (row id, folded text)."""
+    return [c for c in _columns(con, "manifest_f") if c == RID or c.startswith(FOLD_PREFIX)]
+
+
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether a table or view of that name is visible."""
     rows = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? UNION ALL "
@@ -79,70 +87,123 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
 
 
-def prepare_window(con: duckdb.DuckDBPyConnection, window: Window, source: str = "manifest") -> None:
-    """Create the view `w` (the window's rows of `source` with a rid) and `w_exams` (exam facts
-    of the window's examined shipments, with rid, port, month and arrival date).
+def prepare_window(con: duckdb.DuckDBPyConnection, window: Window) -> None:
+    """Create the view `w` (the window's rows of `manifest_f` with a rid) and `w_exams` (exam
+    facts of the window's examined shipments).
 
-    `w` is a view, not a copy: rules scan the source once, filtered to the window. Only
-    examined shipments (a few percent) get their facts materialised here; see `hit_facts`.
+    `w` is a view, not a copy. Only examined shipments (a few percent) have exam facts; see
+    `hit_facts` for the matched ones.
     """
-    if source not in ("manifest", "manifest_f"):
-        raise ValueError(f"unknown source table {source!r}")
-    _ensure_exam_facts(con)
-    bounds = [window.since, window.until, source]
+    ensure_exam_facts(con)
+    bounds = [window.since, window.until]
     if _exists(con, "w_bounds") and con.execute(
-            "SELECT count(*) FROM w_bounds WHERE since = ? AND until = ? AND source = ?", bounds).fetchall()[0][0]:
-        return  # the same window over the same source: `w` and `w_exams` are still right
-    con.execute("CREATE OR REPLACE TEMP TABLE w_bounds AS SELECT ?::DATE AS since, ?::DATE AS until, "
-                "?::VARCHAR AS source", bounds)
-    rid = f'm."{RID}"' if source == "manifest_f" else "m.rowid"
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT {rid} AS rid, m.* FROM {source} m
+            "SELECT count(*) FROM w_bounds WHERE since = ? AND until = ?", bounds).fetchall()[0][0]:
+        return  # the same window: `w` and `w_exams` are still right
+    con.execute("CREATE OR REPLACE TEMP TABLE w_bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
+                bounds)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW w AS SELECT m."{RID}" AS rid, m.* FROM manifest_f m
         WHERE m.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE w_exams AS SELECT {_FACT_COLUMNS} "
-                "FROM w JOIN exam_facts e USING (shipment_id)")
+    con.execute("""CREATE OR REPLACE TEMP TABLE w_exams AS SELECT * FROM exam_facts
+        WHERE arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""")
 
 
-# Per shipment: where and when it arrived, and its exam facts (no exam: not examined).
-_FACT_COLUMNS = """w.rid, w.shipment_id, w.port_code AS port, strftime(w.arrival_date, '%Y-%m') AS month,
-  w.arrival_date, coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
-  coalesce(e.random_examined, FALSE) AS random_examined,
-  coalesce(e.random_discrepant, FALSE) AS random_discrepant,
-  e.outcome, e.msrp, coalesce(e.referred, FALSE) AS referred, e.selectors"""
+def exam_facts_sql() -> str:
+    """`exam_facts`: one row per examined shipment with its rid, port, month and arrival date.
+
+    Keyed by rid, so joining the facts to matched shipments is an integer join on a few
+    percent of the rows, never a string join over the manifest. The store keeps a copy.
+    """
+    return f"""SELECT m."{RID}" AS rid, e.shipment_id, m.port_code AS port,
+        strftime(m.arrival_date, '%Y-%m') AS month, m.arrival_date, e.* EXCLUDE (shipment_id)
+        FROM ({_EXAM_FACTS}) e JOIN manifest_f m USING (shipment_id)"""
+
+
+def ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-shipment exam facts, the same for every window: computed once per connection
+    (a view over the store's copy when the data comes from the store)."""
+    if not _exists(con, "exam_facts"):
+        con.execute(f"CREATE TEMP TABLE exam_facts AS {exam_facts_sql()}")
 
 
 def hit_facts(con: duckdb.DuckDBPyConnection) -> None:
     """`w_facts`: the facts of every shipment some rule matched (from `hits`)."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE w_facts AS SELECT {_FACT_COLUMNS}
-        FROM (SELECT DISTINCT rid FROM hits) h JOIN w USING (rid)
-        LEFT JOIN exam_facts e USING (shipment_id)""")
-
-
-def _ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:
-    """Per-shipment exam facts, the same for every window: computed once per connection."""
-    if not _exists(con, "exam_facts"):
-        con.execute(f"CREATE TEMP TABLE exam_facts AS {_EXAM_FACTS}")
+    con.execute("""CREATE OR REPLACE TEMP TABLE w_facts AS
+        SELECT h.rid, h.port, strftime(h.arrival_date, '%Y-%m') AS month, h.arrival_date,
+          coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
+          coalesce(e.random_examined, FALSE) AS random_examined,
+          coalesce(e.random_discrepant, FALSE) AS random_discrepant,
+          e.outcome, e.msrp, coalesce(e.referred, FALSE) AS referred, e.selectors
+        FROM (SELECT DISTINCT rid, port, arrival_date FROM hits) h
+        LEFT JOIN exam_facts e USING (rid)""")
 
 
 def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
-                folded: Mapping[str, str] | None = None) -> None:
-    """Create `hits(rule, rid)` for `rules` (rule = index in the sequence) over the view `w`.
+                folded: Mapping[str, str] | None = None, cache: HitCache | None = None) -> None:
+    """Create `hits(rule, rid, port, arrival_date)` for `rules` (rule = index in the sequence),
+    the matches among the window's shipments.
 
-    One filtered scan per rule: DuckDB evaluates a WHERE clause leaf by leaf on the rows still
-    selected, which measured twice as fast as evaluating every rule on every row in one pass.
-    (Many rules go to the grouped engine instead.) Matches are kept per connection by predicate
-    and window, since one command often backtests the same rules again (test, then its verdict).
+    Each distinct predicate is matched once over the whole history, one filtered scan (DuckDB
+    evaluates a WHERE clause leaf by leaf on the rows still selected, which measured twice as
+    fast as evaluating every rule on every row in one pass; many rules go to the grouped engine
+    instead). Matches are kept per connection, and in `cache` on disk when given, so later
+    windows, later backtests and later runs reuse them: an officer's repeated `test` scans only
+    the query, not the UDRs it is compared with.
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid BIGINT)")
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS hit_cache (key VARCHAR, rid BIGINT)")
-    window = con.execute("SELECT since, until, source FROM w_bounds").fetchall()[0]
-    cached = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
+    con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid BIGINT, port VARCHAR, arrival_date DATE)")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS hit_cache (key VARCHAR, rid BIGINT, port VARCHAR, arrival_date DATE)")
+    matched = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
     for index, rule in enumerate(rules):
-        key = hashlib.sha256(repr((_plain_tree(rule.where), window)).encode()).hexdigest()
-        if key not in cached:
-            predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
-            con.execute(f"INSERT INTO hit_cache SELECT ?, rid FROM w WHERE {predicate}", [key, *params])
-            cached.add(key)
-        con.execute("INSERT INTO hits SELECT ?::INTEGER, rid FROM hit_cache WHERE key = ?", [index, key])
+        key = predicate_key(rule.where)
+        if key not in matched:
+            if cache is None or not cache.load(con, key):
+                predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
+                con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
+                    FROM manifest_f WHERE {predicate}""", [key, *params])
+                if cache is not None:
+                    cache.save(con, key)
+            matched.add(key)
+        con.execute("""INSERT INTO hits SELECT ?::INTEGER, rid, port, arrival_date FROM hit_cache
+            WHERE key = ? AND arrival_date BETWEEN (SELECT since FROM w_bounds)
+              AND (SELECT until FROM w_bounds)""", [index, key])
+
+
+def predicate_key(where: Node) -> str:
+    """A hash of the predicate without source locations: the same condition, the same key."""
+    return hashlib.sha256(repr(_plain_tree(where)).encode()).hexdigest()
+
+
+class HitCache:
+    """Matches per predicate kept on disk for one stored dataset (rids are the store's own):
+    one Parquet file per predicate under `folder`, written atomically. Unwritable: not kept."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _file(self, key: str) -> Path:
+        return self.folder / f"{key}.parquet"
+
+    def load(self, con: duckdb.DuckDBPyConnection, key: str) -> bool:
+        path = self._file(key)
+        if not path.is_file():
+            return False
+        try:
+            con.execute("INSERT INTO hit_cache SELECT ?, rid, port, arrival_date FROM read_parquet(?)",
+                        [key, str(path)])
+        except duckdb.Error:
+            return False  # unreadable (truncated by hand?): match again and rewrite it
+        return True
+
+    def save(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
+        path = self._file(key)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # COPY takes no bound parameter for its target; the path is ours (folder + hex key).
+            con.execute(f"""COPY (SELECT rid, port, arrival_date FROM hit_cache WHERE key = ?
+                ORDER BY rid) TO '{str(tmp).replace("'", "''")}' (FORMAT parquet)""", [key])
+            os.replace(tmp, path)
+        except (OSError, duckdb.Error):
+            tmp.unlink(missing_ok=True)
 
 
 def _plain_tree(node: Node) -> tuple:
@@ -161,6 +222,5 @@ def drop_before(con: duckdb.DuckDBPyConnection, starts: Mapping[int, object]) ->
     """Delete each listed rule's hits on shipments that arrived before its own start date."""
     con.execute("CREATE OR REPLACE TEMP TABLE rule_starts (rule INTEGER, since DATE)")
     con.executemany("INSERT INTO rule_starts VALUES (?, ?)", [[i, d] for i, d in starts.items()])
-    con.execute("""DELETE FROM hits WHERE EXISTS (
-        SELECT 1 FROM rule_starts s JOIN w_facts f ON f.rid = hits.rid
-        WHERE s.rule = hits.rule AND f.arrival_date < s.since)""")
+    con.execute("""DELETE FROM hits WHERE EXISTS (SELECT 1 FROM rule_starts s
+        WHERE s.rule = hits.rule AND hits.arrival_date < s.since)""")

@@ -73,13 +73,13 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
         method = "grouped" if len(all_rules) >= GROUPED_FROM else "shipments"
     con, catalogue = project.dataset.con, project.dataset.catalogue
     folded = engine.ensure_folded(con, engine.fold_fields(all_rules, catalogue), catalogue)
-    engine.prepare_window(con, window, "manifest_f")
+    engine.prepare_window(con, window)
     if method == "grouped":
         return _grouped(con, window, all_rules, len(rules), udr_idx, catalogue, folded, starts)
-    engine.match_rules(con, all_rules, catalogue, folded)
-    engine.hit_facts(con)
+    engine.match_rules(con, all_rules, catalogue, folded, project.dataset.hit_cache)
     if starts:
         engine.drop_before(con, starts)
+    engine.hit_facts(con)
     counts = metrics.rule_counts(con, all_rules, udr_idx)
     return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)
 

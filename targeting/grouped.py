@@ -165,9 +165,9 @@ def _rows(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key, bound
         classes.append(f"coalesce(cls_{f.index}.cls, 0) AS c{f.index}")
     segment, segment_params = _segment_sql(bounds)
     selects = classes + [f"{segment} AS seg", "w.port_code AS port",
-                         "strftime(w.arrival_date, '%Y-%m') AS month", "w.shipment_id"]
+                         "strftime(w.arrival_date, '%Y-%m') AS month", "w.rid"]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE g_rows AS
-        SELECT {key.sql()} AS key, seg, port, month, shipment_id FROM (
+        SELECT {key.sql()} AS key, seg, port, month, rid FROM (
           SELECT {', '.join(selects)} FROM w {' '.join(joins)})""", segment_params + params)
 
 
@@ -195,7 +195,7 @@ def _groups(con: duckdb.DuckDBPyConnection) -> None:
             count(*) AS n, sum(e.msrp) AS msrp
           FROM g_rows r JOIN sig_keys k ON k.key = r.key
           LEFT JOIN sig_ms sm ON sm.sig = k.sig
-          LEFT JOIN exam_facts e ON e.shipment_id = r.shipment_id
+          LEFT JOIN w_exams e ON e.rid = r.rid
           GROUP BY ALL)""")
     con.execute("DROP TABLE g_rows")
 

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from .db import one
+from .engine import RID, internal_columns
 from .model import Rule
 from .window import Window
 
@@ -235,14 +236,18 @@ def overlaps(con: duckdb.DuckDBPyConnection, rule: int, top: int = 5) -> pl.Data
 
 def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | None = None) -> pl.DataFrame:
     """The rule's matched shipments with their exam outcome, most recent discrepant first."""
-    limit_sql = "LIMIT ?" if limit is not None else ""
-    params: list = [rule] + ([limit] if limit is not None else [])
-    return con.sql(f"""
-        SELECT m.*, f.examined, f.discrepant, f.outcome, f.msrp
-        FROM hits h JOIN w_facts f USING (rid) JOIN manifest m ON m.shipment_id = f.shipment_id
-        WHERE h.rule = ?
-        ORDER BY f.discrepant DESC, f.examined DESC, m.arrival_date DESC, m.shipment_id
-        {limit_sql}""", params=params).pl()
+    # Cut on the small facts table first (keeping ties at the cut), then fetch only those
+    # manifest rows by rid: never a join over the whole manifest.
+    cut = "QUALIFY rank() OVER (ORDER BY f.discrepant DESC, f.examined DESC, f.arrival_date DESC) <= ?"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE picked AS
+        SELECT f.rid, f.examined, f.discrepant, f.outcome, f.msrp
+        FROM hits h JOIN w_facts f USING (rid) WHERE h.rule = ? {cut if limit is not None else ""}""",
+                [rule] + ([limit] if limit is not None else []))
+    frame = con.sql(f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
+        FROM picked p JOIN manifest_f m ON m."{RID}" = p.rid
+        ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
+        {"LIMIT ?" if limit is not None else ""}""", params=[limit] if limit is not None else None).pl()
+    return frame.drop(internal_columns(con))
 
 
 def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -19,11 +20,20 @@ import duckdb
 from . import __version__
 from .compile_sql import folded_sql
 from .config import Config
-from .data import Dataset, limit_memory, list_files, load_lists, read_dataset, source_files
-from .engine import FOLD_PREFIX, RID
+from .data import (
+    Dataset,
+    limit_memory,
+    list_files,
+    load_lists,
+    read_dataset,
+    source_files,
+    target_lists_table,
+)
+from .engine import FOLD_PREFIX, RID, HitCache, exam_facts_sql
 
-STORE_FORMAT = 3  # bump when the stored tables change shape
+STORE_FORMAT = 4  # bump when the stored tables change shape
 STORE_DIR = Path(".targeting-cache") / "data"
+HITS_DIR = Path(".targeting-cache") / "hits"  # per store key: matches per predicate (engine.HitCache)
 
 
 def store_key(config: Config) -> str:
@@ -50,14 +60,18 @@ def open_stored(config: Config) -> Dataset | None:
     try:
         limit_memory(con)
         con.execute(f"ATTACH '{_quoted(path)}' AS store (READ_ONLY)")
-        fingerprint, files = con.execute("SELECT fingerprint, files FROM store.meta").fetchall()[0]
+        fingerprint, files, build = con.execute(
+            "SELECT fingerprint, files, build FROM store.meta").fetchall()[0]
         _views(con)
     except duckdb.Error:
         con.close()
         return None
     lists = load_lists(config)
-    _lists_table(con, lists)
-    return Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint)
+    target_lists_table(con, lists, temp=True)
+    dataset = Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint)
+    # Keyed by the build, not the store key: row ids are only the same within one store file.
+    dataset.hit_cache = HitCache(config.root / HITS_DIR / build)
+    return dataset
 
 
 def build(config: Config) -> Dataset | None:
@@ -97,10 +111,11 @@ def _finish(dataset: Dataset) -> None:
     folded = "".join(f', {folded_sql(name, dataset.catalogue)} AS "{FOLD_PREFIX}{name}"' for name in text)
     con.execute(f'CREATE TABLE manifest_f AS SELECT row_number() OVER () AS "{RID}", *{folded} FROM manifest')
     con.execute("DROP TABLE manifest")
+    con.execute(f"CREATE TABLE exam_facts AS {exam_facts_sql()}")
     con.execute("DROP TABLE IF EXISTS target_lists")  # lists are read from their files each run
-    con.execute("CREATE TABLE meta (fingerprint VARCHAR, files VARCHAR)")
-    con.execute("INSERT INTO meta VALUES (?, ?)",
-                [dataset.fingerprint, json.dumps([str(f) for f in dataset.files])])
+    con.execute("CREATE TABLE meta (fingerprint VARCHAR, files VARCHAR, build VARCHAR)")
+    con.execute("INSERT INTO meta VALUES (?, ?, ?)",
+                [dataset.fingerprint, json.dumps([str(f) for f in dataset.files]), uuid.uuid4().hex])
     con.execute("CHECKPOINT")
 
 
@@ -111,16 +126,7 @@ def _views(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TEMP VIEW manifest_f AS SELECT * FROM store.manifest_f")
     con.execute(f"CREATE TEMP VIEW manifest AS SELECT *{exclude} FROM store.manifest_f")
     con.execute("CREATE TEMP VIEW exams AS SELECT * FROM store.exams")
-
-
-def _lists_table(con: duckdb.DuckDBPyConnection, lists: dict[str, frozenset[str]]) -> None:
-    import polars as pl
-
-    rows = pl.DataFrame([(n, v) for n in sorted(lists) for v in sorted(lists[n])],
-                        schema={"list_name": pl.String, "value": pl.String}, orient="row")
-    con.register("__lists", rows)
-    con.execute("CREATE TEMP TABLE target_lists AS SELECT * FROM __lists")
-    con.unregister("__lists")
+    con.execute("CREATE TEMP VIEW exam_facts AS SELECT * FROM store.exam_facts")
 
 
 def _ident(name: str) -> str:
