@@ -51,6 +51,25 @@ def test_failing_example_names_its_line():
         "not (in both DuckDB and Polars)"]
 
 
+def test_examples_of_many_rules_are_each_judged_against_their_own_rule(monkeypatch):
+    """Examples run in batches of rules; every verdict belongs to the example's own rule."""
+    import targeting.validate
+    from targeting.model import Location
+
+    def case(i: int, threshold: int, value: int, should: bool) -> Rule:
+        ex = Example({"declared_value": value}, should, Location(f"r{i}.yaml", 5, 1))
+        return Rule(id=f"Q-{i}", kind="query", title="t", port="4701", path=f"r{i}.yaml",
+                    where=Leaf("declared_value", "gt", threshold), examples=(ex,))
+
+    # even rules pass (50 > 10 should match), odd rules fail (50 > 100 should match)
+    rules = [case(i, 10 if i % 2 == 0 else 100, 50, True) for i in range(7)]
+    for batch in (100, 3, 1):
+        monkeypatch.setattr(targeting.validate, "EXAMPLE_BATCH", batch)
+        typed, problems = validate_rules(rules, CATALOGUE, {})
+        assert [p.location.path for p in problems] == ["r1.yaml", "r3.yaml", "r5.yaml"]
+        assert [r.id for r in typed] == ["Q-0", "Q-2", "Q-4", "Q-6"]
+
+
 def test_warnings_for_never_and_always():
     never = All((Leaf("declared_value", "between", (10, 20)), Leaf("declared_value", "gt", 30)))
     always = Leaf("port_code", "contains", "  ")
