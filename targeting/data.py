@@ -8,6 +8,7 @@ raw types), and `materialise` builds the typed `manifest` / `exams` tables from 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import difflib
 import glob
 import hashlib
@@ -22,6 +23,7 @@ import duckdb
 import polars as pl
 
 from .config import Config, Source, display_path
+from .db import fetch_frame
 from .errors import ConfigError, DataError
 from .model import FieldType
 from .text import normalise  # shared with the rule compilers so list matching agrees
@@ -102,22 +104,31 @@ class Dataset:
     """Typed manifest, exams and target lists in an in-memory DuckDB connection."""
 
     def __init__(self, config: Config, con: duckdb.DuckDBPyConnection, files: tuple[Path, ...],
-                 lists: dict[str, frozenset[str]], fingerprint: str):
+                 lists: dict[str, frozenset[str]], fingerprint: str, hit_cache=None,
+                 arrivals: tuple | None = None):
         self.config = config
         self.con = con
         self.files = files
         self.lists = lists
         self.fingerprint = fingerprint
-        self.hit_cache = None  # engine.HitCache for stored data, whose row ids are stable
+        self.hit_cache = hit_cache  # engine.HitCache for stored data, whose row ids are stable
+        self._arrivals = arrivals  # the store knows them; otherwise computed once
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
+
+    def arrival_range(self) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last arrival dates (None, None for an empty manifest)."""
+        if self._arrivals is None:
+            self._arrivals = tuple(self.con.execute(
+                "SELECT min(arrival_date), max(arrival_date) FROM manifest").fetchall()[0])
+        return self._arrivals
 
     def manifest_frame(self) -> pl.DataFrame:
         """The typed manifest as a Polars DataFrame."""
-        return self.con.sql('SELECT * FROM "manifest"').pl()
+        return fetch_frame(self.con, 'SELECT * FROM "manifest"')
 
     def exams_frame(self) -> pl.DataFrame:
         """The typed exams as a Polars DataFrame."""
-        return self.con.sql('SELECT * FROM "exams"').pl()
+        return fetch_frame(self.con, 'SELECT * FROM "exams"')
 
     def close(self) -> None:
         """Release the DuckDB connection."""

@@ -10,7 +10,6 @@ import duckdb
 import polars as pl
 
 from . import engine, grouped, metrics
-from .db import one
 from .model import Rule
 from .project import Project, open_project
 from .window import Window, resolve_window
@@ -79,8 +78,8 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
     engine.match_rules(con, all_rules, catalogue, folded, project.dataset.hit_cache)
     if starts:
         engine.drop_before(con, starts)
-    engine.hit_facts(con)
-    counts = metrics.rule_counts(con, all_rules, udr_idx)
+    engine.hit_facts(con, len(rules))
+    counts = metrics.rule_counts(con, all_rules, udr_idx, len(rules))
     return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)
 
 
@@ -95,7 +94,7 @@ def _grouped(con, window, all_rules, requested, udr_idx, catalogue, folded, star
 def project_window(project: Project, since: dt.date | None = None, until: dt.date | None = None,
                    last: str | None = None) -> Window:
     """The window for a run, open ends filled from the data's arrival dates."""
-    first, latest = one(project.dataset.con, "SELECT min(arrival_date), max(arrival_date) FROM manifest")
+    first, latest = project.dataset.arrival_range()
     return resolve_window(first, latest, since, until, last)
 
 

@@ -60,18 +60,17 @@ def open_stored(config: Config) -> Dataset | None:
     try:
         limit_memory(con)
         con.execute(f"ATTACH '{_quoted(path)}' AS store (READ_ONLY)")
-        fingerprint, files, build = con.execute(
-            "SELECT fingerprint, files, build FROM store.meta").fetchall()[0]
+        fingerprint, files, build, first, last = con.execute(
+            "SELECT fingerprint, files, build, first_arrival, last_arrival FROM store.meta").fetchall()[0]
         _views(con)
     except duckdb.Error:
         con.close()
         return None
     lists = load_lists(config)
     target_lists_table(con, lists, temp=True)
-    dataset = Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint)
-    # Keyed by the build, not the store key: row ids are only the same within one store file.
-    dataset.hit_cache = HitCache(config.root / HITS_DIR / build)
-    return dataset
+    # Matches are keyed by the build, not the store key: row ids are the same only within one file.
+    return Dataset(config, con, tuple(Path(f) for f in json.loads(files)), lists, fingerprint,
+                   hit_cache=HitCache(config.root / HITS_DIR / build), arrivals=(first, last))
 
 
 def build(config: Config) -> Dataset | None:
@@ -113,9 +112,10 @@ def _finish(dataset: Dataset) -> None:
     con.execute("DROP TABLE manifest")
     con.execute(f"CREATE TABLE exam_facts AS {exam_facts_sql()}")
     con.execute("DROP TABLE IF EXISTS target_lists")  # lists are read from their files each run
-    con.execute("CREATE TABLE meta (fingerprint VARCHAR, files VARCHAR, build VARCHAR)")
-    con.execute("INSERT INTO meta VALUES (?, ?, ?)",
-                [dataset.fingerprint, json.dumps([str(f) for f in dataset.files]), uuid.uuid4().hex])
+    con.execute("""CREATE TABLE meta AS SELECT ?::VARCHAR AS fingerprint, ?::VARCHAR AS files,
+        ?::VARCHAR AS build, min(arrival_date) AS first_arrival, max(arrival_date) AS last_arrival
+        FROM manifest_f""", [dataset.fingerprint, json.dumps([str(f) for f in dataset.files]),
+                             uuid.uuid4().hex])
     con.execute("CHECKPOINT")
 
 

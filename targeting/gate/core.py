@@ -161,10 +161,7 @@ class _Gate:
         key = cache_key(range_of=self.fingerprint)
         span = self.cache.get("range", key)
         if span is None:
-            from ..db import one
-
-            first, latest = one(self.project.dataset.con,
-                                "SELECT min(arrival_date), max(arrival_date) FROM manifest")
+            first, latest = self.project.dataset.arrival_range()
             span = [str(first) if first else None, str(latest) if latest else None]
             self.cache.put("range", key, span)
         first, latest = (dt.date.fromisoformat(d) if d else None for d in span)
