@@ -125,16 +125,17 @@ def ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TEMP TABLE exam_facts AS {exam_facts_sql()}")
 
 
-def hit_facts(con: duckdb.DuckDBPyConnection) -> None:
-    """`w_facts`: the facts of every shipment some rule matched (from `hits`)."""
+def hit_facts(con: duckdb.DuckDBPyConnection, requested: int) -> None:
+    """`w_facts`: the facts of every shipment one of the first `requested` rules matched (the
+    rules measured; the rest are reference UDRs, whose matches only count for overlap)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE w_facts AS
         SELECT h.rid, h.port, strftime(h.arrival_date, '%Y-%m') AS month, h.arrival_date,
           coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
           coalesce(e.random_examined, FALSE) AS random_examined,
           coalesce(e.random_discrepant, FALSE) AS random_discrepant,
           e.outcome, e.msrp, coalesce(e.referred, FALSE) AS referred, e.selectors
-        FROM (SELECT DISTINCT rid, port, arrival_date FROM hits) h
-        LEFT JOIN exam_facts e USING (rid)""")
+        FROM (SELECT DISTINCT rid, port, arrival_date FROM hits WHERE rule < ?) h
+        LEFT JOIN w_exams e USING (rid)""", [requested])
 
 
 def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
@@ -151,16 +152,17 @@ def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue
     """
     con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid BIGINT, port VARCHAR, arrival_date DATE)")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS hit_cache (key VARCHAR, rid BIGINT, port VARCHAR, arrival_date DATE)")
+    keys = [predicate_key(rule.where) for rule in rules]
     matched = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
-    for index, rule in enumerate(rules):
-        key = predicate_key(rule.where)
+    if cache is not None:
+        matched |= cache.load(con, sorted(set(keys) - matched))
+    for index, (rule, key) in enumerate(zip(rules, keys)):
         if key not in matched:
-            if cache is None or not cache.load(con, key):
-                predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
-                con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
-                    FROM manifest_f WHERE {predicate}""", [key, *params])
-                if cache is not None:
-                    cache.save(con, key)
+            predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
+            con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
+                FROM manifest_f WHERE {predicate}""", [key, *params])
+            if cache is not None:
+                cache.save(con, key)
             matched.add(key)
         con.execute("""INSERT INTO hits SELECT ?::INTEGER, rid, port, arrival_date FROM hit_cache
             WHERE key = ? AND arrival_date BETWEEN (SELECT since FROM w_bounds)
@@ -182,16 +184,30 @@ class HitCache:
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.parquet"
 
-    def load(self, con: duckdb.DuckDBPyConnection, key: str) -> bool:
-        path = self._file(key)
-        if not path.is_file():
-            return False
+    def load(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+        """Add the kept matches of `keys` to `hit_cache`; return the keys found. All files are
+        read in one query; should one be unreadable (truncated by hand?), each is read alone
+        and the bad ones are left to be matched again and rewritten."""
+        found = [key for key in keys if self._file(key).is_file()]
         try:
-            con.execute("INSERT INTO hit_cache SELECT ?, rid, port, arrival_date FROM read_parquet(?)",
-                        [key, str(path)])
+            self._read(con, found)
+            return set(found)
         except duckdb.Error:
-            return False  # unreadable (truncated by hand?): match again and rewrite it
-        return True
+            pass
+        loaded = set()
+        for key in found:
+            try:
+                self._read(con, [key])
+                loaded.add(key)
+            except duckdb.Error:
+                pass
+        return loaded
+
+    def _read(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> None:
+        if keys:
+            con.execute("""INSERT INTO hit_cache SELECT parse_filename(filename, true), rid, port,
+                arrival_date FROM read_parquet(?, filename = true)""",
+                        [[str(self._file(key)) for key in keys]])
 
     def save(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
         path = self._file(key)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import duckdb
 import polars as pl
 
-from .db import one
+from .db import fetch_frame, one, register_frame
 from .engine import RID, internal_columns
 from .model import Rule
 from .window import Window
@@ -75,7 +75,7 @@ def baseline_from(row: Sequence[int]) -> dict:
 def _register_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int]) -> None:
     frame = pl.DataFrame({"rule": list(range(len(rules))), "rule_id": [r.id for r in rules]},
                          schema={"rule": pl.Int32, "rule_id": pl.String})
-    con.register("rule_ids_view", frame)
+    register_frame(con, "rule_ids_view", frame)
     con.execute("CREATE OR REPLACE TEMP TABLE rule_ids AS SELECT * FROM rule_ids_view")
     con.unregister("rule_ids_view")
     con.execute("CREATE OR REPLACE TEMP TABLE udrs (rule INTEGER)")
@@ -108,6 +108,7 @@ FROM rule_ids r
 LEFT JOIN hits h ON h.rule = r.rule
 LEFT JOIN w_facts f ON f.rid = h.rid
 LEFT JOIN port_rate pr ON pr.port = f.port
+WHERE r.rule < $requested
 GROUP BY r.rule
 """
 
@@ -115,7 +116,7 @@ GROUP BY r.rule
 _UNIQUE = """
 SELECT h.rule, count(*) AS unique_discrepant
 FROM hits h JOIN w_facts f ON f.rid = h.rid AND f.discrepant
-WHERE NOT EXISTS (SELECT 1 FROM hits u JOIN udrs USING (rule) WHERE u.rid = h.rid AND u.rule <> h.rule)
+WHERE h.rule < $requested AND NOT EXISTS (SELECT 1 FROM hits u JOIN udrs USING (rule) WHERE u.rid = h.rid AND u.rule <> h.rule)
 GROUP BY h.rule
 """
 
@@ -126,7 +127,7 @@ WITH sizes AS (SELECT rule, count(*) AS n FROM hits GROUP BY rule),
 inter AS (
   SELECT a.rule AS rule, b.rule AS udr, count(*) AS n
   FROM hits a JOIN hits b ON a.rid = b.rid AND a.rule <> b.rule
-  WHERE b.rule IN (SELECT rule FROM udrs)
+  WHERE b.rule IN (SELECT rule FROM udrs) AND a.rule < $requested
   GROUP BY a.rule, b.rule
 )
 SELECT i.rule, r.rule_id AS max_overlap_id, i.n / (sa.n + sb.n - i.n) AS max_overlap_jaccard
@@ -141,10 +142,13 @@ def register_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_id
     _register_rules(con, rules, udr_idx)
 
 
-def rule_counts(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int]) -> pl.DataFrame:
-    """Per-rule counts (one row per rule, in order) from per-shipment `hits`, before any rate."""
+def rule_counts(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], udr_idx: Sequence[int],
+                requested: int) -> pl.DataFrame:
+    """Counts of the first `requested` rules (one row each, in order) from per-shipment `hits`,
+    before any rate. The other rules are the reference UDRs, needed only for overlap."""
     _register_rules(con, rules, udr_idx)
-    return combine_counts(con.sql(_COUNTS).pl(), con.sql(_UNIQUE).pl(), con.sql(_OVERLAP).pl(),
+    params = {"requested": requested}
+    return combine_counts(*(fetch_frame(con, sql, params) for sql in (_COUNTS, _UNIQUE, _OVERLAP)),
                           bool(udr_idx))
 
 
@@ -202,20 +206,20 @@ _SCHEMA.update({name: _INT for name in (
 
 def monthly(con: duckdb.DuckDBPyConnection, rule: int) -> pl.DataFrame:
     """Targeted, examined and discrepant per arrival month for one rule (months with any hit)."""
-    return con.sql("""
+    return fetch_frame(con, """
         SELECT f.month, count(*) AS targeted, count(*) FILTER (f.examined) AS examined,
           count(*) FILTER (f.discrepant) AS discrepant
         FROM hits h JOIN w_facts f USING (rid) WHERE h.rule = ? GROUP BY f.month ORDER BY f.month
-        """, params=[rule]).pl()
+        """, [rule])
 
 
 def by_port(con: duckdb.DuckDBPyConnection, rule: int, window: Window) -> pl.DataFrame:
     """Counts, hit rate and flags per day per port for one rule, busiest port first."""
-    frame = con.sql("""
+    frame = fetch_frame(con, """
         SELECT f.port, count(*) AS targeted, count(*) FILTER (f.examined) AS examined,
           count(*) FILTER (f.discrepant) AS discrepant
         FROM hits h JOIN w_facts f USING (rid) WHERE h.rule = ? GROUP BY f.port
-        ORDER BY targeted DESC, f.port""", params=[rule]).pl()
+        ORDER BY targeted DESC, f.port""", [rule])
     return frame.with_columns(
         hit_rate=pl.when(pl.col("examined") > 0).then(pl.col("discrepant") / pl.col("examined")),
         flags_per_day=pl.col("targeted") / window.days if window.days else pl.lit(None),
@@ -224,14 +228,14 @@ def by_port(con: duckdb.DuckDBPyConnection, rule: int, window: Window) -> pl.Dat
 
 def overlaps(con: duckdb.DuckDBPyConnection, rule: int, top: int = 5) -> pl.DataFrame:
     """The reference UDRs sharing shipments with one rule, by Jaccard index, highest first."""
-    return con.sql("""
+    return fetch_frame(con, """
         WITH sizes AS (SELECT rule, count(*) AS n FROM hits GROUP BY rule)
         SELECT r.rule_id AS udr, count(*) AS shared, count(*) / (sa.n + sb.n - count(*)) AS jaccard
         FROM hits a JOIN hits b ON a.rid = b.rid AND b.rule <> a.rule
         JOIN udrs u ON u.rule = b.rule JOIN rule_ids r ON r.rule = b.rule
         JOIN sizes sa ON sa.rule = a.rule JOIN sizes sb ON sb.rule = b.rule
         WHERE a.rule = ? GROUP BY r.rule_id, sa.n, sb.n
-        ORDER BY jaccard DESC, udr LIMIT ?""", params=[rule, top]).pl()
+        ORDER BY jaccard DESC, udr LIMIT ?""", [rule, top])
 
 
 def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | None = None) -> pl.DataFrame:
@@ -243,16 +247,16 @@ def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | No
         SELECT f.rid, f.examined, f.discrepant, f.outcome, f.msrp
         FROM hits h JOIN w_facts f USING (rid) WHERE h.rule = ? {cut if limit is not None else ""}""",
                 [rule] + ([limit] if limit is not None else []))
-    frame = con.sql(f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
+    frame = fetch_frame(con, f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
         FROM picked p JOIN manifest_f m ON m."{RID}" = p.rid
         ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
-        {"LIMIT ?" if limit is not None else ""}""", params=[limit] if limit is not None else None).pl()
+        {"LIMIT ?" if limit is not None else ""}""", [limit] if limit is not None else None)
     return frame.drop(internal_columns(con))
 
 
 def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """For every reference UDR, the largest share of its targeted shipments another one also matches."""
-    return con.sql("""
+    return fetch_frame(con, """
         WITH sizes AS (SELECT rule, count(*) AS n FROM hits WHERE rule IN (SELECT rule FROM udrs) GROUP BY rule),
         shared AS (
           SELECT a.rule, b.rule AS other, count(*) AS n FROM hits a
@@ -262,4 +266,4 @@ def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         )
         SELECT s.rule, r.rule_id AS other_id, s.n / z.n AS share
         FROM shared s JOIN sizes z ON z.rule = s.rule JOIN rule_ids r ON r.rule = s.other
-        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""").pl()
+        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""")
