@@ -27,13 +27,14 @@ class Project:
         """The configured UDR and query folders."""
         return list(self.config.rule_dirs) + list(self.config.query_dirs)
 
-    def check(self, paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[Problem]]:
+    def check(self, paths: Sequence[str | Path] | None = None,
+              run_examples: bool = True) -> tuple[list[Rule], list[Problem]]:
         """Load and validate rules under `paths` (default: configured folders), keeping problems."""
         from .validate import check_rules, outcome_problems
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
-                                      self.config.priorities or None)
+                                      self.config.priorities or None, run_examples)
         return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
@@ -45,15 +46,21 @@ class Project:
     def all_rules(self) -> list[Rule]:
         return self._validated(None)
 
-    def _validated(self, paths: Sequence[str | Path] | None) -> list[Rule]:
-        rules, problems = self.check(paths)
+    @cached_property
+    def reference_rules(self) -> list[Rule]:
+        """The configured rules, validated without running their examples: enough to compare
+        one rule with the UDRs (`validate`, `evaluate` and the gate run every example)."""
+        return self.__dict__.get("all_rules") or self._validated(None, run_examples=False)
+
+    def _validated(self, paths: Sequence[str | Path] | None, run_examples: bool = True) -> list[Rule]:
+        rules, problems = self.check(paths, run_examples)
         if any(p.severity == "error" for p in problems):
             raise RuleError([p for p in problems if p.severity == "error"])
         return rules
 
     def active_udrs(self) -> list[Rule]:
         """The configured UDRs with status active: the reference set for overlap and uniqueness."""
-        return [r for r in self.all_rules if r.kind == "udr" and r.is_active]
+        return [r for r in self.reference_rules if r.kind == "udr" and r.is_active]
 
     def find_rule(self, ref: str) -> Path:
         """The file of a rule given as a path or as an id in the configured folders."""

@@ -70,6 +70,15 @@ def test_examples_of_many_rules_are_each_judged_against_their_own_rule(monkeypat
         assert [r.id for r in typed] == ["Q-0", "Q-2", "Q-4", "Q-6"]
 
 
+def test_examples_can_be_left_unrun_for_reference_rules():
+    """`targeting test` compares a rule with the UDRs without running the UDRs' examples."""
+    failing = rule(Leaf("declared_value", "gt", 10), [Example({"declared_value": 5}, True)])
+    typed, problems = validate_rules([failing], CATALOGUE, {}, run_examples=False)
+    assert typed == [failing] and problems == []
+    typed, problems = validate_rules([failing], CATALOGUE, {})
+    assert typed == [] and [p.code for p in problems] == ["example-failed"]
+
+
 def test_warnings_for_never_and_always():
     never = All((Leaf("declared_value", "between", (10, 20)), Leaf("declared_value", "gt", 30)))
     always = Leaf("port_code", "contains", "  ")
