@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from .db import fetch_frame, register_frame
 from .evaluate import backtest, project_window
 from .project import Project, open_project
 from .window import Window
@@ -41,7 +42,7 @@ def coverage_of(project: Project, window: Window) -> pl.DataFrame:
     active = [r for r in project.all_rules if r.is_active]
     run = backtest(project, active, window, [r for r in active if r.kind == "udr"])
     _register(run.con, active)
-    shipments = run.con.sql(_DISCREPANT).pl()
+    shipments = fetch_frame(run.con, _DISCREPANT)
     return _summarise(shipments)
 
 
@@ -51,7 +52,7 @@ def _register(con: duckdb.DuckDBPyConnection, rules: list) -> None:
     tags = pl.DataFrame([(i, tag) for i, r in enumerate(rules) for tag in r.priorities],
                         schema={"rule": pl.Int32, "priority": pl.String}, orient="row")
     for name, frame in (("cov_rules", kinds), ("cov_priorities", tags)):
-        con.register(f"{name}_view", frame)
+        register_frame(con, f"{name}_view", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_view")
         con.unregister(f"{name}_view")
 

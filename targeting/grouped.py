@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from .compile_sql import compile_sql
+from .db import fetch_frame
 from .model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 
 BATCH = 200
@@ -263,9 +264,9 @@ def rule_counts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFr
 
     Needs `ms_hits`, `groups`, `rule_starts`, `rule_ids` and `udrs`."""
     con.execute(_RULE_GROUPS)
-    counts = con.sql(_COUNTS).pl()
-    unique = con.sql(_UNIQUE).pl()
-    overlap = con.sql(_OVERLAP).pl()
+    counts = fetch_frame(con, _COUNTS)
+    unique = fetch_frame(con, _UNIQUE)
+    overlap = fetch_frame(con, _OVERLAP)
     return counts, unique, overlap
 
 
@@ -346,7 +347,7 @@ QUALIFY row_number() OVER (PARTITION BY i.rule ORDER BY max_overlap_jaccard DESC
 def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """As `metrics.containment`, from the groups: each reference UDR's largest share of targeted
     shipments another reference UDR also matches."""
-    return con.sql("""
+    return fetch_frame(con, """
         WITH u AS (SELECT * FROM rule_groups WHERE rule IN (SELECT rule FROM udrs)),
         sizes AS (SELECT rule, sum(n) AS n FROM u GROUP BY rule),
         shared AS (
@@ -355,4 +356,4 @@ def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         )
         SELECT s.rule, r.rule_id AS other_id, (s.n / z.n)::DOUBLE AS share
         FROM shared s JOIN sizes z ON z.rule = s.rule JOIN rule_ids r ON r.rule = s.other
-        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""").pl()
+        QUALIFY row_number() OVER (PARTITION BY s.rule ORDER BY share DESC, other_id) = 1""")
