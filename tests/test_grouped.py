@@ -127,3 +127,25 @@ def test_wide_signatures_as_hugeint_or_struct_count_the_same(random_project, mon
     rules = random_rules(lists, 40, 77)
     a, b = both(project, rules, project_window(project))
     assert_frame_equal(a.scoreboard(), b.scoreboard(), check_exact=False, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 64])
+def test_numeric_buckets_number_the_intervals_between_constants(count):
+    """The binary-search bucket equals 1 + #constants below + #constants at or below."""
+    import duckdb
+
+    from targeting.grouped import _bucket_sql
+    from targeting.model import Leaf
+
+    rng = random.Random(count)
+    constants = sorted({rng.randint(-50, 50) for _ in range(count)})
+    leaves = [Leaf("v", "gt", float(c)) for c in constants]
+    sql, params = _bucket_sql("v", leaves)
+    values = [None] + [x / 2 for x in range(-120, 121)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE w (v DOUBLE)")
+    con.executemany("INSERT INTO w VALUES (?)", [[v] for v in values])
+    got = dict(con.execute(f"SELECT v, {sql} FROM w", list(params)).fetchall())
+    for v in values:
+        want = 0 if v is None else 1 + sum(c < v for c in constants) + sum(c <= v for c in constants)
+        assert got[v] == want, v
