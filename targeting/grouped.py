@@ -69,8 +69,10 @@ def _classes(con: duckdb.DuckDBPyConnection, i: int, field: str, field_leaves: l
     values (text) or on one value per interval between the leaves' constants (other types)."""
     if catalogue[field] == "text":
         lookup, params = f"w.{_quote(field)}", ()
-        source = [_quote(field)] + ([_quote(folded[field])] if field in folded else [])
-        distinct = f"SELECT DISTINCT {_quote(field)} AS value, {', '.join(source)} FROM w"
+        distinct = f"SELECT DISTINCT {_quote(field)} AS value, {_quote(field)} FROM w"
+        # Folded inline on the distinct values: cheaper than carrying the stored folded copy
+        # through DISTINCT over every row, and the same by construction (compile_sql.folded_sql).
+        folded = {}
     else:
         lookup, params = _bucket_sql(field, field_leaves)
         distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "
@@ -180,7 +182,7 @@ def _rows(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key, bound
         classes.append(f"coalesce(cls_{f.index}.cls, 0) AS c{f.index}")
     segment, segment_params = _segment_sql(bounds)
     selects = classes + [f"{segment} AS seg", "w.port_code AS port",
-                         "strftime(w.arrival_date, '%Y-%m') AS month", "w.rid"]
+                         "date_trunc('month', w.arrival_date) AS month", "w.rid"]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE g_rows AS
         SELECT {key.sql()} AS key, seg, port, month, rid FROM (
           SELECT {', '.join(selects)} FROM w {' '.join(joins)})""", segment_params + params)
@@ -200,17 +202,26 @@ def _match_sets(con: duckdb.DuckDBPyConnection) -> None:
 
 def _groups(con: duckdb.DuckDBPyConnection) -> None:
     """`groups`: shipments counted by match set (0: no rule), port, month, segment, exam facts."""
+    # Most shipments match no rule: look up match sets by key among matched keys only, rather
+    # than joining every row to every signature.
+    con.execute("""CREATE OR REPLACE TEMP TABLE key_ms AS
+        SELECT k.key, sm.ms FROM sig_ms sm JOIN sig_keys k USING (sig)""")
+    # Unexamined shipments (most of them) have no exam facts to group by: counting them on
+    # four small columns apart is much cheaper than grouping every row by lists and strings.
     con.execute("""CREATE OR REPLACE TEMP TABLE groups AS
-          SELECT coalesce(sm.ms, 0) AS ms, r.port, r.month, r.seg,
-            coalesce(e.examined, FALSE) AS examined, coalesce(e.discrepant, FALSE) AS discrepant,
-            coalesce(e.random_examined, FALSE) AS random_examined,
-            coalesce(e.random_discrepant, FALSE) AS random_discrepant,
-            e.outcome, coalesce(e.referred, FALSE) AS referred, e.selectors,
-            count(*) AS n, sum(e.msrp) AS msrp
-          FROM g_rows r JOIN sig_keys k ON k.key = r.key
-          LEFT JOIN sig_ms sm ON sm.sig = k.sig
-          LEFT JOIN w_exams e ON e.rid = r.rid
-          GROUP BY ALL""")
+        WITH rows AS (
+          SELECT coalesce(km.ms, 0) AS ms, r.port, r.month, r.seg, r.rid
+          FROM g_rows r LEFT JOIN key_ms km ON km.key = r.key)
+        SELECT ms, port, month, seg, FALSE AS examined, FALSE AS discrepant,
+          FALSE AS random_examined, FALSE AS random_discrepant, NULL::VARCHAR AS outcome,
+          FALSE AS referred, NULL::VARCHAR[] AS selectors, count(*) AS n, NULL::DOUBLE AS msrp
+        FROM rows r ANTI JOIN w_exams e ON e.rid = r.rid
+        GROUP BY ms, port, month, seg
+        UNION ALL
+        SELECT r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
+          e.random_discrepant, e.outcome, e.referred, e.selectors, count(*) AS n, sum(e.msrp) AS msrp
+        FROM rows r JOIN w_exams e ON e.rid = r.rid
+        GROUP BY ALL""")
     con.execute("DROP TABLE g_rows")
 
 
