@@ -156,7 +156,7 @@ def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue
     matched = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
     if cache is not None:
         matched |= cache.load(con, sorted(set(keys) - matched))
-    for index, (rule, key) in enumerate(zip(rules, keys)):
+    for rule, key in zip(rules, keys):
         if key not in matched:
             predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
             con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
@@ -164,9 +164,11 @@ def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue
             if cache is not None:
                 cache.save(con, key)
             matched.add(key)
-        con.execute("""INSERT INTO hits SELECT ?::INTEGER, rid, port, arrival_date FROM hit_cache
-            WHERE key = ? AND arrival_date BETWEEN (SELECT since FROM w_bounds)
-              AND (SELECT until FROM w_bounds)""", [index, key])
+    con.execute("""INSERT INTO hits SELECT r.rule, c.rid, c.port, c.arrival_date
+        FROM (SELECT unnest(?::VARCHAR[]) AS key, generate_subscripts(?::VARCHAR[], 1) - 1 AS rule) r
+        JOIN hit_cache c USING (key)
+        WHERE c.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""",
+                [keys, keys])
 
 
 def predicate_key(where: Node) -> str:
