@@ -231,9 +231,10 @@ def _signatures(con: duckdb.DuckDBPyConnection, fields: list[_Field], key: _Key,
     stored in the order of the `order` fields' classes (see _gating_fields)."""
     classes = "".join(f", {key.decode(f)} AS c{f.index}" for f in fields)
     order_by = f"ORDER BY {', '.join(f'c{f.index}' for f in order)}" if order else ""
+    # ORDER BY at the top: DuckDB keeps it (preserve_insertion_order is off, see data.py).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE sig_keys AS
         SELECT row_number() OVER () AS sig, * FROM (
-          SELECT key{classes} FROM (SELECT DISTINCT key FROM g_rows) {order_by})""")
+          SELECT key{classes} FROM (SELECT DISTINCT key FROM g_rows)) {order_by}""")
 
 
 def _gating_fields(rules: Sequence[Rule], most: int = 2) -> list[str]:
