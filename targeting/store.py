@@ -33,7 +33,8 @@ from .engine import FOLD_PREFIX, RID, HitCache, exam_facts_sql
 
 STORE_FORMAT = 4  # bump when the stored tables change shape
 STORE_DIR = Path(".targeting-cache") / "data"
-HITS_DIR = Path(".targeting-cache") / "hits"  # per store key: matches per predicate (engine.HitCache)
+HITS_DIR = Path(".targeting-cache") / "hits"
+SPILL_DIR = Path(".targeting-cache") / "spill"  # DuckDB's temporary files beyond the memory limit  # per store key: matches per predicate (engine.HitCache)
 
 
 def store_key(config: Config) -> str:
@@ -59,6 +60,8 @@ def open_stored(config: Config) -> Dataset | None:
     con = duckdb.connect(":memory:")
     try:
         limit_memory(con)
+        # Spill beside the store rather than into ./.tmp, DuckDB's default for in-memory work.
+        con.execute(f"SET temp_directory = '{_quoted(config.root / SPILL_DIR)}'")
         con.execute(f"ATTACH '{_quoted(path)}' AS store (READ_ONLY)")
         fingerprint, files, build, first, last = con.execute(
             "SELECT fingerprint, files, build, first_arrival, last_arrival FROM store.meta").fetchall()[0]
