@@ -60,7 +60,7 @@ def ensure_folded(con: duckdb.DuckDBPyConnection, fields: set[str], catalogue: C
     if not present >= fields or not _exists(con, "manifest_f"):
         wanted = sorted(present | fields)
         # exam facts, window tables and cached hits are keyed by rows of the old manifest_f
-        for table in ("exam_facts", "w_bounds", "hit_cache"):
+        for table in ("exam_facts", "arrivals", "w_bounds", "hit_cache"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         extra = "".join(f', {folded_sql(name, catalogue)} AS "{FOLD_PREFIX}{name}"' for name in wanted)
         con.execute(f'CREATE OR REPLACE TEMP TABLE manifest_f AS SELECT row_number() OVER () AS "{RID}", '
@@ -118,11 +118,16 @@ def exam_facts_sql() -> str:
         FROM ({_EXAM_FACTS}) e JOIN manifest_f m USING (shipment_id)"""
 
 
+ARRIVALS_SQL = 'SELECT arrival_date, count(*) AS shipments FROM manifest_f GROUP BY arrival_date'
+
+
 def ensure_exam_facts(con: duckdb.DuckDBPyConnection) -> None:
-    """Per-shipment exam facts, the same for every window: computed once per connection
-    (a view over the store's copy when the data comes from the store)."""
+    """Per-shipment exam facts and shipments per arrival day, the same for every window:
+    computed once per connection (views over the store's copies when the data is stored)."""
     if not _exists(con, "exam_facts"):
         con.execute(f"CREATE TEMP TABLE exam_facts AS {exam_facts_sql()}")
+    if not _exists(con, "arrivals"):
+        con.execute(f"CREATE TEMP TABLE arrivals AS {ARRIVALS_SQL}")
 
 
 def hit_facts(con: duckdb.DuckDBPyConnection, requested: int) -> None:

@@ -55,12 +55,14 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def baseline(con: duckdb.DuckDBPyConnection, since: object | None = None) -> dict:
     """Counts and hit rates over every shipment in the window (from `since`, when given)."""
-    shipments = one(con, "SELECT count(*) FROM w WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE",
-                    [since, since])[0]
-    row = one(con, """SELECT count(*) FILTER (examined), count(*) FILTER (discrepant),
+    # Shipments per arrival day (a small table: see engine.ensure_exam_facts), not the manifest.
+    row = one(con, """SELECT
+        (SELECT coalesce(sum(shipments), 0)::BIGINT FROM arrivals
+         WHERE arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)
+           AND (?::DATE IS NULL OR arrival_date >= ?::DATE)),
+        count(*) FILTER (examined), count(*) FILTER (discrepant),
         count(*) FILTER (random_examined), count(*) FILTER (random_discrepant)
-        FROM w_exams WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""", [since, since])
-    row = (shipments, *row)
+        FROM w_exams WHERE ?::DATE IS NULL OR arrival_date >= ?::DATE""", [since] * 4)
     return baseline_from(row)
 
 

@@ -29,9 +29,9 @@ from .data import (
     source_files,
     target_lists_table,
 )
-from .engine import FOLD_PREFIX, RID, HitCache, exam_facts_sql
+from .engine import ARRIVALS_SQL, FOLD_PREFIX, RID, HitCache, exam_facts_sql
 
-STORE_FORMAT = 4  # bump when the stored tables change shape
+STORE_FORMAT = 5  # bump when the stored tables change shape
 STORE_DIR = Path(".targeting-cache") / "data"
 HITS_DIR = Path(".targeting-cache") / "hits"
 SPILL_DIR = Path(".targeting-cache") / "spill"  # DuckDB's temporary files beyond the memory limit  # per store key: matches per predicate (engine.HitCache)
@@ -114,6 +114,7 @@ def _finish(dataset: Dataset) -> None:
     con.execute(f'CREATE TABLE manifest_f AS SELECT row_number() OVER () AS "{RID}", *{folded} FROM manifest')
     con.execute("DROP TABLE manifest")
     con.execute(f"CREATE TABLE exam_facts AS {exam_facts_sql()}")
+    con.execute(f"CREATE TABLE arrivals AS {ARRIVALS_SQL}")
     con.execute("DROP TABLE IF EXISTS target_lists")  # lists are read from their files each run
     con.execute("""CREATE TABLE meta AS SELECT ?::VARCHAR AS fingerprint, ?::VARCHAR AS files,
         ?::VARCHAR AS build, min(arrival_date) AS first_arrival, max(arrival_date) AS last_arrival
@@ -130,6 +131,7 @@ def _views(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TEMP VIEW manifest AS SELECT *{exclude} FROM store.manifest_f")
     con.execute("CREATE TEMP VIEW exams AS SELECT * FROM store.exams")
     con.execute("CREATE TEMP VIEW exam_facts AS SELECT * FROM store.exam_facts")
+    con.execute("CREATE TEMP VIEW arrivals AS SELECT * FROM store.arrivals")
 
 
 def _ident(name: str) -> str:
