@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import scale  # noqa: E402 - the harness shared with benchmarks/scale.py
+import scale  # the harness shared with benchmarks/scale.py
 
 SECTION = "## Very large history"
 
