@@ -144,36 +144,94 @@ def hit_facts(con: duckdb.DuckDBPyConnection, requested: int) -> None:
 
 
 def match_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], catalogue: Catalogue,
-                folded: Mapping[str, str] | None = None, cache: HitCache | None = None) -> None:
+                folded: Mapping[str, str] | None = None, cache: HitCache | None = None,
+                requested: int | None = None) -> None:
     """Create `hits(rule, rid, port, arrival_date)` for `rules` (rule = index in the sequence),
-    the matches among the window's shipments.
+    the matches among the window's shipments, and `rule_sizes(rule, n)` for the reference ones.
+
+    The first `requested` rules (default: all) get every match. The others are reference rules
+    (the active UDRs a backtest compares with): they get only the matches they share with a
+    requested rule, all that overlap and uniqueness need, and their match counts go to
+    `rule_sizes` (`count_sizes` adds the requested rules' once their start dates are applied).
 
     Each distinct predicate is matched once over the whole history, one filtered scan (DuckDB
     evaluates a WHERE clause leaf by leaf on the rows still selected, which measured twice as
     fast as evaluating every rule on every row in one pass; many rules go to the grouped engine
     instead). Matches are kept per connection, and in `cache` on disk when given, so later
-    windows, later backtests and later runs reuse them: an officer's repeated `test` scans only
-    the query, not the UDRs it is compared with.
+    windows, backtests and runs reuse them: an officer's repeated `test` scans only the query.
+    A reference rule's kept matches are streamed from disk, never loaded whole (the active UDRs
+    match ~10M of 100M shipments).
     """
+    requested = len(rules) if requested is None else requested
     con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, rid BIGINT, port VARCHAR, arrival_date DATE)")
+    con.execute("CREATE OR REPLACE TEMP TABLE rule_sizes (rule INTEGER, n BIGINT)")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS hit_cache (key VARCHAR, rid BIGINT, port VARCHAR, arrival_date DATE)")
     keys = [predicate_key(rule.where) for rule in rules]
-    matched = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
+    loaded = {row[0] for row in con.execute("SELECT DISTINCT key FROM hit_cache").fetchall()}
+    kept: set[str] = set()
     if cache is not None:
-        matched |= cache.load(con, sorted(set(keys) - matched))
+        loaded |= cache.load(con, sorted(set(keys[:requested]) - loaded))
+        kept = cache.kept(set(keys[requested:]) - loaded)
     for rule, key in zip(rules, keys):
-        if key not in matched:
-            predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
-            con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
-                FROM manifest_f WHERE {predicate}""", [key, *params])
-            if cache is not None:
-                cache.save(con, key)
-            matched.add(key)
-    con.execute("""INSERT INTO hits SELECT r.rule, c.rid, c.port, c.arrival_date
-        FROM (SELECT unnest(?::VARCHAR[]) AS key, generate_subscripts(?::VARCHAR[], 1) - 1 AS rule) r
-        JOIN hit_cache c USING (key)
-        WHERE c.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)""",
-                [keys, keys])
+        if key not in loaded and key not in kept:
+            _scan(con, rule, key, catalogue, folded, cache)
+            loaded.add(key)
+    _rule_keys(con, keys, requested)
+    con.execute(f"""INSERT INTO hits SELECT r.rule, c.rid, c.port, c.arrival_date
+        FROM rule_keys r JOIN hit_cache c USING (key) WHERE r.rule < ? AND {_IN_WINDOW}""", [requested])
+    on_disk = sorted({k for k in keys[requested:] if k in kept})
+    try:
+        _reference_hits(con, _KEPT_SOURCE, [cache.files(on_disk)] if on_disk else None, on_disk, requested)
+    except duckdb.Error:  # a kept file is unreadable: match those predicates again
+        con.execute("DELETE FROM hits WHERE rule >= ?", [requested])
+        con.execute("DELETE FROM rule_sizes")
+        for rule, key in zip(rules, keys):
+            if key in on_disk:
+                _scan(con, rule, key, catalogue, folded, cache)
+        on_disk = []
+    in_memory = sorted({k for k in keys[requested:] if k not in on_disk})
+    _reference_hits(con, "hit_cache", None, in_memory, requested)
+
+
+_IN_WINDOW = "c.arrival_date BETWEEN (SELECT since FROM w_bounds) AND (SELECT until FROM w_bounds)"
+_KEPT_SOURCE = "(SELECT parse_filename(filename, true) AS key, * EXCLUDE (filename) FROM read_parquet(?, filename = true))"
+
+
+def _scan(con: duckdb.DuckDBPyConnection, rule: Rule, key: str, catalogue: Catalogue,
+          folded: Mapping[str, str] | None, cache: HitCache | None) -> None:
+    """Match one predicate over the whole history into `hit_cache` (and keep it on disk)."""
+    predicate, params = compile_sql(rule.where, catalogue, folded=folded or {})
+    con.execute(f"""INSERT INTO hit_cache SELECT ?, "{RID}", port_code, arrival_date
+        FROM manifest_f WHERE {predicate}""", [key, *params])
+    if cache is not None:
+        cache.save(con, key)
+
+
+def _rule_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str], requested: int) -> None:
+    """`rule_keys(rule, key)`: which predicate each rule index is."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE rule_keys AS
+        SELECT unnest(?::VARCHAR[]) AS key, (generate_subscripts(?::VARCHAR[], 1) - 1)::INTEGER AS rule""",
+                [list(keys), list(keys)])
+
+
+def _reference_hits(con: duckdb.DuckDBPyConnection, source: str, params: list | None,
+                    keys: Sequence[str], requested: int) -> None:
+    """Reference rules with predicates in `keys`: their matches shared with a requested rule
+    into `hits`, their window match counts into `rule_sizes`, both read from `source`."""
+    if not keys:
+        return
+    chosen = f"""FROM rule_keys r JOIN {source} c USING (key)
+        WHERE r.rule >= ? AND list_contains(?::VARCHAR[], r.key) AND {_IN_WINDOW}"""
+    args = (params or []) + [requested, list(keys)]
+    con.execute(f"""INSERT INTO hits SELECT r.rule, c.rid, c.port, c.arrival_date {chosen}
+        AND c.rid IN (SELECT rid FROM hits WHERE rule < ?)""", args + [requested])
+    con.execute(f"INSERT INTO rule_sizes SELECT r.rule, count(*) {chosen} GROUP BY r.rule", args)
+
+
+def count_sizes(con: duckdb.DuckDBPyConnection, requested: int) -> None:
+    """Add the requested rules' match counts (after start dates) to `rule_sizes`."""
+    con.execute("INSERT INTO rule_sizes SELECT rule, count(*) FROM hits WHERE rule < ? GROUP BY rule",
+                [requested])
 
 
 def predicate_key(where: Node) -> str:
@@ -209,6 +267,13 @@ class HitCache:
             except duckdb.Error:
                 pass
         return loaded
+
+    def kept(self, keys: set[str]) -> set[str]:
+        """Those of `keys` whose matches are on disk."""
+        return {key for key in keys if self._file(key).is_file()}
+
+    def files(self, keys: Sequence[str]) -> list[str]:
+        return [str(self._file(key)) for key in keys]
 
     def _read(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> None:
         if keys:

@@ -41,7 +41,10 @@ class Backtest:
         return metrics.baseline(self.con, since)
 
     def containment(self) -> pl.DataFrame:
-        """Each reference UDR's largest share of targeted shipments another one also matches."""
+        """Each reference UDR's largest share of targeted shipments another one also matches.
+        The UDRs must be among the requested rules (only those keep every match)."""
+        if any(i >= self.requested for i in self.udr_idx):
+            raise ValueError("containment needs the reference UDRs among the requested rules")
         module = grouped if self.method == "grouped" else metrics
         return module.containment(self.con)
 
@@ -75,9 +78,10 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
     engine.prepare_window(con, window)
     if method == "grouped":
         return _grouped(con, window, all_rules, len(rules), udr_idx, catalogue, folded, starts)
-    engine.match_rules(con, all_rules, catalogue, folded, project.dataset.hit_cache)
+    engine.match_rules(con, all_rules, catalogue, folded, project.dataset.hit_cache, len(rules))
     if starts:
         engine.drop_before(con, starts)
+    engine.count_sizes(con, len(rules))
     engine.hit_facts(con, len(rules))
     counts = metrics.rule_counts(con, all_rules, udr_idx, len(rules))
     return Backtest(con, window, all_rules, len(rules), udr_idx, metrics.baseline(con), counts)

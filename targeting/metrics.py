@@ -125,7 +125,7 @@ GROUP BY h.rule
 # Jaccard index of every rule's targeted set with every active UDR's (other than itself);
 # the highest wins, ties go to the smallest id.
 _OVERLAP = """
-WITH sizes AS (SELECT rule, count(*) AS n FROM hits GROUP BY rule),
+WITH sizes AS (SELECT rule, n FROM rule_sizes),
 inter AS (
   SELECT a.rule AS rule, b.rule AS udr, count(*) AS n
   FROM hits a JOIN hits b ON a.rid = b.rid AND a.rule <> b.rule
@@ -231,7 +231,7 @@ def by_port(con: duckdb.DuckDBPyConnection, rule: int, window: Window) -> pl.Dat
 def overlaps(con: duckdb.DuckDBPyConnection, rule: int, top: int = 5) -> pl.DataFrame:
     """The reference UDRs sharing shipments with one rule, by Jaccard index, highest first."""
     return fetch_frame(con, """
-        WITH sizes AS (SELECT rule, count(*) AS n FROM hits GROUP BY rule)
+        WITH sizes AS (SELECT rule, n FROM rule_sizes)
         SELECT r.rule_id AS udr, count(*) AS shared, count(*) / (sa.n + sb.n - count(*)) AS jaccard
         FROM hits a JOIN hits b ON a.rid = b.rid AND b.rule <> a.rule
         JOIN udrs u ON u.rule = b.rule JOIN rule_ids r ON r.rule = b.rule
@@ -259,7 +259,7 @@ def matched_shipments(con: duckdb.DuckDBPyConnection, rule: int, limit: int | No
 def containment(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """For every reference UDR, the largest share of its targeted shipments another one also matches."""
     return fetch_frame(con, """
-        WITH sizes AS (SELECT rule, count(*) AS n FROM hits WHERE rule IN (SELECT rule FROM udrs) GROUP BY rule),
+        WITH sizes AS (SELECT rule, n FROM rule_sizes WHERE rule IN (SELECT rule FROM udrs)),
         shared AS (
           SELECT a.rule, b.rule AS other, count(*) AS n FROM hits a
           JOIN hits b ON a.rid = b.rid AND a.rule <> b.rule

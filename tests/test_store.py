@@ -78,3 +78,26 @@ def test_a_rebuilt_store_does_not_reuse_old_matches(tiny):
     new = {p.parent for p in hit_files(tiny)} - old
     assert len(new) == 1 and len(list(new.pop().glob("*.parquet"))) == 4
     assert_frame_equal(first, again)
+
+
+def one_query(folder: Path):
+    """Q-1 measured against the UDRs as reference rules (not requested), as `test` does."""
+    project = open_project(folder / "targeting.yaml")
+    rules = project.all_rules
+    query = next(r for r in rules if r.id == "Q-1")
+    run = backtest(project, [query], WINDOW, [r for r in rules if r.kind == "udr"])
+    return run.scoreboard()
+
+
+def test_reference_rules_read_from_disk_count_the_same(tiny, monkeypatch):
+    first = one_query(tiny)  # matches every predicate and keeps them
+    assert len(hit_files(tiny)) == 3
+    streamed = one_query(tiny)  # the UDRs' kept matches are streamed from disk
+    for broken in hit_files(tiny):
+        broken.write_bytes(b"not parquet")
+    rematched = one_query(tiny)
+    monkeypatch.setenv("TARGETING_STORE", "0")
+    read = one_query(tiny)
+    for other in (streamed, rematched, read):
+        assert_frame_equal(first, other)
+    assert first["max_overlap_id"].item() == "U-1" and first["max_overlap_jaccard"].item() > 0
