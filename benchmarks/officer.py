@@ -26,11 +26,11 @@ TITLE = "## Officer loop: `targeting test`"
 
 RAW = """
 import sys, duckdb
-from targeting.config import load_config
-from targeting.compile_sql import compile_sql
-from targeting.loader import load_rules
-from targeting.validate import validate_rules
-from targeting.data import load_lists
+from targeting.data.config import load_config
+from targeting.compile.sql import compile_sql
+from targeting.rules.loader import load_rules
+from targeting.compile.check import validate_rules
+from targeting.data.dataset import load_lists
 config = load_config(sys.argv[1])
 con = duckdb.connect()
 con.execute(f"CREATE VIEW manifest AS SELECT * FROM '{config.data.manifest.pattern}'")  # our own config path

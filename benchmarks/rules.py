@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
+from targeting.decide.promotion import plain, to_yaml
 from targeting.generate.catalogue import CATEGORIES, COUNTRIES, MODES, PORTS
-from targeting.loader import load_rules
-from targeting.model import All, AnyOf, Leaf, Node, Not, Rule, leaves
-from targeting.promotion import plain, to_yaml
+from targeting.rules.loader import load_rules
+from targeting.rules.model import All, AnyOf, Leaf, Node, Not, Rule, leaves
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = (ROOT / "rules", ROOT / "queries")

@@ -173,7 +173,7 @@ def _phase_timers(phases: dict[str, float]) -> None:
 def child_engine(config: str, counts_out: str) -> dict:
     """The library path of `targeting evaluate`, phase by phase."""
     began = time.perf_counter()
-    from targeting.evaluate import backtest, project_window
+    from targeting.backtest.run import backtest, project_window
     from targeting.project import open_project
 
     phases: dict[str, float] = {}
@@ -201,9 +201,9 @@ def child_engine(config: str, counts_out: str) -> dict:
 
 def _typed_rules(rules_dir: str, lists_dir: str, catalogue: dict) -> tuple[list, dict]:
     """Rules typed against the catalogue, and the lists, as a notebook user would have them."""
-    from targeting.loader import load_rules
+    from targeting.compile.check import validate_rules
+    from targeting.rules.loader import load_rules
     from targeting.text import normalise
-    from targeting.validate import validate_rules
 
     lists = {}
     for path in sorted(Path(lists_dir).glob("*.txt")):
@@ -229,8 +229,8 @@ def _sample(rules: list, limit: int) -> list:
 def child_duckdb(data: str, rules_dir: str, limit: str, counts_out: str) -> dict:
     import duckdb
 
-    from targeting.compile_sql import compile_sql
-    from targeting.data import table_catalogue
+    from targeting.compile.sql import compile_sql
+    from targeting.data.dataset import table_catalogue
 
     con = duckdb.connect(":memory:")
     began = time.perf_counter()
@@ -275,7 +275,7 @@ def _loop_report(counts_out: str, counts: dict[str, list], load: float, count_lo
 def child_polars(data: str, rules_dir: str, limit: str, counts_out: str) -> dict:
     import polars as pl
 
-    from targeting.compile_polars import compile_polars
+    from targeting.compile.polars_expr import compile_polars
 
     manifest = f"{data}/manifest.parquet"
     catalogue = _parquet_catalogue(Path(manifest))
@@ -433,11 +433,11 @@ def measure_test(data: Path, work: Path) -> dict:
     (.targeting-cache/hits): none kept, every rule scanned (the first test after new data);
     the query's own matches gone, as after an officer edits it (the active UDRs' are kept);
     everything kept (the same query again)."""
-    from targeting.compile_sql import compile_sql
-    from targeting.engine import predicate_key
-    from targeting.loader import load_rules
-    from targeting.projection import national_projection
-    from targeting.validate import validate_rules
+    from targeting.backtest.shipments import predicate_key
+    from targeting.compile.check import validate_rules
+    from targeting.compile.sql import compile_sql
+    from targeting.decide.projection import national_projection
+    from targeting.rules.loader import load_rules
 
     config = write_config(work, data, ROOT)
     rule = next(r for r in load_rules([ROOT / "queries"]) if r.id == TEST_QUERY)

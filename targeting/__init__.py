@@ -1,14 +1,25 @@
 """targeting: measure customs targeting rules and decide which to promote or retire.
 
-`targeting.evaluate(...)` and `targeting.coverage(...)` return Polars DataFrames. (They share
-their names with the modules that define them; import other names from those modules with
-`from targeting.evaluate import backtest`.)
+The public library API; the names load on first use, so `targeting`'s command line does not
+pay for the whole library at start-up.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
-from .coverage import coverage
-from .evaluate import evaluate
+from targeting._version import __version__
 
-__all__ = ["__version__", "coverage", "evaluate"]
+# name -> module that defines it
+_API = {
+    "coverage": "targeting.decide.coverage",
+    "evaluate": "targeting.backtest.run",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'targeting' has no attribute {name!r}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Location
+from targeting.rules.model import Location
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from .config import Config, load_config
-from .data import Dataset, open_dataset
-from .errors import Problem, RuleError, TargetingError
-from .loader import did_you_mean, rule_files
-from .model import Rule
+from targeting.data.config import Config, load_config
+from targeting.data.dataset import Dataset, open_dataset
+from targeting.errors import Problem, RuleError, TargetingError
+from targeting.rules.loader import did_you_mean, rule_files
+from targeting.rules.model import Rule
 
 
 class Project:
@@ -30,7 +30,7 @@ class Project:
     def check(self, paths: Sequence[str | Path] | None = None,
               run_examples: bool = True) -> tuple[list[Rule], list[Problem]]:
         """Load and validate rules under `paths` (default: configured folders), keeping problems."""
-        from .validate import check_rules, outcome_problems
+        from targeting.compile.check import check_rules, outcome_problems
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from targeting.compile_polars import compile_polars
-from targeting.model import Rule
-from targeting.window import Window
+from targeting.backtest.window import Window
+from targeting.compile.polars_expr import compile_polars
+from targeting.rules.model import Rule
 
 Z = 1.959963984540054
 OUTCOMES = {"seizure": "seizure", "refused_entry": "refused_entry",

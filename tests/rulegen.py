@@ -6,7 +6,7 @@ import random
 
 import polars as pl
 
-from targeting.model import All, AnyOf, Leaf, Node, Not
+from targeting.rules.model import All, AnyOf, Leaf, Node, Not
 from targeting.text import normalise
 
 CATALOGUE = {"t1": "text", "t2": "text", "n1": "number", "n2": "number", "d1": "date",

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from targeting.loader import load_rules
-from targeting.model import leaves
+from targeting.compile.check import validate_rules
+from targeting.rules.loader import load_rules
+from targeting.rules.model import leaves
 from targeting.text import normalise
-from targeting.validate import validate_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "default"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from targeting.validate import check_rules
+from targeting.compile.check import check_rules
 
 FOLDER = Path(__file__).parent / "broken_rules"
 CATALOGUE = {

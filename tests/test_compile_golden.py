@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from targeting.compile_sql import compile_sql
-from targeting.validate import check_rules
+from targeting.compile.check import check_rules
+from targeting.compile.sql import compile_sql
 
 FOLDER = Path(__file__).parent / "fixtures" / "compile"
 CATALOGUE = {

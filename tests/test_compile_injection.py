@@ -5,10 +5,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from targeting.compile_polars import compile_polars
-from targeting.compile_sql import compile_sql
+from targeting.compile.polars_expr import compile_polars
+from targeting.compile.sql import compile_sql
 from targeting.errors import CompileError
-from targeting.model import All, Leaf, Not
+from targeting.rules.model import All, Leaf, Not
 
 CATALOGUE = {"description": "text", "declared_value": "number"}
 NASTY = ["it's", 'say "hi"', "a;b", "x -- y", "100%_off", "back\\slash", "'; DROP TABLE m; --"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from targeting.config import Labelled, Source, load_config
+from targeting.data.config import Labelled, Source, load_config
 from targeting.errors import ConfigError
 
 TINY = Path(__file__).parent / "data" / "contract"

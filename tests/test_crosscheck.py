@@ -16,12 +16,12 @@ import polars as pl
 import pytest
 from crosscheck_reference import scoreboard as reference_scoreboard
 
-from targeting.evaluate import backtest, project_window
+from targeting.backtest.metrics import SCOREBOARD_COLUMNS
+from targeting.backtest.run import backtest, project_window
+from targeting.backtest.window import Window
 from targeting.generate import generate
-from targeting.loader import load_rules
-from targeting.metrics import SCOREBOARD_COLUMNS
 from targeting.project import open_project
-from targeting.window import Window
+from targeting.rules.loader import load_rules
 
 REPO = Path(__file__).resolve().parents[1]
 RULE_DIRS = [REPO / "rules", REPO / "queries"]

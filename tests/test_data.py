@@ -9,8 +9,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from targeting.config import load_config
-from targeting.data import open_dataset, snake_case
+from targeting.data.config import load_config
+from targeting.data.dataset import open_dataset, snake_case
 from targeting.errors import ConfigError
 
 CONTRACT = Path(__file__).parent / "data" / "contract"

@@ -7,9 +7,9 @@ import duckdb
 import pytest
 from rulegen import CATALOGUE, TreeMaker, random_table
 
-from targeting.compile_polars import compile_polars
-from targeting.compile_sql import compile_sql
-from targeting.english import describe
+from targeting.compile.english import describe
+from targeting.compile.polars_expr import compile_polars
+from targeting.compile.sql import compile_sql
 
 TREES = 600
 
@@ -53,7 +53,7 @@ def test_every_operator_is_generated(table):
     _, lists, _ = table
     maker = TreeMaker(seed=7, lists=lists)
     seen = {maker.leaf().op for _ in range(2000)}
-    from targeting.model import OPERATORS
+    from targeting.rules.model import OPERATORS
     assert seen == set(OPERATORS)
 
 
@@ -62,8 +62,8 @@ def test_text_folding_agrees_with_normalise():
     import polars as pl
     from rulegen import ODD_TEXT
 
-    from targeting.compile_polars import folded
-    from targeting.compile_sql import _folded
+    from targeting.compile.polars_expr import folded
+    from targeting.compile.sql import _folded
     from targeting.text import normalise
 
     frame = pl.DataFrame({"t": ODD_TEXT})
@@ -81,9 +81,9 @@ DEFAULT_FIXTURE = ROOT / "targeting.yaml"  # the bundled project: rules/, querie
 @pytest.mark.skipif(not (ROOT / "fixtures" / "default" / "manifest.parquet").is_file()
                     or not DEFAULT_FIXTURE.is_file(), reason="fixtures/default not generated")
 def test_bundled_rules_select_the_same_shipments_on_bundled_data():
-    from targeting.config import load_config
-    from targeting.data import open_dataset
-    from targeting.validate import check_rules
+    from targeting.compile.check import check_rules
+    from targeting.data.config import load_config
+    from targeting.data.dataset import open_dataset
 
     config = load_config(DEFAULT_FIXTURE)
     dataset = open_dataset(config)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from targeting.english import describe
-from targeting.model import All, AnyOf, Leaf, Not
+from targeting.compile.english import describe
+from targeting.rules.model import All, AnyOf, Leaf, Not
 
 
 def test_the_issue_example():

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from gate_project import git, make_project
 
-from targeting import ledger
-from targeting.cache import CACHE_DIR
 from targeting.cli import main
+from targeting.decide import ledger
 from targeting.errors import ConfigError
 from targeting.gate import load_settings
+from targeting.gate.cache import CACHE_DIR
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from targeting.compile_polars import compile_polars
-from targeting.loader import load_rules
+from targeting.compile.polars_expr import compile_polars
+from targeting.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = {"us": [ROOT / "rules", ROOT / "queries"], "kcs": [ROOT / "fixtures/kcs/queries"]}

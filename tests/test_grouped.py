@@ -10,10 +10,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from rulegen import CATALOGUE, TreeMaker, random_table
 
-from targeting.evaluate import backtest, project_window
-from targeting.model import Rule
+from targeting.backtest.run import backtest, project_window
+from targeting.backtest.window import Window
 from targeting.project import open_project
-from targeting.window import Window
+from targeting.rules.model import Rule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,7 @@ def test_udr_containment_is_the_same(random_project):
 @pytest.mark.parametrize("packed_bits, bigint_bits", [(126, 1), (1, 1)])
 def test_wide_signatures_as_hugeint_or_struct_count_the_same(random_project, monkeypatch, packed_bits,
                                                              bigint_bits):
-    from targeting import grouped
+    from targeting.backtest import grouped
 
     monkeypatch.setattr(grouped, "PACKED_BITS", packed_bits)
     monkeypatch.setattr(grouped, "BIGINT_BITS", bigint_bits)
@@ -134,8 +134,8 @@ def test_numeric_buckets_number_the_intervals_between_constants(count):
     """The binary-search bucket equals 1 + #constants below + #constants at or below."""
     import duckdb
 
-    from targeting.grouped import _bucket_sql
-    from targeting.model import Leaf
+    from targeting.backtest.grouped import _bucket_sql
+    from targeting.rules.model import Leaf
 
     rng = random.Random(count)
     constants = sorted({rng.randint(-50, 50) for _ in range(count)})

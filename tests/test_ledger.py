@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from targeting import ledger
 from targeting.cli import main
+from targeting.decide import ledger
 from targeting.errors import TargetingError
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

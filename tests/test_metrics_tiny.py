@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from targeting.evaluate import backtest
-from targeting.loader import load_rules
-from targeting.metrics import wilson
+from targeting.backtest.metrics import wilson
+from targeting.backtest.run import backtest
+from targeting.backtest.window import Window
 from targeting.project import open_project
-from targeting.window import Window
+from targeting.rules.loader import load_rules
 
 TINY = Path(__file__).parent / "data" / "tiny"
 JAN_FEB = Window(dt.date(2025, 1, 1), dt.date(2025, 2, 28))

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from targeting.backtest.metrics import wilson
+from targeting.backtest.run import project_window
 from targeting.cli import main
+from targeting.decide.policy import DEFAULTS, decide, load_policy, retirements
 from targeting.errors import ConfigError
-from targeting.evaluate import project_window
-from targeting.metrics import wilson
-from targeting.policy import DEFAULTS, decide, load_policy, retirements
 from targeting.project import open_project
 
 DATA = Path(__file__).parent / "data" / "policy"

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from targeting.evaluate import backtest, project_window
+from targeting.backtest.run import backtest, project_window
+from targeting.decide.policy import decide, evidence_start, load_policy, retirements
 from targeting.generate import PATTERNS, generate
-from targeting.policy import decide, evidence_start, load_policy, retirements
 from targeting.project import open_project
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import itertools
 import polars as pl
 import pytest
 
-from targeting.compile_polars import compile_polars
-from targeting.model import All, AnyOf, Leaf, Not, Rule
-from targeting.projection import TRUE, has_port_condition, national_projection, without_ports
+from targeting.compile.polars_expr import compile_polars
+from targeting.decide.projection import TRUE, has_port_condition, national_projection, without_ports
+from targeting.rules.model import All, AnyOf, Leaf, Not, Rule
 
 PORT = Leaf("port_code", "eq", "1111")
 OTHER_PORT = Leaf("port_code", "in", ("2222", "3333"))

@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 from gate_project import git
 
-from targeting import ledger
+from targeting.backtest.run import project_window
 from targeting.cli import main
-from targeting.evaluate import project_window
-from targeting.policy import load_policy
+from targeting.decide import ledger
+from targeting.decide.policy import load_policy
+from targeting.decide.promotion import promote, set_status
 from targeting.project import open_project
-from targeting.promotion import promote, set_status
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY_DATA = Path(__file__).parent / "data" / "policy"

@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
-from targeting.model import OPERATORS
-from targeting.schema import build_schema, load_schema
+from targeting.rules.model import OPERATORS
+from targeting.rules.schema import build_schema, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted(p for folder in ("rules", "queries") for p in (ROOT / folder).glob("**/*.y*ml"))

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-import targeting.engine
-from targeting.evaluate import backtest
+import targeting.backtest.shipments
+from targeting.backtest.run import backtest
+from targeting.backtest.window import Window
+from targeting.data.store import HITS_DIR, STORE_DIR
 from targeting.project import open_project
-from targeting.store import HITS_DIR, STORE_DIR
-from targeting.window import Window
 
 TINY = Path(__file__).parent / "data" / "tiny"
 WINDOW = Window(dt.date(2025, 1, 1), dt.date(2025, 2, 28))
@@ -54,7 +54,7 @@ def test_matches_are_reused_from_disk_by_a_later_run(tiny, monkeypatch):
     def no_scan(*args, **kwargs):
         raise AssertionError("a cached predicate was matched again")
 
-    monkeypatch.setattr(targeting.engine, "compile_sql", no_scan)
+    monkeypatch.setattr(targeting.backtest.shipments, "compile_sql", no_scan)
     again, _ = board(tiny)
     assert_frame_equal(first, again)
 

@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .. import dossier, html_report, report
-from ..evaluate import project_window
-from ..project import open_project
-from ..promotion import promote, retire
-from ..review import build_review
-from .common import (
+from targeting.backtest.run import project_window
+from targeting.cli.common import (
     as_date,
     config_option,
     console,
@@ -17,6 +13,12 @@ from .common import (
     reports_errors,
     window_options,
 )
+from targeting.decide.promotion import promote, retire
+from targeting.decide.review import build_review
+from targeting.project import open_project
+from targeting.render import dossier
+from targeting.render import formats as report
+from targeting.render import html as html_report
 
 
 @click.command(name="candidates")

@@ -10,8 +10,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from .. import files
-from ..errors import RuleError, TargetingError
+from targeting import files
+from targeting.errors import RuleError, TargetingError
 
 
 def config_option(func: Callable) -> Callable:

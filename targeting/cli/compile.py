@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..compile_polars import compile_polars
-from ..compile_sql import compile_sql
-from ..config import load_config
-from ..english import describe
-from ..errors import TargetingError
-from ..loader import parse_rules
-from ..model import Rule
-from ..validate import check_rules
-from .validate import default_paths, rule_context
+from targeting.cli.validate import default_paths, rule_context
+from targeting.compile.check import check_rules
+from targeting.compile.english import describe
+from targeting.compile.polars_expr import compile_polars
+from targeting.compile.sql import compile_sql
+from targeting.data.config import load_config
+from targeting.errors import TargetingError
+from targeting.rules.loader import parse_rules
+from targeting.rules.model import Rule
 
 
 @click.command(name="compile")

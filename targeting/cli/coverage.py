@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .. import report
-from ..coverage import coverage_of
-from ..evaluate import project_window
-from ..project import open_project
-from .common import (
+from targeting.backtest.run import project_window
+from targeting.cli.common import (
     as_date,
     config_option,
     console,
@@ -16,6 +13,9 @@ from .common import (
     reports_errors,
     window_options,
 )
+from targeting.decide.coverage import coverage_of
+from targeting.project import open_project
+from targeting.render import formats as report
 
 _TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded selection method",
            "priority": "By priority tag (matched by an active rule with the tag)",

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..checks import CheckReport, check
-from ..config import load_config
-from ..errors import TargetingError
+from targeting.data.checks import CheckReport, check
+from targeting.data.config import load_config
+from targeting.errors import TargetingError
 
 TOP_PORTS = 5
 SHOWN_NULLS = 12

@@ -5,10 +5,8 @@ from pathlib import Path
 
 import click
 
-from .. import report
-from ..evaluate import backtest, project_window, sort_by_lift
-from ..project import open_project
-from .common import (
+from targeting.backtest.run import backtest, project_window, sort_by_lift
+from targeting.cli.common import (
     as_date,
     config_option,
     console,
@@ -17,6 +15,8 @@ from .common import (
     reports_errors,
     window_options,
 )
+from targeting.project import open_project
+from targeting.render import formats as report
 
 
 @click.command(name="evaluate")

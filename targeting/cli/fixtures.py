@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import TargetingError
-from ..generate import DEFAULT_START, generate
+from targeting.errors import TargetingError
+from targeting.generate import DEFAULT_START, generate
 
 
 @click.group(name="fixtures")

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..gate import report, run_gate
-from ..project import open_project
-from .common import as_date, config_option, reports_errors, window_options, write_atomic
+from targeting.cli.common import (
+    as_date,
+    config_option,
+    reports_errors,
+    window_options,
+    write_atomic,
+)
+from targeting.gate import report, run_gate
+from targeting.project import open_project
 
 
 @click.command(name="gate")

@@ -10,10 +10,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .. import ledger
-from ..config import display_path, load_config
-from ..report import to_json
-from .common import config_option, console, reports_errors
+from targeting.cli.common import config_option, console, reports_errors
+from targeting.data.config import display_path, load_config
+from targeting.decide import ledger
+from targeting.render.formats import to_json
 
 
 def file_option(func: Callable) -> Callable:

@@ -9,11 +9,12 @@ import polars as pl
 from rich.panel import Panel
 from rich.table import Table
 
-from .. import files, report
-from ..evaluate import project_window
-from ..inspect import MIN_RANDOM_EXAMS, RuleReport, inspect_rule
-from ..project import open_project
-from .common import as_date, config_option, console, reports_errors, window_options
+from targeting import files
+from targeting.backtest.run import project_window
+from targeting.cli.common import as_date, config_option, console, reports_errors, window_options
+from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport, inspect_rule
+from targeting.project import open_project
+from targeting.render import formats as report
 
 SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "description")
 WIDE_SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "mode", "country_of_origin",
@@ -42,7 +43,7 @@ def command(rule, config_path, since, until, last, export) -> None:
 def _attach_verdict(project, result: RuleReport) -> None:
     """The promotion verdict, when a policy module is available."""
     try:
-        from ..policy import verdict_for
+        from targeting.decide.policy import verdict_for
     except ImportError:
         return
     result.verdict = verdict_for(project, result)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..schema import schema_text
+from targeting.rules.schema import schema_text
 
 
 @click.command(name="schema")

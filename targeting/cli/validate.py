@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from ..config import Config, load_config
-from ..errors import Problem, TargetingError
-from ..model import Catalogue
-from ..project import outcome_fields
-from ..validate import check_rules, outcome_problems
+from targeting.compile.check import check_rules, outcome_problems
+from targeting.data.config import Config, load_config
+from targeting.errors import Problem, TargetingError
+from targeting.project import outcome_fields
+from targeting.rules.model import Catalogue
 
 
 def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
@@ -21,7 +21,7 @@ def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
     Only the manifest's columns and types matter here, so the exam data and the data-contract
     checks are not needed: a broken exams file should not stop anyone checking rules.
     """
-    from .. import data
+    from targeting.data import dataset as data
 
     lists = data.load_lists(config)
     quick = getattr(data, "field_catalogue", None)  # preferred, when the data module offers it
@@ -36,7 +36,7 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
 
     import duckdb
 
-    from .. import data
+    from targeting.data import dataset as data
 
     pattern = config.data.manifest.pattern
     paths = sorted(glob.glob(pattern or "", recursive=True))
@@ -63,7 +63,7 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
 
 def _staged_catalogue(config: Config) -> Catalogue:
     """Manifest field types as `data.materialise` would give them, without typing the data."""
-    from .. import data
+    from targeting.data import dataset as data
 
     staged = data.stage(config)
     try:

@@ -1,9 +1,9 @@
 """`targeting gate`: the CI check on a branch's rule and query changes (docs/gate.md)."""
 from __future__ import annotations
 
-from .changes import GateError
-from .core import Check, GateResult, RuleChange, run_gate
-from .settings import DEFAULTS, GateSettings, load_settings
+from targeting.gate.changes import GateError
+from targeting.gate.core import Check, GateResult, RuleChange, run_gate
+from targeting.gate.settings import DEFAULTS, GateSettings, load_settings
 
 __all__ = [
            "DEFAULTS",

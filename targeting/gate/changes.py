@@ -5,7 +5,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TargetingError
+from targeting.errors import TargetingError
 
 
 class GateError(TargetingError):

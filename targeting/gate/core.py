@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cache import Cache, cache_key, data_fingerprint
-from ..config import display_path
-from ..errors import Problem
-from ..loader import parse_rules, rule_files
-from ..model import Rule
-from ..project import Project
-from ..window import Window, resolve_window
-from .changes import Changes, base_files, find_changes, repo_top
-from .settings import GateSettings, load_settings
+from targeting.backtest.window import Window, resolve_window
+from targeting.data.config import display_path
+from targeting.errors import Problem
+from targeting.gate.cache import Cache, cache_key, data_fingerprint
+from targeting.gate.changes import Changes, base_files, find_changes, repo_top
+from targeting.gate.settings import GateSettings, load_settings
+from targeting.project import Project
+from targeting.rules.loader import parse_rules, rule_files
+from targeting.rules.model import Rule
 
 METRICS = ("targeted", "examined", "discrepant", "flags_per_day", "hit_rate", "hit_rate_low",
            "hit_rate_high", "lift", "unique_discrepant")
@@ -141,7 +141,7 @@ class _Gate:
         return problems
 
     def _validate_now(self, rule: Rule) -> tuple[Rule | None, list[Problem]]:
-        from ..validate import validate_rules
+        from targeting.compile.check import validate_rules
 
         dataset = self.project.dataset
         typed, problems = validate_rules([rule], dataset.catalogue, dataset.lists,
@@ -188,7 +188,7 @@ class _Gate:
         return rows
 
     def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict]:
-        from ..evaluate import backtest
+        from targeting.backtest.run import backtest
 
         typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
         typed = [self.typed(r) for r in rules]
@@ -200,7 +200,7 @@ class _Gate:
     # --------------------------------------------------------------------------- judging
 
     def judge(self, window: Window) -> GateResult:
-        from .judge import judge
+        from targeting.gate.judge import judge
 
         return judge(self, window)
 
@@ -236,7 +236,7 @@ def _problem_dict(p: Problem) -> dict[str, Any]:
 
 
 def _problem(d: dict[str, Any]) -> Problem:
-    from ..model import Location
+    from targeting.rules.model import Location
 
     loc = Location(*d["location"]) if d.get("location") else None
     return Problem(d["code"], d["message"], loc, d["severity"])

@@ -1,13 +1,13 @@
 """The gate's checks on each added, changed and removed rule (see docs/gate.md)."""
 from __future__ import annotations
 
-from .. import ledger
-from ..errors import Problem
-from ..model import Rule
-from ..policy import Policy, effectiveness_threshold, load_policy
-from ..promotion import LEDGER_NAME
-from ..window import Window
-from .core import METRICS, Check, GateResult, RuleChange, _errors, _Gate, _rel
+from targeting.backtest.window import Window
+from targeting.decide import ledger
+from targeting.decide.policy import Policy, effectiveness_threshold, load_policy
+from targeting.decide.promotion import LEDGER_NAME
+from targeting.errors import Problem
+from targeting.gate.core import METRICS, Check, GateResult, RuleChange, _errors, _Gate, _rel
+from targeting.rules.model import Rule
 
 
 def judge(gate: _Gate, window: Window) -> GateResult:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
-from ..loader import did_you_mean
+from targeting.errors import ConfigError
+from targeting.rules.loader import did_you_mean
 
 # Documented in docs/gate.md; a change to a default is a change to every project's gate.
 DEFAULTS: dict[str, Any] = {

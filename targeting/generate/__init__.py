@@ -15,13 +15,13 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from ..errors import ConfigError
-from ..files import temp_beside, write_atomic
-from ..loader import load_rules
-from ..text import normalise
-from .exams import exam_rows, select_exams, selectors
-from .manifest import EXAMPLE_REPEAT_VIOLATOR, make_parties, month_frame
-from .patterns import PATTERNS, patterns_table, violation_probability
+from targeting.errors import ConfigError
+from targeting.files import temp_beside, write_atomic
+from targeting.generate.exams import exam_rows, select_exams, selectors
+from targeting.generate.manifest import EXAMPLE_REPEAT_VIOLATOR, make_parties, month_frame
+from targeting.generate.patterns import PATTERNS, patterns_table, violation_probability
+from targeting.rules.loader import load_rules
+from targeting.text import normalise
 
 __all__ = ["DEFAULT_START", "PATTERNS", "SEASON", "generate", "patterns_table"]
 

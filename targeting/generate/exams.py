@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..compile_polars import compile_polars
-from ..model import Rule
+from targeting.compile.polars_expr import compile_polars
+from targeting.rules.model import Rule
 
 RANDOM_RATE = 0.005          # compliance-measurement sample, uniform
 OBSERVATION_RATE = 0.003     # walk-throughs; eyes drift to bags, watches, shoes

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .catalogue import (
+from targeting.generate.catalogue import (
     CARRIER_HUB,
     CARRIERS,
     CATEGORIES,
@@ -20,7 +20,7 @@ from .catalogue import (
     SHIPPER_WORDS,
     VAGUE_WORDS,
 )
-from .patterns import NETWORK_PORT, NETWORK_SHIPPERS, PEN_WORDS, emerge_month
+from targeting.generate.patterns import NETWORK_PORT, NETWORK_SHIPPERS, PEN_WORDS, emerge_month
 
 VAGUE_SHARE = 0.04          # descriptions that say only GIFT, SAMPLE...
 NETWORK_SHARE = 0.05        # of Miami express shipments sent by the shipper network

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .catalogue import BAG_BRANDS, COUNTRIES, SHOE_BRANDS
+from targeting.generate.catalogue import BAG_BRANDS, COUNTRIES, SHOE_BRANDS
 
 KINDS = ("real_national", "real_local", "none", "decaying", "emerging")
 

@@ -1,0 +1,142 @@
+"""Compile a predicate tree to SQL with bound parameters.
+
+Values never enter the SQL text: each one is a `?` parameter. Identifiers come only from the
+field catalogue and are quoted. Every leaf is wrapped in COALESCE(..., FALSE) so it is two-valued:
+a comparison on NULL is false and NOT of it is true, as in the Polars backend.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from targeting.errors import CompileError
+from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not
+from targeting.text import SPACE_CHARS, normalise, simple_folds
+
+LISTS_TABLE = "target_lists"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few spellings that differ between SQL engines."""
+
+    name: str
+    regex: str  # template with {col} and {pat}
+    contains: str  # template with {col} and {val}
+
+
+DIALECTS = {
+    "duckdb": Dialect("duckdb", "regexp_matches({col}, {pat})", "strpos({col}, {val}) > 0"),
+    "trino": Dialect("trino", "regexp_like({col}, {pat})", "strpos({col}, {val}) > 0"),
+    "spark": Dialect("spark", "regexp_like({col}, {pat})", "instr({col}, {val}) > 0"),
+}
+
+_COMPARE = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def quote_identifier(name: str, catalogue: Catalogue) -> str:
+    """Quote a field name that the catalogue knows; refuse anything else."""
+    if name not in catalogue:
+        raise CompileError(f"unknown field {name!r}: not in the data's field catalogue")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def compile_sql(node: Node, catalogue: Catalogue, dialect: str = "duckdb",
+                folded: Mapping[str, str] | None = None) -> tuple[str, list]:
+    """Return `(sql, params)`: a boolean SQL expression over the manifest's columns.
+
+    `folded` maps a text field to a column that already holds its folded form (see
+    `folded_sql`), so a backtest folds each text column once instead of once per leaf.
+    """
+    if dialect not in DIALECTS:
+        raise CompileError(f"unknown SQL dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
+    params: list[Any] = []
+    sql = _node_sql(node, catalogue, DIALECTS[dialect], params, folded or {})
+    return sql, params
+
+
+def _node_sql(node: Node, cat: Catalogue, dialect: Dialect, params: list, folded: Mapping[str, str]) -> str:
+    match node:
+        case All(children):
+            parts = [_node_sql(c, cat, dialect, params, folded) for c in children]
+            return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+        case AnyOf(children):
+            parts = [_node_sql(c, cat, dialect, params, folded) for c in children]
+            return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+        case Not(child):
+            return f"(NOT {_node_sql(child, cat, dialect, params, folded)})"
+        case Leaf():
+            return _leaf_sql(node, cat, dialect, params, folded)
+    raise CompileError(f"not a predicate node: {node!r}")
+
+
+def _bind(params: list, value: Any) -> str:
+    params.append(value)
+    return "?"
+
+
+def folded_sql(field: str, catalogue: Catalogue) -> str:
+    """SQL computing a text field's folded form (case and surrounding spaces removed)."""
+    return _folded(quote_identifier(field, catalogue))
+
+
+def _folded(col: str) -> str:
+    """SQL for a text column normalised like `text.normalise`."""
+    expr = f"trim({col}, {_SPACE_SQL})"
+    for upper, lower in simple_folds().items():
+        expr = f"replace({expr}, '{upper}', '{lower}')"
+    return f"lower({expr})"
+
+
+# SPACE_CHARS spelled with chr() so the SQL text stays on one line in every dialect.
+_SPACE_SQL = " || ".join(f"chr({ord(c)})" for c in SPACE_CHARS)
+
+
+def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list,
+              folded: Mapping[str, str]) -> str:
+    col = quote_identifier(leaf.field, cat)
+    if leaf.op == "is_null":
+        return f"({col} IS NULL)" if leaf.value else f"({col} IS NOT NULL)"
+    is_text = cat[leaf.field] == "text"
+    target = col
+    if is_text and leaf.op != "matches":
+        target = _quote(folded[leaf.field]) if leaf.field in folded else _folded(col)
+    value = _normalised(leaf.value) if is_text and leaf.op not in ("matches", "in_list") else leaf.value
+    return f"COALESCE({_op_sql(leaf.op, target, value, dialect, params)}, FALSE)"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(normalise(str(v)) for v in value)
+    return normalise(str(value))
+
+
+def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list) -> str:
+    if op in _COMPARE:
+        return f"{col} {_COMPARE[op]} {_bind(params, value)}"
+    if op in ("in", "not_in"):
+        marks = ", ".join(_bind(params, v) for v in value)
+        return f"{col} {'NOT IN' if op == 'not_in' else 'IN'} ({marks})"
+    if op == "between":
+        return f"{col} BETWEEN {_bind(params, value[0])} AND {_bind(params, value[1])}"
+    if op == "contains":
+        return dialect.contains.format(col=col, val=_bind(params, value))
+    if op in ("contains_any", "contains_all"):
+        parts = [dialect.contains.format(col=col, val=_bind(params, v)) for v in value]
+        return "(" + (" OR " if op == "contains_any" else " AND ").join(parts) + ")"
+    if op == "startswith":
+        return f"starts_with({col}, {_bind(params, value)})"
+    if op == "startswith_any":
+        return "(" + " OR ".join(f"starts_with({col}, {_bind(params, v)})" for v in value) + ")"
+    if op == "endswith":
+        return f"ends_with({col}, {_bind(params, value)})"
+    if op == "matches":
+        return dialect.regex.format(col=col, pat=_bind(params, value))
+    if op == "in_list":
+        return f"{col} IN (SELECT value FROM {LISTS_TABLE} WHERE list_name = {_bind(params, value)})"
+    raise CompileError(f"operator {op!r} has no SQL form")

@@ -1,0 +1,322 @@
+"""Check input data against the data contract, and profile data that passes."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from targeting.data.config import Config, display_path
+from targeting.data.dataset import (
+    CONTRACT,
+    FILE_COLUMN,
+    NON_NEGATIVE,
+    REQUIRED,
+    VOCABULARIES,
+    Dataset,
+    Staged,
+    cast_expr,
+    materialise,
+    stage,
+)
+
+MAX_EXAMPLES = 5
+TYPE_WORDS = {  # (one row, several rows)
+    "DATE": ("is not a date", "are not dates"),
+    "DOUBLE": ("is not a number", "are not numbers"),
+    "BOOLEAN": ("is not true/false", "are not true/false"),
+}
+TYPE_CODES = {"DATE": "bad-date", "DOUBLE": "bad-number", "BOOLEAN": "bad-bool"}
+TYPE_FIXES = {
+    "DATE": "Write dates as YYYY-MM-DD.",
+    "DOUBLE": "Use plain numbers such as 1234.5 "
+              "(no thousands separators, units or currency signs).",
+    "BOOLEAN": "Use true or false.",
+}
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """One way a data file breaks the contract: which file, a stable code, and the details."""
+
+    code: str
+    file: str
+    message: str
+    rows: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}: error[{self.code}]: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "file": self.file, "rows": self.rows, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every contract problem found, and the profile when there were none."""
+
+    problems: tuple[DataProblem, ...]
+    profile: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(config: Config) -> CheckReport:
+    """Check the configured data; profile it when it is clean."""
+    staged = stage(config)
+    try:
+        report = check_staged(staged)
+        if report.problems:
+            return report
+        return CheckReport((), profile(materialise(staged)))
+    finally:
+        staged.con.close()
+
+
+def check_staged(staged: Staged) -> CheckReport:
+    """Run every contract check on staged (renamed, not yet typed) data."""
+    problems: list[DataProblem] = []
+    for table in ("manifest", "exams"):
+        present = staged.columns(table)
+        problems += _missing_columns(staged, table, present)
+        problems += _empty_required(staged, table, present)
+        problems += _bad_types(staged, table, present)
+        problems += _negatives(staged, table, present)
+        problems += _vocabularies(staged, table, present)
+        if table == "manifest":
+            problems += _duplicates(staged, "manifest", "shipment_id", "shipment")
+        elif staged.config.data.labelled is None:  # synthesised exam ids are the shipment ids
+            problems += _duplicates(staged, "exams", "exam_id", "exam")
+    problems += _unknown_shipments(staged)
+    return CheckReport(tuple(problems))
+
+
+# --- the checks ------------------------------------------------------------------------
+
+
+def _missing_columns(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    labelled = staged.config.data.labelled
+    if labelled is not None and table == "exams":
+        return []  # synthesised; the manifest's label column is checked instead
+    required = list(REQUIRED[table])
+    if labelled is not None:
+        required.append(labelled.column)
+    problems = []
+    for column in required:
+        if column not in present:
+            what = ("label column" if labelled and column == labelled.column
+                    else "required column")
+            problems.append(DataProblem(
+                "missing-column", staged.labels[table],
+                f"{what} {column!r} is missing; the columns are: "
+                f"{', '.join(staged.source_name(table, c) for c in present)}. "
+                f"Add it, or map a source column to it under data.columns.{table} in "
+                f"{display_path(staged.config.path)}.",
+            ))
+    return problems
+
+
+def _empty_required(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    labelled = staged.config.data.labelled
+    columns = [c for c in REQUIRED[table] if c in present]
+    if labelled is not None:
+        if table == "exams":
+            return []  # an empty label is reported on the manifest's label column
+        columns += [labelled.column] if labelled.column in present else []
+    problems = []
+    for column in columns:
+        problems += _problems(
+            staged, table, column, f'coalesce(trim(CAST("{column}" AS VARCHAR)), \'\') = \'\'',
+            [], "empty-value",
+            lambda n, ex: f"{_rows(n)} {_be(n)} empty. Every row needs a value here.",
+            examples=False,
+        )
+    return problems
+
+
+def _bad_types(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for column, target in CONTRACT[table].items():
+        kind = present.get(column)
+        if kind is None or target == "VARCHAR" or kind == target:
+            continue
+        converted = cast_expr(column, kind, target, cast="TRY_CAST")
+        bad = f'"{column}" IS NOT NULL AND ({converted}) IS NULL'
+        if target == "DOUBLE":
+            bad = f'"{column}" IS NOT NULL AND NOT coalesce(isfinite({converted}), false)'
+        problems += _problems(
+            staged, table, column, bad, [], TYPE_CODES[target],
+            lambda n, ex, t=target: (
+                f"{_rows(n)} {TYPE_WORDS[t][n != 1]}, e.g. {ex}. {TYPE_FIXES[t]}"),
+        )
+    return problems
+
+
+def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for column in NON_NEGATIVE:
+        kind = present.get(column)
+        if kind is None or column not in CONTRACT[table]:
+            continue
+        converted = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
+        problems += _problems(
+            staged, table, column, f"({converted}) < 0", [], "negative-value",
+            lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
+                          f"Amounts must be zero or more; correct the sign in the source.",
+        )
+    return problems
+
+
+def _vocabularies(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for column, allowed in VOCABULARIES.items():
+        if column not in present or column not in CONTRACT[table]:
+            continue
+        bad = f'"{column}" IS NOT NULL AND NOT list_contains(?, CAST("{column}" AS VARCHAR))'
+        problems += _problems(
+            staged, table, column, bad, [list(allowed)], "bad-value",
+            lambda n, ex, a=allowed, c=column: (
+                f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
+                f"Allowed: {', '.join(a)}. Map source values under data.values.{c} in "
+                f"{display_path(staged.config.path)}."
+            ),
+        )
+    return problems
+
+
+def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[DataProblem]:
+    if column not in staged.columns(table):
+        return []
+    bad = (f'"{column}" IN (SELECT "{column}" FROM "_src_{table}" GROUP BY ALL '
+           f"HAVING count(*) > 1)")
+    return _problems(
+        staged, table, column, bad, [], f"duplicate-{column.replace('_', '-')}",
+        lambda n, ex: f"{_rows(n)} {_have(n)} a value that appears more than once, e.g. "
+                      f"{ex}. Each {noun} must appear once; remove or merge the duplicates.",
+    )
+
+
+def _unknown_shipments(staged: Staged) -> list[DataProblem]:
+    if staged.config.data.labelled is not None:
+        return []
+    if any("shipment_id" not in staged.columns(table) for table in ("manifest", "exams")):
+        return []
+    bad = ('"shipment_id" IS NOT NULL AND CAST("shipment_id" AS VARCHAR) NOT IN '
+           '(SELECT CAST("shipment_id" AS VARCHAR) FROM "_src_manifest" '
+           'WHERE "shipment_id" IS NOT NULL)')
+    return _problems(
+        staged, "exams", "shipment_id", bad, [], "unknown-shipment",
+        lambda n, ex: f"{n} {'exam refers' if n == 1 else 'exams refer'} to shipments not in the "
+                      f"manifest, e.g. {ex}. Add those shipments to the manifest, or remove the "
+                      f"exams; they are never dropped silently.",
+    )
+
+
+# --- finding and describing bad rows ---------------------------------------------------
+
+
+def _problems(
+    staged: Staged, table: str, column: str, condition: str, params: list[Any], code: str,
+    describe: Callable[[int, str], str], examples: bool = True,
+) -> list[DataProblem]:
+    """One problem per source file holding rows where `condition` is true."""
+    problems = []
+    for file, count, values in _bad_rows(staged, table, column, condition, params):
+        shown = ", ".join(repr(v) for v in values) if examples else ""
+        problems.append(DataProblem(
+            code, _file_label(staged, table, file),
+            f"column {_column_label(staged, table, column)}: {describe(count, shown)}", count,
+        ))
+    return problems
+
+
+def _bad_rows(
+    staged: Staged, table: str, column: str, condition: str, params: list[Any]
+) -> list[tuple[str, int, list[str]]]:
+    """(file, bad row count, first distinct bad values in file order) per file."""
+    rows = staged.con.execute(
+        f"""WITH bad AS (
+              SELECT "{FILE_COLUMN}" AS file, CAST("{column}" AS VARCHAR) AS value, rowid AS r
+              FROM "_src_{table}" WHERE {condition}),
+            firsts AS (SELECT file, value, min(r) AS r FROM bad GROUP BY ALL)
+            SELECT b.file, b.n, (SELECT list(value ORDER BY r) FROM
+                   (SELECT value, r FROM firsts f WHERE f.file = b.file ORDER BY r LIMIT ?))
+            FROM (SELECT file, count(*) AS n, min(r) AS first FROM bad GROUP BY file) b
+            ORDER BY b.first""",
+        [*params, MAX_EXAMPLES],
+    ).fetchall()
+    return [(file, count, [v for v in values if v is not None]) for file, count, values in rows]
+
+
+def _file_label(staged: Staged, table: str, file: str) -> str:
+    source = getattr(staged.config.data, table)
+    if source is None or source.table is not None:  # synthesised exams or a database table
+        return staged.labels[table]
+    return display_path(file)
+
+
+def _column_label(staged: Staged, table: str, column: str) -> str:
+    source = staged.source_name(table, column)
+    return f"{column!r}" if source == column else f"{column!r} (source {source!r})"
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _be(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
+def _have(n: int) -> str:
+    return "has" if n == 1 else "have"
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+def profile(dataset: Dataset) -> dict[str, Any]:
+    """Size, dates, ports, modes, exam and discrepancy rates, and null shares of a dataset."""
+    con = dataset.con
+    rows, first, last = con.execute(
+        'SELECT count(*), min(arrival_date), max(arrival_date) FROM "manifest"'
+    ).fetchone() or (0, None, None)
+    examined, discrepant, exams = con.execute(
+        """SELECT count(DISTINCT e.shipment_id),
+                  count(DISTINCT e.shipment_id) FILTER (WHERE e.result = 'discrepant'),
+                  (SELECT count(*) FROM "exams")
+           FROM "exams" e SEMI JOIN "manifest" m ON e.shipment_id = m.shipment_id"""
+    ).fetchone() or (0, 0, 0)
+    return {
+        "rows": rows,
+        "date_min": first.isoformat() if first else None,
+        "date_max": last.isoformat() if last else None,
+        "ports": _counts(dataset, "port_code"),
+        "modes": _counts(dataset, "mode"),
+        "exams": exams,
+        "examined_shipments": examined,
+        "discrepant_shipments": discrepant,
+        "exam_rate": examined / rows if rows else None,
+        "discrepancy_rate": discrepant / examined if examined else None,
+        "null_share": _null_shares(dataset, "manifest"),
+        "exam_null_share": _null_shares(dataset, "exams"),
+    }
+
+
+def _counts(dataset: Dataset, column: str) -> dict[str, int]:
+    if column not in dataset.catalogue:
+        return {}
+    rows = dataset.con.execute(
+        f'SELECT "{column}", count(*) AS n FROM "manifest" GROUP BY 1 ORDER BY n DESC, 1'
+    ).fetchall()
+    return {str(value) if value is not None else "(empty)": n for value, n in rows}
+
+
+def _null_shares(dataset: Dataset, table: str) -> dict[str, float]:
+    columns = [r[0] for r in dataset.con.execute(f'DESCRIBE "{table}"').fetchall()]
+    if not columns:
+        return {}
+    shares = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 1.0 ELSE 0.0 END)' for c in columns)
+    values = dataset.con.execute(f'SELECT {shares} FROM "{table}"').fetchone() or ()
+    return {c: (v if v is not None else 0.0) for c, v in zip(columns, values)}

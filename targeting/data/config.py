@@ -1,0 +1,273 @@
+"""Find, read and check targeting.yaml, the project configuration."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from targeting.errors import ConfigError
+
+CONFIG_NAME = "targeting.yaml"
+TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate")
+DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
+LABELLED_KEYS = ("column", "discrepant")
+TABLES = ("manifest", "exams")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one table comes from: a file path or glob (absolute), or a table in `database`."""
+
+    pattern: str | None = None
+    table: str | None = None
+
+    def describe(self) -> str:
+        return f"table {self.table!r}" if self.table else str(self.pattern)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Labelled-manifest mode: every manifest row is an exam; `column` holds the outcome."""
+
+    column: str
+    discrepant: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The `data` section: sources, column and value mappings, labelled mode."""
+
+    manifest: Source
+    exams: Source | None = None
+    database: Path | None = None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    labelled: Labelled | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole project configuration with every path made absolute."""
+
+    path: Path
+    root: Path
+    data: DataConfig
+    lists_dir: Path
+    rule_dirs: tuple[Path, ...]
+    query_dirs: tuple[Path, ...]
+    priorities: tuple[str, ...]
+    promotion: dict[str, Any]
+    gate: dict[str, Any]
+    lists_explicit: bool = False
+
+
+def find_config(start: Path | None = None) -> Path:
+    """The nearest targeting.yaml in `start` (default: the working directory) or above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {here} or any folder above it. "
+        f"Try running from your project folder, or pass --config PATH."
+    )
+
+
+def load_config(path: Path | None = None, start: Path | None = None) -> Config:
+    """Read and check a targeting.yaml (given, or found from `start` upwards)."""
+    path = Path(path) if path is not None else find_config(start)
+    shown = display_path(path)
+    if not path.is_file():
+        raise ConfigError(f"{shown}: config file not found. Try --config with an existing file.")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{shown}: not valid YAML: {exc}") from exc
+    return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
+
+
+def display_path(path: Path | str) -> str:
+    """A path relative to the working directory when that is shorter, for messages."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def _build(path: Path, shown: str, doc: Any) -> Config:
+    _expect(doc, dict, shown, "top level", "a mapping of keys such as data, rules, queries")
+    _no_unknown(doc, TOP_KEYS, shown, "top level")
+    root = path.parent
+    if "data" not in doc:
+        raise ConfigError(f"{shown}: missing key 'data'. Add a data section naming the manifest.")
+    return Config(
+        path=path,
+        root=root,
+        data=_data(doc["data"], root, shown),
+        lists_dir=root / _text(doc.get("lists", "lists"), shown, "lists"),
+        rule_dirs=_dirs(doc.get("rules", ["rules"]), root, shown, "rules"),
+        query_dirs=_dirs(doc.get("queries", ["queries"]), root, shown, "queries"),
+        priorities=tuple(_texts(doc.get("priorities", []), shown, "priorities")),
+        promotion=_mapping(doc.get("promotion", {}), shown, "promotion"),
+        gate=_mapping(doc.get("gate", {}), shown, "gate"),
+        lists_explicit="lists" in doc,
+    )
+
+
+def _data(section: Any, root: Path, shown: str) -> DataConfig:
+    _expect(section, dict, shown, "data", "a mapping with manifest, exams, columns, ...")
+    _no_unknown(section, DATA_KEYS, shown, "data")
+    database = section.get("database")
+    db_path = root / _text(database, shown, "data.database") if database is not None else None
+    if "manifest" not in section:
+        raise ConfigError(f"{shown}: data: missing key 'manifest'. Name the manifest file or glob.")
+    labelled = _labelled(section.get("labelled"), shown)
+    exams = section.get("exams")
+    if labelled is None and exams is None:
+        raise ConfigError(
+            f"{shown}: data: missing key 'exams'. Name the exam findings file, or use "
+            f"'labelled' if every manifest row is an examined record."
+        )
+    if labelled is not None and exams is not None:
+        raise ConfigError(
+            f"{shown}: data: 'exams' and 'labelled' are both set; use one. "
+            f"'labelled' builds the exams from the manifest's label column."
+        )
+    return DataConfig(
+        manifest=_source(section["manifest"], root, db_path, shown, "data.manifest"),
+        exams=_source(exams, root, db_path, shown, "data.exams") if exams is not None else None,
+        database=db_path,
+        columns=_columns(section.get("columns", {}), shown),
+        values=_values(section.get("values", {}), shown),
+        labelled=labelled,
+        raw=section,
+    )
+
+
+def _source(value: Any, root: Path, database: Path | None, shown: str, key: str) -> Source:
+    if isinstance(value, dict):
+        _no_unknown(value, ("table",), shown, key)
+        if database is None:
+            raise ConfigError(
+                f"{shown}: {key}: a table name needs 'data.database' (a DuckDB file). "
+                f"Add data.database, or give a file path instead."
+            )
+        return Source(table=_text(value.get("table"), shown, f"{key}.table"))
+    text = _text(value, shown, key)
+    if not text.lower().endswith((".parquet", ".csv")):
+        raise ConfigError(
+            f"{shown}: {key}: {text!r} is neither .parquet nor .csv. "
+            f"Give a .parquet or .csv file or glob, or {{table: NAME}} with data.database."
+        )
+    return Source(pattern=str(root / text))
+
+
+def _columns(value: Any, shown: str) -> dict[str, dict[str, str]]:
+    _expect(value, dict, shown, "data.columns", "a mapping with 'manifest' and/or 'exams'")
+    _no_unknown(value, TABLES, shown, "data.columns")
+    result = {}
+    for table in TABLES:
+        mapping = value.get(table) or {}
+        key = f"data.columns.{table}"
+        _expect(mapping, dict, shown, key, "a mapping of source column name -> contract name")
+        result[table] = {
+            str(src): _identifier(dst, shown, f"{key}.{src}") for src, dst in mapping.items()
+        }
+    return result
+
+
+def _values(value: Any, shown: str) -> dict[str, dict[str, str]]:
+    _expect(value, dict, shown, "data.values", "a mapping of column -> {source value: value}")
+    result = {}
+    for column, mapping in value.items():
+        key = f"data.values.{column}"
+        _identifier(column, shown, key)
+        _expect(mapping, dict, shown, key, "a mapping of source value -> contract value")
+        result[column] = {
+            _scalar_text(src): _text(dst, shown, f"{key}.{src}") for src, dst in mapping.items()
+        }
+    return result
+
+
+def _labelled(value: Any, shown: str) -> Labelled | None:
+    if value is None:
+        return None
+    _expect(value, dict, shown, "data.labelled", "a mapping with 'column' and 'discrepant'")
+    _no_unknown(value, LABELLED_KEYS, shown, "data.labelled")
+    for key in LABELLED_KEYS:
+        if key not in value:
+            raise ConfigError(
+                f"{shown}: data.labelled: missing key {key!r}. Example: "
+                f"labelled: {{column: fraud, discrepant: [1]}}"
+            )
+    discrepant = value["discrepant"]
+    discrepant = discrepant if isinstance(discrepant, list) else [discrepant]
+    if not discrepant or any(isinstance(v, (dict, list)) or v is None for v in discrepant):
+        raise ConfigError(
+            f"{shown}: data.labelled.discrepant: must be a value or a non-empty list of values "
+            f"(numbers, text or true/false) meaning 'discrepant'."
+        )
+    column = _identifier(value["column"], shown, "data.labelled.column")
+    return Labelled(column=column, discrepant=tuple(discrepant))
+
+
+def _dirs(value: Any, root: Path, shown: str, key: str) -> tuple[Path, ...]:
+    items = [value] if isinstance(value, str) else value
+    return tuple(root / item for item in _texts(items, shown, key))
+
+
+def _texts(value: Any, shown: str, key: str) -> list[str]:
+    _expect(value, list, shown, key, "a list of names")
+    return [_text(item, shown, f"{key}[{i}]") for i, item in enumerate(value)]
+
+
+def _mapping(value: Any, shown: str, key: str) -> dict[str, Any]:
+    _expect(value if value is not None else {}, dict, shown, key, "a mapping")
+    return dict(value or {})
+
+
+def _text(value: Any, shown: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{shown}: {key}: expected a non-empty text value, got {value!r}.")
+    return value
+
+
+def _identifier(value: Any, shown: str, key: str) -> str:
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise ConfigError(
+            f"{shown}: {key}: {value!r} is not a valid column name; use lower case letters, "
+            f"digits and underscores, starting with a letter (e.g. shipment_id)."
+        )
+    return value
+
+
+def _scalar_text(value: Any) -> str:
+    # YAML reads `1:` as an int and `true:` as a bool; data values are compared as text.
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _expect(value: Any, kind: type, shown: str, key: str, allowed: str) -> None:
+    if not isinstance(value, kind):
+        got = type(value).__name__ if value is not None else "nothing"
+        raise ConfigError(f"{shown}: {key}: expected {allowed}, got {got}.")
+
+
+def _no_unknown(mapping: dict[str, Any], allowed: tuple[str, ...], shown: str, where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{shown}: {where}: unknown key {key!r}; allowed: {', '.join(allowed)}{hint}"
+            )

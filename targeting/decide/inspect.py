@@ -1,0 +1,62 @@
+"""Everything an officer sees about one rule: the library behind `targeting test`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from targeting.backtest import metrics
+from targeting.backtest.run import backtest
+from targeting.backtest.window import Window
+from targeting.compile.english import describe
+from targeting.errors import Problem, RuleError
+from targeting.project import Project
+from targeting.rules.model import Rule
+
+MIN_RANDOM_EXAMS = 30  # below this the random-exam estimate is too noisy to show
+SAMPLE_SIZE = 10
+
+
+@dataclass
+class RuleReport:
+    """One rule's backtest with its context."""
+
+    rule: Rule
+    english: str
+    problems: list[Problem]
+    window: Window
+    baseline: dict
+    metrics: dict
+    monthly: pl.DataFrame
+    by_port: pl.DataFrame
+    overlaps: pl.DataFrame
+    sample: pl.DataFrame
+    matched: pl.DataFrame | None = None
+    verdict: Any = None
+
+    @property
+    def enough_random(self) -> bool:
+        return self.metrics["random_examined"] >= MIN_RANDOM_EXAMS
+
+
+def inspect_rule(project: Project, ref: str | Path, window: Window, all_matches: bool = False) -> RuleReport:
+    """Validate and backtest one rule (a path or an id) against the project's data and UDRs.
+
+    Everything is read from the connection before returning: a later backtest replaces its tables.
+    """
+    path = project.find_rule(str(ref))
+    rules, problems = project.check([path])
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or not rules:
+        raise RuleError(errors or problems)
+    rule = rules[0]
+    run = backtest(project, [rule], window)
+    return RuleReport(
+        rule=rule, english=describe(rule.where), problems=problems, window=window,
+        baseline=run.baseline, metrics=run.scoreboard().row(0, named=True),
+        monthly=metrics.monthly(run.con, 0), by_port=metrics.by_port(run.con, 0, window),
+        overlaps=metrics.overlaps(run.con, 0), sample=metrics.matched_shipments(run.con, 0, SAMPLE_SIZE),
+        matched=metrics.matched_shipments(run.con, 0) if all_matches else None,
+    )

@@ -1,0 +1,279 @@
+"""The promotion policy: which queries should become UDRs, and which UDRs should retire.
+
+Each criterion reports its measured value, its threshold and whether it passed; the written
+definitions are in docs/policy.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from targeting.backtest.run import Backtest, backtest
+from targeting.backtest.window import Window, _back
+from targeting.decide.projection import national_projection
+from targeting.errors import ConfigError
+from targeting.project import Project
+from targeting.rules.loader import did_you_mean
+from targeting.rules.model import Rule
+
+DEFAULTS: dict[str, Any] = {
+    "min_examined": 30,          # evidence: examined shipments since the query was written
+    "min_discrepant": 10,        # evidence: discrepant shipments since then
+    "min_hit_rate": 0.02,        # effectiveness floor: Wilson lower bound at least this...
+    "lift_factor": 2.0,          # ...and at least this many times the baseline hit rate
+    "prospective": True,         # count only shipments that arrived after `created`
+    "min_ports": 3,              # breadth: the national projection has hits at this many ports
+    "min_months": 3,             # persistence: months with a discrepant hit
+    "recent_months": 6,          # persistence: effectiveness still holds over this recent period
+    "min_unique": 5,             # novelty: discrepant shipments no active UDR catches
+    "max_overlap": 0.5,          # novelty: highest Jaccard with an active UDR
+    "max_flags_per_day": 150.0,  # workload: national projection's flags per day
+    "retire_factor": 1.0,        # retire when the recent hit rate's upper bound < this x baseline
+    "retire_after_months": 6,    # retire when no discrepant shipment in this many months
+    "supersede_share": 0.9,      # retire when another active UDR covers this share of its targets
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The resolved `promotion:` section of targeting.yaml."""
+
+    values: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of every setting: which policy decided."""
+        canonical = json.dumps(self.values, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_policy(section: dict[str, Any] | None, source: str = "targeting.yaml") -> Policy:
+    """Defaults overlaid with the config's `promotion:` section; ConfigError on unknown or bad keys."""
+    section = section or {}
+    values = dict(DEFAULTS)
+    for key, value in section.items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"{source}: promotion.{key} is not a policy setting; expected one of "
+                              f"{', '.join(DEFAULTS)}{did_you_mean(key, DEFAULTS)}")
+        values[key] = _checked(key, value, source)
+    return Policy(values)
+
+
+def _checked(key: str, value: Any, source: str) -> Any:
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: promotion.{key} must be true or false; got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{source}: promotion.{key} must be a non-negative number; got {value!r}")
+    if isinstance(default, int) and not float(value).is_integer():
+        raise ConfigError(f"{source}: promotion.{key} must be a whole number; got {value!r}")
+    return type(default)(value)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One test of the policy: what was measured, against what, and the outcome."""
+
+    name: str
+    passed: bool
+    value: Any
+    threshold: Any
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "value": self.value, "threshold": self.threshold}
+
+
+@dataclass
+class Verdict:
+    """A query's promotion decision with every criterion."""
+
+    rule: Rule
+    criteria: list[Criterion]
+    metrics: dict = field(default_factory=dict)
+    evidence_window: Window | None = None
+
+    @property
+    def promote(self) -> bool:
+        return all(c.passed for c in self.criteria)
+
+    @property
+    def failing(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.passed]
+
+    def strength(self) -> tuple:
+        """Sort key: promotable first, then more criteria passed, then higher lower-bound lift."""
+        lift_low = self.metrics.get("lift_low") or 0.0
+        return (not self.promote, -sum(c.passed for c in self.criteria), -lift_low, self.rule.id)
+
+    def render(self) -> str:
+        """A short text for the terminal."""
+        if self.promote:
+            return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
+        reasons = "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
+        return f"[yellow]verdict: not yet[/] — fails {reasons}"
+
+
+def _compare(c: Criterion) -> str:
+    return f"{_fmt(c.value)} vs {_fmt(c.threshold)}"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "/".join(_fmt(v) for v in value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """An active UDR proposed for retirement, with its reasons."""
+
+    rule: Rule
+    reasons: list[str]
+    metrics: dict = field(default_factory=dict)
+
+
+def recent_window(window: Window, months: int) -> Window:
+    """The last `months` of the window (never before its start)."""
+    return Window(max(window.since, _back(window.until, f"{months}m")), window.until)
+
+
+def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
+    """First arrival date that counts as evidence: the day after `created` when prospective."""
+    if policy.prospective and rule.created is not None:
+        return max(window.since, rule.created + dt.timedelta(days=1))
+    return window.since
+
+
+def decide(project: Project, window: Window, policy: Policy,
+           queries: Sequence[Rule] | None = None) -> list[Verdict]:
+    """A verdict for each query (default: the project's active queries), strongest first.
+
+    One backtest over the window serves every criterion: each query from its evidence start,
+    its national projection from the same date, and the query again from the start of its
+    recent period (never before its evidence start), all with their own start dates.
+    """
+    if queries is None:
+        queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
+    queries, n = list(queries), len(queries)
+    starts = [evidence_start(q, window, policy) for q in queries]
+    recent_since = recent_window(window, policy.recent_months).since
+    recent_starts = [max(recent_since, start) for start in starts]
+    rules = queries + [national_projection(q) for q in queries] + queries
+    run = backtest(project, rules, window, project.active_udrs(),
+                   starts=dict(enumerate(starts + starts + recent_starts)))
+    board = run.scoreboard().to_dicts()
+    baselines = {start: run.baseline_since(start) for start in set(starts) | set(recent_starts)}
+    verdicts = []
+    for i, rule in enumerate(queries):
+        recent = dict(board[2 * n + i], baseline_hit_rate=baselines[recent_starts[i]]["hit_rate"])
+        verdicts.append(_verdict(rule, board[i], board[n + i], recent, baselines[starts[i]],
+                                 Window(starts[i], window.until), policy))
+    return sorted(verdicts, key=Verdict.strength)
+
+
+def _rows(run: Backtest) -> dict[str, dict]:
+    board = run.scoreboard().to_dicts()
+    for row in board:
+        row["baseline_hit_rate"] = run.baseline["hit_rate"]
+    return {row["id"]: row for row in board}
+
+
+def effectiveness_threshold(policy: Policy, baseline_rate: float | None) -> float:
+    """The Wilson lower bound a rule needs: max(min_hit_rate, lift_factor x baseline)."""
+    return max(policy.min_hit_rate, policy.lift_factor * (baseline_rate or 0.0))
+
+
+def _verdict(rule: Rule, m: dict, national: dict, recent: dict, base: dict, evidence: Window,
+             policy: Policy) -> Verdict:
+    threshold = effectiveness_threshold(policy, base["hit_rate"])
+    recent_threshold = effectiveness_threshold(policy, recent["baseline_hit_rate"])
+    low, recent_low = m["hit_rate_low"] or 0.0, recent["hit_rate_low"] or 0.0
+    flags = national["targeted"] / evidence.days if evidence.days else 0.0
+    overlap = m["max_overlap_jaccard"] or 0.0
+    matches = sum(e.should_match for e in rule.examples)
+    criteria = [
+        Criterion("evidence", m["examined"] >= policy.min_examined and m["discrepant"] >= policy.min_discrepant,
+                  {"examined": m["examined"], "discrepant": m["discrepant"]},
+                  {"examined": policy.min_examined, "discrepant": policy.min_discrepant}),
+        Criterion("effectiveness", m["hit_rate_low"] is not None and low >= threshold, low, threshold,
+                  f"hit-rate lower bound {low:.2%} vs {threshold:.2%}"),
+        Criterion("breadth", national["ports_with_hits"] >= policy.min_ports, national["ports_with_hits"],
+                  policy.min_ports, f"national projection hits at {national['ports_with_hits']} ports"
+                  f" vs {policy.min_ports}"),
+        Criterion("persistence", m["months_with_hits"] >= policy.min_months and recent_low >= recent_threshold,
+                  {"months_with_hits": m["months_with_hits"], "recent_hit_rate_low": recent_low},
+                  {"months_with_hits": policy.min_months, "recent_hit_rate_low": recent_threshold},
+                  f"{m['months_with_hits']} months with hits vs {policy.min_months}; last "
+                  f"{policy.recent_months} months lower bound {recent_low:.2%} vs {recent_threshold:.2%}"),
+        Criterion("novelty", m["unique_discrepant"] >= policy.min_unique and overlap <= policy.max_overlap,
+                  {"unique_discrepant": m["unique_discrepant"], "max_overlap_jaccard": overlap},
+                  {"unique_discrepant": policy.min_unique, "max_overlap_jaccard": policy.max_overlap},
+                  f"{m['unique_discrepant']} discrepant no UDR catches vs {policy.min_unique}; "
+                  f"overlap {overlap:.0%} with {m['max_overlap_id']} vs {policy.max_overlap:.0%}"),
+        Criterion("workload", flags <= policy.max_flags_per_day, flags, policy.max_flags_per_day,
+                  f"national projection {flags:.1f} flags/day vs {policy.max_flags_per_day:g}"),
+        Criterion("examples", matches >= 1 and len(rule.examples) - matches >= 1,
+                  {"match": matches, "no_match": len(rule.examples) - matches},
+                  {"match": 1, "no_match": 1}, "needs at least one match and one no_match example"),
+    ]
+    lift_low = low / base["hit_rate"] if base["hit_rate"] else None
+    measured = dict(m, lift_low=lift_low, baseline_hit_rate=base["hit_rate"],
+                   national_flags_per_day=flags, national_ports_with_hits=national["ports_with_hits"],
+                   recent_hit_rate_low=recent["hit_rate_low"])
+    return Verdict(rule, criteria, measured, evidence)
+
+
+def retirements(project: Project, window: Window, policy: Policy) -> list[Retirement]:
+    """Active UDRs that have decayed, gone quiet, or are covered by another UDR."""
+    udrs = project.active_udrs()
+    if not udrs:
+        return []
+    recent_run = backtest(project, udrs, recent_window(window, policy.recent_months), udrs)
+    recent = _rows(recent_run)
+    quiet = _rows(backtest(project, udrs, recent_window(window, policy.retire_after_months), udrs))
+    full = backtest(project, udrs, window, udrs)
+    covered = {row["rule"]: row for row in full.containment().to_dicts()}
+    found = []
+    for i, udr in enumerate(udrs):
+        reasons = _retire_reasons(recent[udr.id], quiet[udr.id], covered.get(i), policy)
+        if reasons:
+            found.append(Retirement(udr, reasons, recent[udr.id]))
+    return found
+
+
+def _retire_reasons(recent: dict, quiet: dict, covered: dict | None, policy: Policy) -> list[str]:
+    reasons = []
+    limit = policy.retire_factor * (recent["baseline_hit_rate"] or 0.0)
+    if recent["hit_rate_high"] is not None and recent["hit_rate_high"] < limit:
+        reasons.append(f"decayed: over the last {policy.recent_months} months its hit rate is at most "
+                       f"{recent['hit_rate_high']:.2%} (95% upper bound), below {policy.retire_factor:g} x "
+                       f"the baseline {recent['baseline_hit_rate']:.2%}")
+    if quiet["discrepant"] == 0:
+        reasons.append(f"quiet: no discrepant shipment in the last {policy.retire_after_months} months")
+    if covered is not None and covered["share"] >= policy.supersede_share:
+        reasons.append(f"superseded: {covered['other_id']} also matches {covered['share']:.0%} of its "
+                       f"targeted shipments (threshold {policy.supersede_share:.0%})")
+    return reasons
+
+
+def verdict_for(project: Project, report: Any) -> Verdict | None:
+    """The verdict for the query an officer is testing (None for a UDR)."""
+    if report.rule.kind != "query":
+        return None
+    policy = load_policy(project.config.promotion, str(project.config.path))
+    return decide(project, report.window, policy, [report.rule])[0]

@@ -1,0 +1,56 @@
+"""The national projection of a query: the same predicate with its port conditions relaxed."""
+from __future__ import annotations
+
+import dataclasses
+
+from targeting.rules.model import All, AnyOf, Leaf, Node, Not, Rule
+
+PORT_FIELD = "port_code"
+TRUE, FALSE = All(()), AnyOf(())
+
+
+def without_ports(node: Node, positive: bool = True) -> Node:
+    """Replace every port_code leaf by the constant that never restricts the match.
+
+    Under an even number of `not`s that is true, under an odd number false, so the projection
+    matches every shipment the query matches, at any port.
+    """
+    match node:
+        case Leaf(field="port_code"):
+            return TRUE if positive else FALSE
+        case Leaf():
+            return node
+        case Not(child):
+            return _simplify(Not(without_ports(child, not positive)))
+        case All(children) | AnyOf(children):
+            rebuilt = type(node)(tuple(without_ports(c, positive) for c in children))
+            return _simplify(rebuilt)
+    raise TypeError(f"not a predicate node: {node!r}")
+
+
+def _simplify(node: Node) -> Node:
+    match node:
+        case Not(All(())):
+            return FALSE
+        case Not(AnyOf(())):
+            return TRUE
+        case All(children):
+            if FALSE in children:
+                return FALSE
+            kept = tuple(c for c in children if c != TRUE)
+            return kept[0] if len(kept) == 1 else All(kept)
+        case AnyOf(children):
+            if TRUE in children:
+                return TRUE
+            kept = tuple(c for c in children if c != FALSE)
+            return kept[0] if len(kept) == 1 else AnyOf(kept)
+    return node
+
+
+def national_projection(rule: Rule) -> Rule:
+    """The rule as it would run nationally: no port conditions, no home port."""
+    return dataclasses.replace(rule, where=without_ports(rule.where), port=None)
+
+
+def has_port_condition(node: Node) -> bool:
+    return without_ports(node) != node

@@ -1,0 +1,114 @@
+"""Rendering of the promotion review: terminal tables, JSON and the Markdown dossier."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rich.table import Table
+
+from targeting.compile.english import describe
+from targeting.decide.policy import Criterion, Verdict
+from targeting.decide.review import Review
+from targeting.render import formats as report
+
+
+def as_json(review: Review) -> dict[str, Any]:
+    """The JSON document of `targeting candidates --format json`."""
+    return {
+        "policy_hash": review.policy.hash,
+        "data_fingerprint": review.data_fingerprint,
+        "window": review.window.as_dict(),
+        "policy": review.policy.values,
+        "candidates": [{"id": v.rule.id, "port": v.rule.port, "promote": v.promote,
+                        "criteria": [c.as_dict() for c in v.criteria]} for v in review.verdicts],
+        "retire": [{"id": r.rule.id, "reasons": r.reasons} for r in review.retire],
+    }
+
+
+def terminal(review: Review) -> Iterator[Any]:
+    """Renderables for the terminal: the verdict table, then retirements."""
+    yield (f"policy {review.policy.hash[:12]} · window {review.window.since} .. {review.window.until}"
+           f" · evidence counts shipments after each query's created date"
+           if review.policy.prospective else f"policy {review.policy.hash[:12]}")
+    table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
+                  title_justify="left")
+    for header in ("id", "port", "verdict", "hit rate [95% CI]", "fails"):
+        table.add_column(header, no_wrap=header != "fails")
+    for v in review.verdicts:
+        verdict = "[green]PROMOTE[/]" if v.promote else "not yet"
+        fails = ", ".join(c.name for c in v.failing) or "–"
+        table.add_row(v.rule.id, v.rule.port or "", verdict, report.interval(v.metrics), fails)
+    yield table
+    if review.retire:
+        yield "\n[bold]UDRs proposed for retirement[/]"
+        for r in review.retire:
+            yield f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)
+    else:
+        yield "\nNo active UDR meets a retirement criterion."
+
+
+def markdown(review: Review) -> str:
+    """The review dossier: a summary, a section per promotable query, retirements, sign-off."""
+    parts = [_header(review), _summary(review)]
+    for v in review.verdicts:
+        if v.promote:
+            parts.append(_candidate(review, v))
+    parts.append(_retirements(review))
+    parts.append("## Sign-off\n\n| decision | reviewer | date | signature |\n|---|---|---|---|\n"
+                 "| | | | |\n")
+    return "\n".join(parts)
+
+
+def _header(review: Review) -> str:
+    return (f"# Promotion review\n\n- window: {review.window.since} .. {review.window.until}\n"
+            f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
+            f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n")
+
+
+def _summary(review: Review) -> str:
+    lines = ["## All active queries\n", "| id | port | verdict | hit rate [95% CI] | fails |", "|---|---|---|---|---|"]
+    for v in review.verdicts:
+        fails = ", ".join(c.name for c in v.failing) or "–"
+        lines.append(f"| {v.rule.id} | {v.rule.port or ''} | {'**promote**' if v.promote else 'not yet'} | "
+                     f"{report.interval(v.metrics)} | {fails} |")
+    return "\n".join(lines) + "\n"
+
+
+def _candidate(review: Review, v: Verdict) -> str:
+    lines = [f"## {v.rule.id}: {v.rule.title}\n", f"Owner {v.rule.owner or '–'}, port {v.rule.port or '–'}, "
+             f"created {v.rule.created or '–'}.\n", f"> {describe(v.rule.where)}\n"]
+    if v.rule.rationale:
+        lines.append(f"Rationale: {v.rule.rationale}\n")
+    lines += ["| criterion | passed | value | threshold |", "|---|---|---|---|"]
+    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {_value(c.value)} | {_value(c.threshold)} |"
+              for c in v.criteria]
+    detail = review.details.get(v.rule.id)
+    if detail is not None:
+        lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
+        lines.append(report.markdown_table(detail.monthly))
+        lines.append("\n**By port**\n")
+        lines.append(report.markdown_table(detail.by_port, {"hit_rate": report.pct}))
+        lines.append("\n**Overlap with active UDRs**\n")
+        lines.append(report.markdown_table(detail.overlaps, {"jaccard": report.pct})
+                     if detail.overlaps.height else "No active UDR matches any of the same shipments.")
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _retirements(review: Review) -> str:
+    if not review.retire:
+        return "## Retirement\n\nNo active UDR meets a retirement criterion.\n"
+    lines = ["## UDRs proposed for retirement\n"]
+    lines += [f"- **{r.rule.id}** ({r.rule.title}): " + "; ".join(r.reasons) for r in review.retire]
+    return "\n".join(lines) + "\n"
+
+
+def criteria_rows(criteria: list[Criterion]) -> list[dict]:
+    return [c.as_dict() for c in criteria]
