@@ -12,8 +12,8 @@ from targeting._version import __version__
 
 # name -> module that defines it
 _API = {
-    "coverage": "targeting.decide.coverage",
-    "evaluate": "targeting.backtest.run",
+    "coverage": "targeting.api",
+    "evaluate": "targeting.api",
 }
 
 __all__ = ["__version__", *_API]

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from targeting.rules.model import Location
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based position in a file."""
+
+    path: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,11 @@ class ConfigError(TargetingError):
 
 
 class DataError(TargetingError):
-    """The input data breaks the data contract."""
+    """The input data breaks the data contract; `problems` lists each finding when known."""
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 class RuleError(TargetingError):

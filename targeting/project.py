@@ -6,7 +6,8 @@ from functools import cached_property
 from pathlib import Path
 
 from targeting.data.config import Config, load_config
-from targeting.data.dataset import Dataset, open_dataset
+from targeting.data.dataset import Dataset
+from targeting.data.open import open_dataset
 from targeting.errors import Problem, RuleError, TargetingError
 from targeting.rules.loader import did_you_mean, rule_files
 from targeting.rules.model import Rule
@@ -41,6 +42,12 @@ class Project:
         """Validated rules under `paths` (default: the configured folders, validated once per
         project); RuleError (exit 1) when any has an error."""
         return self._validated(paths) if paths else self.all_rules
+
+    def select(self, refs: Sequence[str | Path] | None = None) -> list[Rule]:
+        """Validated rules given as files, folders or ids (default: every configured rule)."""
+        if not refs:
+            return self.all_rules
+        return self.rules([p if Path(p).exists() else self.find_rule(str(p)) for p in refs])
 
     @cached_property
     def all_rules(self) -> list[Rule]:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from targeting.cli import main
 from targeting.data.checks import check
 from targeting.data.config import load_config
-from targeting.data.dataset import open_dataset
+from targeting.data.open import open_dataset
 from targeting.errors import DataError
 
 ROOT = Path(__file__).parent.parent

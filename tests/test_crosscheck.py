@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from crosscheck_reference import scoreboard as reference_scoreboard
 
-from targeting.backtest.metrics import SCOREBOARD_COLUMNS
+from targeting.backtest.registry import SCOREBOARD_COLUMNS
 from targeting.backtest.run import backtest, project_window
 from targeting.backtest.window import Window
 from targeting.generate import generate

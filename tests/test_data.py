@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from targeting.data.config import load_config
-from targeting.data.dataset import open_dataset, snake_case
+from targeting.data.open import open_dataset
+from targeting.data.sources import snake_case
 from targeting.errors import ConfigError
 
 CONTRACT = Path(__file__).parent / "data" / "contract"

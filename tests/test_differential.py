@@ -83,7 +83,7 @@ DEFAULT_FIXTURE = ROOT / "targeting.yaml"  # the bundled project: rules/, querie
 def test_bundled_rules_select_the_same_shipments_on_bundled_data():
     from targeting.compile.check import check_rules
     from targeting.data.config import load_config
-    from targeting.data.dataset import open_dataset
+    from targeting.data.open import open_dataset
 
     config = load_config(DEFAULT_FIXTURE)
     dataset = open_dataset(config)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from targeting.backtest.metrics import wilson
+from targeting.backtest.stats import wilson
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.project import open_project

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from targeting.backtest.metrics import wilson
+from targeting.backtest.stats import wilson
 from targeting.backtest.run import project_window
 from targeting.cli import main
 from targeting.decide.policy import DEFAULTS, decide, load_policy, retirements

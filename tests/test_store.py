@@ -38,11 +38,11 @@ def hit_files(folder: Path) -> list[Path]:
 
 def test_store_gives_the_numbers_of_the_sources(tiny, monkeypatch):
     stored, project = board(tiny)
-    assert project.dataset.hit_cache is not None
+    assert project.dataset.hits_folder is not None
     assert len(list((tiny / STORE_DIR).glob("*.duckdb"))) == 1
     monkeypatch.setenv("TARGETING_STORE", "0")
     read, project = board(tiny)
-    assert project.dataset.hit_cache is None
+    assert project.dataset.hits_folder is None
     assert_frame_equal(stored, read)
 
 

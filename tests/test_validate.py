@@ -43,7 +43,7 @@ def test_missing_value_semantics_in_examples():
 
 
 def test_failing_example_names_its_line():
-    from targeting.rules.model import Location
+    from targeting.errors import Location
     examples = [Example({"declared_value": 5}, True, Location("r.yaml", 12, 7))]
     _, problems = validate_rules([rule(Leaf("declared_value", "gt", 10), examples)], CATALOGUE, {})
     assert [str(p) for p in problems] == [
@@ -53,8 +53,8 @@ def test_failing_example_names_its_line():
 
 def test_examples_of_many_rules_are_each_judged_against_their_own_rule(monkeypatch):
     """Examples run in batches of rules; every verdict belongs to the example's own rule."""
-    import targeting.compile.check
-    from targeting.rules.model import Location
+    import targeting.compile.examples
+    from targeting.errors import Location
 
     def case(i: int, threshold: int, value: int, should: bool) -> Rule:
         ex = Example({"declared_value": value}, should, Location(f"r{i}.yaml", 5, 1))
@@ -64,7 +64,7 @@ def test_examples_of_many_rules_are_each_judged_against_their_own_rule(monkeypat
     # even rules pass (50 > 10 should match), odd rules fail (50 > 100 should match)
     rules = [case(i, 10 if i % 2 == 0 else 100, 50, True) for i in range(7)]
     for batch in (100, 3, 1):
-        monkeypatch.setattr(targeting.compile.check, "EXAMPLE_BATCH", batch)
+        monkeypatch.setattr(targeting.compile.examples, "EXAMPLE_BATCH", batch)
         typed, problems = validate_rules(rules, CATALOGUE, {})
         assert [p.location.path for p in problems] == ["r1.yaml", "r3.yaml", "r5.yaml"]
         assert [r.id for r in typed] == ["Q-0", "Q-2", "Q-4", "Q-6"]

@@ -1,18 +1,36 @@
-"""The backtest window: which arrival dates count, resolved against the data."""
+"""The backtest window: which arrival dates count. One type, with every way to make one."""
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from targeting.errors import TargetingError
 
-_LAST = re.compile(r"^(\d+)([dmy])$")
+_PERIOD = re.compile(r"^(\d+)([dmy])$")
+
+DateLike = dt.date | str
 
 
 class WindowError(TargetingError):
     """A --since/--until/--last value that cannot be used."""
+
+
+def as_date(value: DateLike | None, name: str = "date") -> dt.date | None:
+    """A date from a `date`, a `datetime` or an ISO string such as '2025-01-31' (None stays None)."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise WindowError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, such as 2025-01-31")
 
 
 @dataclass(frozen=True)
@@ -22,33 +40,54 @@ class Window:
     since: dt.date
     until: dt.date
 
+    @classmethod
+    def resolve(cls, data_first: dt.date | None, data_last: dt.date | None,
+                since: DateLike | None = None, until: DateLike | None = None,
+                last: str | None = None) -> Window:
+        """Fill open ends from the data's date range; `last` ("12m", "90d", "2y") counts back
+        from until."""
+        since_d, until_d = as_date(since, "--since"), as_date(until, "--until")
+        if last and since_d:
+            raise WindowError("give either --since or --last, not both")
+        end = until_d or data_last or dt.date.today()
+        start = months_back(end, last) if last else since_d
+        start = start or data_first or end
+        if start > end:
+            raise WindowError(f"the window is empty: since {start} is after until {end}")
+        return cls(start, end)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Window:
+        """The window written by `as_dict`."""
+        since, until = as_date(doc["since"], "since"), as_date(doc["until"], "until")
+        assert since is not None and until is not None
+        return cls(since, until)
+
     @property
     def days(self) -> int:
         return max((self.until - self.since).days + 1, 0)
 
-    def as_dict(self) -> dict:
+    def starting(self, day: dt.date) -> Window:
+        """The part of the window from `day` on (never before the window starts)."""
+        return Window(max(self.since, day), self.until)
+
+    def last_months(self, months: int) -> Window:
+        """The last `months` of the window (never before its start)."""
+        return self.starting(months_back(self.until, f"{months}m"))
+
+    def as_dict(self) -> dict[str, Any]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(), "days": self.days}
 
-
-def resolve_window(data_first: dt.date | None, data_last: dt.date | None,
-                   since: dt.date | None = None, until: dt.date | None = None,
-                   last: str | None = None) -> Window:
-    """Fill open ends from the data's date range; `last` ("12m", "90d", "2y") counts back from until."""
-    if last and since:
-        raise WindowError("give either --since or --last, not both")
-    until = until or data_last or dt.date.today()
-    if last:
-        since = _back(until, last)
-    since = since or data_first or until
-    if since > until:
-        raise WindowError(f"the window is empty: since {since} is after until {until}")
-    return Window(since, until)
+    def __str__(self) -> str:
+        return f"{self.since} .. {self.until}"
 
 
-def _back(until: dt.date, last: str) -> dt.date:
-    match = _LAST.match(last.strip())
+def months_back(until: dt.date, period: str) -> dt.date:
+    """The first day of the period of that length ending on `until`: '12m', '90d' or '2y'."""
+    match = _PERIOD.match(period.strip())
     if not match:
-        raise WindowError(f"--last {last!r} is not a period; write a number and d, m or y, such as 12m")
+        raise WindowError(f"--last {period!r} is not a period; write a number and d, m or y, "
+                          "such as 12m")
     n, unit = int(match.group(1)), match.group(2)
     if unit == "d":
         return until - dt.timedelta(days=n - 1)

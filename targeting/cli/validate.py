@@ -9,76 +9,17 @@ from typing import Any
 import click
 
 from targeting.compile.check import check_rules, outcome_problems
+from targeting.data.catalogue import field_catalogue
 from targeting.data.config import Config, load_config
+from targeting.data.lists import load_lists
 from targeting.errors import Problem, TargetingError
 from targeting.project import outcome_fields
 from targeting.rules.model import Catalogue
 
 
 def rule_context(config: Config) -> tuple[Catalogue, dict[str, frozenset[str]]]:
-    """The field catalogue and named lists rules are checked against.
-
-    Only the manifest's columns and types matter here, so the exam data and the data-contract
-    checks are not needed: a broken exams file should not stop anyone checking rules.
-    """
-    from targeting.data import dataset as data
-
-    lists = data.load_lists(config)
-    quick = getattr(data, "field_catalogue", None)  # preferred, when the data module offers it
-    if quick is not None:
-        return quick(config), lists
-    return _parquet_catalogue(config) or _staged_catalogue(config), lists
-
-
-def _parquet_catalogue(config: Config) -> Catalogue | None:
-    """Field types from the manifest's parquet schema alone (no rows read), or None."""
-    import glob
-
-    import duckdb
-
-    from targeting.data import dataset as data
-
-    pattern = config.data.manifest.pattern
-    paths = sorted(glob.glob(pattern or "", recursive=True))
-    if not paths or not all(p.lower().endswith(".parquet") for p in paths):
-        return None
-    con = duckdb.connect(":memory:")
-    try:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
-                           [paths]).fetchall()
-    finally:
-        con.close()
-    mapping = config.data.columns.get("manifest", {})
-    catalogue: dict[str, Any] = {}
-    for source, kind, *_ in rows:
-        name = mapping.get(source, data.snake_case(source))
-        if name in config.data.values:  # value-mapped columns become text (see data._value_mapped)
-            kind = "VARCHAR"
-        kind = data.MANIFEST_COLUMNS.get(name, kind)
-        field_type = data.CATALOGUE_TYPES.get(kind) or ("number" if data.NUMERIC.match(kind) else None)
-        if field_type is not None:
-            catalogue[name] = field_type
-    return catalogue
-
-
-def _staged_catalogue(config: Config) -> Catalogue:
-    """Manifest field types as `data.materialise` would give them, without typing the data."""
-    from targeting.data import dataset as data
-
-    staged = data.stage(config)
-    try:
-        catalogue: dict[str, Any] = {}
-        for name, kind in staged.columns("manifest").items():
-            if name in data.MANIFEST_COLUMNS:
-                kind = data.MANIFEST_COLUMNS[name]
-            elif staged.from_text["manifest"]:
-                kind = data.infer_text_type(staged.con, "_src_manifest", name)
-            field_type = data.CATALOGUE_TYPES.get(kind) or ("number" if data.NUMERIC.match(kind) else None)
-            if field_type is not None:
-                catalogue[name] = field_type
-        return catalogue
-    finally:
-        staged.con.close()
+    """The field catalogue and named lists rules are checked against (no rows read)."""
+    return field_catalogue(config), load_lists(config)
 
 
 def default_paths(config: Config) -> list[Path]:

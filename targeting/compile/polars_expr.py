@@ -57,7 +57,7 @@ def _leaf_expr(leaf: Leaf, lists: Mapping[str, frozenset[str]], catalogue: Catal
     value = leaf.value
     if text and leaf.op not in ("matches", "in_list"):
         value = tuple(normalise(str(v)) for v in value) if isinstance(value, tuple) else normalise(str(value))
-    dtype = _DTYPES[catalogue[leaf.field]] if catalogue is not None else (pl.String if text else None)
+    dtype = POLARS_TYPES[catalogue[leaf.field]] if catalogue is not None else (pl.String if text else None)
     return _op_expr(leaf.op, target, value, lists, dtype).fill_null(False)
 
 
@@ -69,7 +69,7 @@ def _is_text_value(value: Any) -> bool:
     return isinstance(first, str)
 
 
-_DTYPES = {"text": pl.String, "number": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
+POLARS_TYPES = {"text": pl.String, "number": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
 
 
 def _values(values: Any, dtype: Any) -> pl.Expr:

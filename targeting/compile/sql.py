@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from targeting.errors import CompileError
 from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not
 from targeting.text import SPACE_CHARS, normalise, simple_folds
@@ -140,3 +142,13 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list) -> st
     if op == "in_list":
         return f"{col} IN (SELECT value FROM {LISTS_TABLE} WHERE list_name = {_bind(params, value)})"
     raise CompileError(f"operator {op!r} has no SQL form")
+
+
+def target_lists_table(con: duckdb.DuckDBPyConnection, lists: Mapping[str, frozenset[str]],
+                       temp: bool = False) -> None:
+    """`target_lists(list_name, value)`: every list's values, the table `in_list` reads."""
+    names = [name for name in sorted(lists) for _ in lists[name]]
+    values = [value for name in sorted(lists) for value in sorted(lists[name])]
+    # Two bound lists unnested side by side: one statement, however long the lists.
+    con.execute(f"""CREATE OR REPLACE {"TEMP " if temp else ""}TABLE {LISTS_TABLE} AS
+        SELECT unnest(?::VARCHAR[]) AS list_name, unnest(?::VARCHAR[]) AS value""", [names, values])

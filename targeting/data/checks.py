@@ -6,18 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from targeting.data.config import Config, display_path
-from targeting.data.dataset import (
-    CONTRACT,
-    FILE_COLUMN,
-    NON_NEGATIVE,
-    REQUIRED,
-    VOCABULARIES,
-    Dataset,
-    Staged,
-    cast_expr,
-    materialise,
-    stage,
-)
+from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
+from targeting.data.dataset import Dataset, materialise
+from targeting.data.sources import FILE_COLUMN, Staged, stage
+from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
 TYPE_WORDS = {  # (one row, several rows)
@@ -72,6 +64,17 @@ def check(config: Config) -> CheckReport:
         return CheckReport((), profile(materialise(staged)))
     finally:
         staged.con.close()
+
+
+def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
+    """Stage, check and type the sources, in memory or in the given DuckDB database file;
+    DataError (exit 2) lists every problem."""
+    staged = stage(config, database)
+    report = check_staged(staged)
+    if report.problems:
+        staged.con.close()
+        raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
+    return materialise(staged)
 
 
 def check_staged(staged: Staged) -> CheckReport:

@@ -7,7 +7,6 @@ from typing import Any
 
 import polars as pl
 
-from targeting.backtest import metrics
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.compile.english import describe
@@ -44,7 +43,6 @@ class RuleReport:
 def inspect_rule(project: Project, ref: str | Path, window: Window, all_matches: bool = False) -> RuleReport:
     """Validate and backtest one rule (a path or an id) against the project's data and UDRs.
 
-    Everything is read from the connection before returning: a later backtest replaces its tables.
     """
     path = project.find_rule(str(ref))
     rules, problems = project.check([path])
@@ -56,7 +54,6 @@ def inspect_rule(project: Project, ref: str | Path, window: Window, all_matches:
     return RuleReport(
         rule=rule, english=describe(rule.where), problems=problems, window=window,
         baseline=run.baseline, metrics=run.scoreboard().row(0, named=True),
-        monthly=metrics.monthly(run.con, 0), by_port=metrics.by_port(run.con, 0, window),
-        overlaps=metrics.overlaps(run.con, 0), sample=metrics.matched_shipments(run.con, 0, SAMPLE_SIZE),
-        matched=metrics.matched_shipments(run.con, 0) if all_matches else None,
+        monthly=run.monthly(0), by_port=run.by_port(0), overlaps=run.overlaps(0),
+        sample=run.sample(0, SAMPLE_SIZE), matched=run.sample(0) if all_matches else None,
     )

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from targeting.backtest.run import Backtest, backtest
-from targeting.backtest.window import Window, _back
+from targeting.backtest.matches import Matches
+from targeting.backtest.run import backtest
+from targeting.backtest.window import Window
 from targeting.decide.projection import national_projection
 from targeting.errors import ConfigError
 from targeting.project import Project
@@ -147,11 +148,6 @@ class Retirement:
     metrics: dict = field(default_factory=dict)
 
 
-def recent_window(window: Window, months: int) -> Window:
-    """The last `months` of the window (never before its start)."""
-    return Window(max(window.since, _back(window.until, f"{months}m")), window.until)
-
-
 def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
     """First arrival date that counts as evidence: the day after `created` when prospective."""
     if policy.prospective and rule.created is not None:
@@ -171,7 +167,7 @@ def decide(project: Project, window: Window, policy: Policy,
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
     queries, n = list(queries), len(queries)
     starts = [evidence_start(q, window, policy) for q in queries]
-    recent_since = recent_window(window, policy.recent_months).since
+    recent_since = window.last_months(policy.recent_months).since
     recent_starts = [max(recent_since, start) for start in starts]
     rules = queries + [national_projection(q) for q in queries] + queries
     run = backtest(project, rules, window, project.active_udrs(),
@@ -186,7 +182,7 @@ def decide(project: Project, window: Window, policy: Policy,
     return sorted(verdicts, key=Verdict.strength)
 
 
-def _rows(run: Backtest) -> dict[str, dict]:
+def _rows(run: Matches) -> dict[str, dict]:
     board = run.scoreboard().to_dicts()
     for row in board:
         row["baseline_hit_rate"] = run.baseline["hit_rate"]
@@ -243,9 +239,9 @@ def retirements(project: Project, window: Window, policy: Policy) -> list[Retire
     udrs = project.active_udrs()
     if not udrs:
         return []
-    recent_run = backtest(project, udrs, recent_window(window, policy.recent_months), udrs)
+    recent_run = backtest(project, udrs, window.last_months(policy.recent_months), udrs)
     recent = _rows(recent_run)
-    quiet = _rows(backtest(project, udrs, recent_window(window, policy.retire_after_months), udrs))
+    quiet = _rows(backtest(project, udrs, window.last_months(policy.retire_after_months), udrs))
     full = backtest(project, udrs, window, udrs)
     covered = {row["rule"]: row for row in full.containment().to_dicts()}
     found = []

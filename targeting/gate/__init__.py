@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from targeting.gate.changes import GateError
-from targeting.gate.core import Check, GateResult, RuleChange, run_gate
+from targeting.gate.result import Check, GateResult, RuleChange
+from targeting.gate.run import run_gate
 from targeting.gate.settings import DEFAULTS, GateSettings, load_settings
 
 __all__ = [

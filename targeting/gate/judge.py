@@ -6,11 +6,12 @@ from targeting.decide import ledger
 from targeting.decide.policy import Policy, effectiveness_threshold, load_policy
 from targeting.decide.promotion import LEDGER_NAME
 from targeting.errors import Problem
-from targeting.gate.core import METRICS, Check, GateResult, RuleChange, _errors, _Gate, _rel
+from targeting.gate.context import GateContext, _errors, _rel
+from targeting.gate.result import METRICS, Check, GateResult, RuleChange
 from targeting.rules.model import Rule
 
 
-def judge(gate: _Gate, window: Window) -> GateResult:
+def judge(gate: GateContext, window: Window) -> GateResult:
     changes = gate.changes
     touched_now = gate.now.by_id(list(changes.added + changes.modified))
     before = gate.before.by_id()
@@ -45,7 +46,7 @@ def judge(gate: _Gate, window: Window) -> GateResult:
     return result
 
 
-def _path(gate: _Gate, rule: Rule, base: bool = False) -> str:
+def _path(gate: GateContext, rule: Rule, base: bool = False) -> str:
     side = gate.before if base else gate.now
     return next(p for p, r in side.rules.items() if r is rule)
 
@@ -54,7 +55,7 @@ def _valid(problems: dict[str, list[Problem]], path: str) -> bool:
     return not _errors(problems.get(path, []))
 
 
-def _same_path_before(gate: _Gate, rule: Rule) -> Rule | None:
+def _same_path_before(gate: GateContext, rule: Rule) -> Rule | None:
     """The base version of the same file when the branch changed the file's id."""
     return gate.before.rules.get(_path(gate, rule))
 
@@ -66,7 +67,7 @@ def _line(rule: Rule) -> int | None:
 
 # ------------------------------------------------------------------------------- validation
 
-def _validation_checks(gate: _Gate) -> list[Check]:
+def _validation_checks(gate: GateContext) -> list[Check]:
     """Errors anywhere fail; warnings count only in files the branch added or changed."""
     touched = set(gate.changes.added + gate.changes.modified)
     ids = {**{path: rule.id for path, rule in gate.before.rules.items()},
@@ -86,7 +87,7 @@ def _validation_checks(gate: _Gate) -> list[Check]:
 
 # ------------------------------------------------------------------------------- metrics
 
-def _metric_checks(gate: _Gate, rule: Rule, change: RuleChange, policy: Policy,
+def _metric_checks(gate: GateContext, rule: Rule, change: RuleChange, policy: Policy,
                    baseline: float | None) -> list[Check]:
     path, line, after, before = change.path, _line(rule), change.after, change.before
     checks: list[Check] = []
@@ -113,7 +114,7 @@ def _metric_checks(gate: _Gate, rule: Rule, change: RuleChange, policy: Policy,
     return checks
 
 
-def _regression(gate: _Gate, rule: Rule, before: dict, after: dict, path: str, line) -> Check:
+def _regression(gate: GateContext, rule: Rule, before: dict, after: dict, path: str, line) -> Check:
     """Changed UDR: a significant hit-rate drop or workload growth fails; for a query it warns."""
     s, reasons = gate.settings, []
     old_low, new_low, new_high = before["hit_rate_low"], after["hit_rate_low"], after["hit_rate_high"]
@@ -138,7 +139,7 @@ def _regression(gate: _Gate, rule: Rule, before: dict, after: dict, path: str, l
 
 # ------------------------------------------------------------------------------- ledger
 
-def _ledger(gate: _Gate) -> tuple[list[ledger.Entry], Check]:
+def _ledger(gate: GateContext) -> tuple[list[ledger.Entry], Check]:
     path = gate.project.config.root / LEDGER_NAME
     shown = _ledger_rel(gate)
     result = ledger.verify(path)
@@ -149,7 +150,7 @@ def _ledger(gate: _Gate) -> tuple[list[ledger.Entry], Check]:
                                     f"chain intact ({result.entries} entries)", shown, None)
 
 
-def _ledger_rel(gate: _Gate) -> str:
+def _ledger_rel(gate: GateContext) -> str:
     return _rel(gate.project.config.root / LEDGER_NAME, gate.changes.top)
 
 
@@ -160,7 +161,7 @@ def _safe_read(path) -> list[ledger.Entry]:
         return []
 
 
-def _promotion_checks(gate: _Gate, rule: Rule, old: Rule | None,
+def _promotion_checks(gate: GateContext, rule: Rule, old: Rule | None,
                       entries: list[ledger.Entry]) -> list[Check]:
     """A UDR that was a query, or claims `promoted_from`, needs its `targeting promote` record."""
     if rule.kind != "udr":
@@ -185,7 +186,7 @@ def _promotion_checks(gate: _Gate, rule: Rule, old: Rule | None,
                   f"the file", path, line)]
 
 
-def _retirement_checks(gate: _Gate, rule: Rule | None, old: Rule | None,
+def _retirement_checks(gate: GateContext, rule: Rule | None, old: Rule | None,
                        entries: list[ledger.Entry]) -> list[Check]:
     """An active UDR that is removed or no longer active needs a `retire` ledger record."""
     if old is None or old.kind != "udr" or not old.is_active:

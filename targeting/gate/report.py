@@ -5,7 +5,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from targeting.gate.core import Check, GateResult, RuleChange
+from targeting.gate.result import Check, GateResult, RuleChange
 
 ROWS = (("targeted", "targeted"), ("flags/day", "flags_per_day"), ("hit rate (95% CI)", "hit_rate"),
         ("lift", "lift"), ("unique discrepant", "unique_discrepant"))

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
+from targeting.errors import Location
+
 FieldType = Literal["text", "number", "date", "bool"]
 Catalogue = Mapping[str, FieldType]
 
@@ -35,18 +37,6 @@ OPERATORS: dict[str, tuple[FieldType, ...]] = {
 }
 LIST_OPERATORS = frozenset({"in", "not_in", "contains_any", "contains_all", "startswith_any"})
 COMBINATORS = ("all", "any", "not")
-
-
-@dataclass(frozen=True)
-class Location:
-    """A 1-based position in a file."""
-
-    path: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

@@ -1,75 +1,22 @@
-"""The gate: validate, backtest before and after, and judge a branch's rule changes."""
+"""What the gate compares: both sides' rule files, validated, and their metrics (cached)."""
 from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from targeting.backtest.window import Window, resolve_window
-from targeting.data.config import display_path
+from targeting.backtest.window import Window
 from targeting.errors import Problem
 from targeting.gate.cache import Cache, cache_key, data_fingerprint
-from targeting.gate.changes import Changes, base_files, find_changes, repo_top
-from targeting.gate.settings import GateSettings, load_settings
+from targeting.gate.changes import Changes, base_files
+from targeting.gate.result import METRICS, Check
+from targeting.gate.settings import GateSettings
 from targeting.project import Project
 from targeting.rules.loader import parse_rules, rule_files
 from targeting.rules.model import Rule
-
-METRICS = ("targeted", "examined", "discrepant", "flags_per_day", "hit_rate", "hit_rate_low",
-           "hit_rate_high", "lift", "unique_discrepant")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check of one rule (or of the project, rule "ledger"): pass, fail or warn."""
-
-    rule: str
-    name: str
-    outcome: str
-    message: str
-    path: str | None = None
-    line: int | None = None
-
-
-@dataclass
-class RuleChange:
-    """A rule the branch added, changed or removed, with its metrics before and after."""
-
-    id: str
-    kind: str
-    change: str
-    path: str
-    before: dict | None = None
-    after: dict | None = None
-
-
-@dataclass
-class GateResult:
-    base_ref: str
-    base: str
-    window: Window | None
-    baseline_hit_rate: float | None
-    fail_on_warnings: bool
-    changes: list[RuleChange] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-    cache_hits: int = 0
-    cache_misses: int = 0
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.outcome == "fail"]
-
-    @property
-    def warnings(self) -> list[Check]:
-        return [c for c in self.checks if c.outcome == "warn"]
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures and not (self.fail_on_warnings and self.warnings)
 
 
 @dataclass
@@ -85,24 +32,7 @@ class _Side:
         return {rule.id: rule for rule in chosen.values()}
 
 
-def run_gate(project: Project, base_ref: str | None = None, *, use_cache: bool = True,
-             fail_on_warnings: bool | None = None, since: dt.date | None = None,
-             until: dt.date | None = None, last: str | None = None) -> GateResult:
-    """Judge the rule and query changes between `base_ref`'s merge base and the working tree."""
-    settings = load_settings(project.config.gate, display_path(project.config.path))
-    top = repo_top(project.config.root)
-    changes = find_changes(top, project.rule_paths, base_ref)
-    gate = _Gate(project, settings, changes, Cache(project.config.root, use_cache))
-    with tempfile.TemporaryDirectory(prefix="targeting-gate-") as folder:
-        gate.load(Path(folder))
-        window = gate.window(since, until, last or settings.last)
-        result = gate.judge(window)
-    result.fail_on_warnings = settings.fail_on_warnings if fail_on_warnings is None else fail_on_warnings
-    result.cache_hits, result.cache_misses = gate.cache.hits, gate.cache.misses
-    return result
-
-
-class _Gate:
+class GateContext:
     def __init__(self, project: Project, settings: GateSettings, changes: Changes, cache: Cache):
         self.project, self.settings, self.changes, self.cache = project, settings, changes, cache
         self.fingerprint = data_fingerprint(project.config)
@@ -165,7 +95,7 @@ class _Gate:
             span = [str(first) if first else None, str(latest) if latest else None]
             self.cache.put("range", key, span)
         first, latest = (dt.date.fromisoformat(d) if d else None for d in span)
-        return resolve_window(first, latest, since, until, last)
+        return Window.resolve(first, latest, since, until, last)
 
     def reference(self) -> list[Rule]:
         """Active UDRs of the working tree that validate: what uniqueness is measured against."""
@@ -199,10 +129,6 @@ class _Gate:
 
     # --------------------------------------------------------------------------- judging
 
-    def judge(self, window: Window) -> GateResult:
-        from targeting.gate.judge import judge
-
-        return judge(self, window)
 
 
 def _side(paths: list[Path], rel: dict[str, str]) -> _Side:
@@ -236,7 +162,7 @@ def _problem_dict(p: Problem) -> dict[str, Any]:
 
 
 def _problem(d: dict[str, Any]) -> Problem:
-    from targeting.rules.model import Location
+    from targeting.errors import Location
 
     loc = Location(*d["location"]) if d.get("location") else None
     return Problem(d["code"], d["message"], loc, d["severity"])

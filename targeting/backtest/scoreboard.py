@@ -1,0 +1,57 @@
+"""Rates from counts: one scoreboard row per rule, every metric of backtest/registry.py."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from targeting.backtest.registry import METRICS, SCOREBOARD_COLUMNS
+from targeting.backtest.stats import ratio, wilson
+from targeting.backtest.window import Window
+from targeting.rules.model import Rule
+
+Baseline = dict[str, Any]
+
+_TYPES = {"text": pl.String, "count": pl.Int64}
+SCHEMA = {m.name: _TYPES.get(m.kind, pl.Float64) for m in METRICS}
+
+
+def baseline_from(row: Sequence[int]) -> Baseline:
+    """The baseline from (shipments, examined, discrepant, random examined, random discrepant)."""
+    shipments, examined, discrepant, r_exam, r_disc = row
+    return {"shipments": shipments, "examined": examined, "discrepant": discrepant,
+            "hit_rate": ratio(discrepant, examined), "random_examined": r_exam,
+            "random_discrepant": r_disc, "random_hit_rate": ratio(r_disc, r_exam)}
+
+
+def scoreboard(counts: pl.DataFrame, rules: Sequence[Rule], base: Baseline,
+               window: Window) -> pl.DataFrame:
+    """Derive every rate of docs/metrics.md from the counts; one row per rule, JSON column order."""
+    rows = [_row(rule, row, base, window) for rule, row in zip(rules, counts.iter_rows(named=True))]
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
+
+
+def _row(rule: Rule, c: dict[str, Any], base: Baseline, window: Window) -> dict[str, Any]:
+    low, high = wilson(c["discrepant"], c["examined"])
+    hit_rate = ratio(c["discrepant"], c["examined"])
+    row = {
+        "id": rule.id, "kind": rule.kind, "port": rule.port, "status": rule.status,
+        "targeted": c["targeted"], "examined": c["examined"], "discrepant": c["discrepant"],
+        "hit_rate": hit_rate, "hit_rate_low": low, "hit_rate_high": high,
+        "lift": ratio(hit_rate, base["hit_rate"]),
+        "lift_within_ports": ratio(hit_rate, ratio(c["expected_discrepant"], c["examined"])),
+        "random_examined": c["random_examined"], "random_discrepant": c["random_discrepant"],
+        "random_hit_rate": ratio(c["random_discrepant"], c["random_examined"]),
+        "self_selected_share": ratio(c["self_selected"], c["examined"]),
+        "exam_rate": ratio(c["examined"], c["targeted"]),
+        "flags_per_day": ratio(c["targeted"], window.days),
+        "ports_targeted": c["ports_targeted"], "ports_with_hits": c["ports_with_hits"],
+        "months_with_hits": c["months_with_hits"], "unique_discrepant": c["unique_discrepant"],
+        "max_overlap_id": c["max_overlap_id"], "max_overlap_jaccard": c["max_overlap_jaccard"],
+        "seizures": c["seizures"], "abandonments": c["abandonments"],
+        "refused_entries": c["refused_entries"], "other_outcomes": c["other_outcomes"],
+        "msrp_total": float(c["msrp_total"] or 0), "referrals": c["referrals"],
+    }
+    assert list(row) == SCOREBOARD_COLUMNS, "the row and the registry list different metrics"
+    return row

@@ -1,0 +1,52 @@
+"""Named value lists (the `lists/` folder) that rules test with `in_list`."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from targeting.data.config import Config, display_path
+from targeting.errors import ConfigError, DataError
+from targeting.text import normalise  # shared with the rule compilers so list matching agrees
+
+Lists = dict[str, frozenset[str]]
+
+
+def load_lists(config: Config) -> Lists:
+    """Named value lists from the lists folder, normalised: {file stem: values}."""
+    folder = config.lists_dir
+    if not folder.is_dir():
+        if config.lists_explicit:
+            raise ConfigError(
+                f"{display_path(config.path)}: lists: folder {display_path(folder)} does not "
+                f"exist. Create it or remove the 'lists' key."
+            )
+        return {}
+    lists: Lists = {}
+    for path in list_files(config):
+        if path.stem in lists:
+            raise DataError(
+                f"{display_path(path)}: list {path.stem!r} is defined twice (.txt and .csv); "
+                f"keep one file per list name."
+            )
+        values = _read_list(path)
+        lists[path.stem] = frozenset(normalise(v) for v in values if normalise(v))
+    return lists
+
+
+def list_files(config: Config) -> list[Path]:
+    """The .txt and .csv files in the lists folder, sorted."""
+    if not config.lists_dir.is_dir():
+        return []
+    return sorted(p for p in config.lists_dir.iterdir()
+                  if p.is_file() and p.suffix.lower() in (".txt", ".csv"))
+
+
+def _read_list(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".txt":
+        lines = (line.strip() for line in text.splitlines())
+        return [line for line in lines if line and not line.startswith("#")]
+    rows = [row for row in csv.reader(text.splitlines()) if row]
+    if rows and rows[0][0].strip().lower() == "value":
+        rows = rows[1:]
+    return [row[0] for row in rows]
