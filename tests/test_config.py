@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from targeting.data.config import Labelled, Source, load_config
+from targeting.data.settings import GateSettings, PromotionSettings
 from targeting.errors import ConfigError
 
 TINY = Path(__file__).parent / "data" / "contract"
@@ -28,7 +29,7 @@ def test_tiny_config_resolves_paths_relative_to_the_file() -> None:
     assert config.rule_dirs == (TINY / "rules",)
     assert config.query_dirs == (TINY / "queries",)
     assert config.priorities == ("health_safety",)
-    assert config.promotion == {} and config.gate == {}
+    assert config.promotion == PromotionSettings() and config.gate == GateSettings()
 
 
 def test_found_from_a_subfolder(tmp_path: Path) -> None:
@@ -51,15 +52,15 @@ data:
   labelled: {column: fraud, discrepant: 1}
 rules: extra_rules
 promotion: {min_ports: 2}
-gate: {max_regressions: 0}
+gate: {max_workload_growth: 0.5}
 """)
     config = load_config(path)
     assert config.data.labelled == Labelled(column="fraud", discrepant=(1,))
     assert config.data.exams is None
     assert config.data.manifest.pattern == str(tmp_path / "parts" / "*.parquet")
     assert config.rule_dirs == (tmp_path / "extra_rules",)
-    assert config.promotion == {"min_ports": 2}
-    assert config.gate == {"max_regressions": 0}
+    assert config.promotion == PromotionSettings(min_ports=2)
+    assert config.gate == GateSettings(max_workload_growth=0.5)
 
 
 def test_database_tables(tmp_path: Path) -> None:
@@ -124,3 +125,23 @@ def test_invalid_yaml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     write(tmp_path, "data: [unclosed\n")
     with pytest.raises(ConfigError, match=r"^targeting.yaml: not valid YAML: "):
         load_config(Path("targeting.yaml"))
+
+
+@pytest.mark.parametrize("command", [["validate"], ["evaluate"], ["coverage"], ["data", "check"]])
+def test_a_bad_setting_fails_every_command_naming_file_and_key(tmp_path: Path, command) -> None:
+    """Settings are typed when the project loads, so a typo in `promotion:` is not noticed only
+    by `candidates` (the bug this catches: sections checked lazily by the command that reads
+    them)."""
+    from click.testing import CliRunner
+
+    from targeting.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "targeting.yaml").read_text(encoding="utf-8").replace(
+        "data:\n", f"promotion: {{min_examind: 3}}\ndata:\n").replace(
+        "fixtures/", f"{root}/fixtures/").replace("[rules]", f"[{root}/rules]").replace(
+        "[queries]", f"[{root}/queries]")
+    config = write(tmp_path, text)
+    result = CliRunner().invoke(main, [*command, "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "promotion.min_examind" in result.output and "did you mean 'min_examined'" in result.output

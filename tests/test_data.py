@@ -97,7 +97,7 @@ def test_fingerprint_is_stable_and_tracks_files_and_config(tmp_path: Path) -> No
         handle.write("E5,S6,2024-02-16,0,,random,\n")
     second = open_dataset(load_config(path)).fingerprint
     assert second != first
-    path.write_text(path.read_text() + "gate: {x: 1}\n")  # not the data section: same data
+    path.write_text(path.read_text() + "gate: {max_workload_growth: 1}\n")  # not the data section: same data
     assert open_dataset(load_config(path)).fingerprint == second
     (tmp_path / "p" / "lists" / "extra.txt").write_text("x\n")
     assert open_dataset(load_config(path)).fingerprint != second

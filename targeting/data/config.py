@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
 from targeting.errors import ConfigError
 
 CONFIG_NAME = "targeting.yaml"
@@ -63,8 +64,8 @@ class Config:
     rule_dirs: tuple[Path, ...]
     query_dirs: tuple[Path, ...]
     priorities: tuple[str, ...]
-    promotion: dict[str, Any]
-    gate: dict[str, Any]
+    promotion: PromotionSettings
+    gate: GateSettings
     lists_explicit: bool = False
 
 
@@ -117,8 +118,8 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         rule_dirs=_dirs(doc.get("rules", ["rules"]), root, shown, "rules"),
         query_dirs=_dirs(doc.get("queries", ["queries"]), root, shown, "queries"),
         priorities=tuple(_texts(doc.get("priorities", []), shown, "priorities")),
-        promotion=_mapping(doc.get("promotion", {}), shown, "promotion"),
-        gate=_mapping(doc.get("gate", {}), shown, "gate"),
+        promotion=parse_settings(PromotionSettings, doc.get("promotion"), shown, "promotion"),
+        gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
         lists_explicit="lists" in doc,
     )
 
@@ -228,11 +229,6 @@ def _dirs(value: Any, root: Path, shown: str, key: str) -> tuple[Path, ...]:
 def _texts(value: Any, shown: str, key: str) -> list[str]:
     _expect(value, list, shown, key, "a list of names")
     return [_text(item, shown, f"{key}[{i}]") for i, item in enumerate(value)]
-
-
-def _mapping(value: Any, shown: str, key: str) -> dict[str, Any]:
-    _expect(value if value is not None else {}, dict, shown, key, "a mapping")
-    return dict(value or {})
 
 
 def _text(value: Any, shown: str, key: str) -> str:

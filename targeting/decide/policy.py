@@ -6,8 +6,6 @@ definitions are in docs/policy.md.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,71 +14,21 @@ from targeting.backtest.matches import Matches
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.decide.projection import national_projection
-from targeting.errors import ConfigError
+from targeting.data.settings import PromotionSettings, parse_settings
 from targeting.project import Project
-from targeting.rules.loader import did_you_mean
 from targeting.rules.model import Rule
 
-DEFAULTS: dict[str, Any] = {
-    "min_examined": 30,          # evidence: examined shipments since the query was written
-    "min_discrepant": 10,        # evidence: discrepant shipments since then
-    "min_hit_rate": 0.02,        # effectiveness floor: Wilson lower bound at least this...
-    "lift_factor": 2.0,          # ...and at least this many times the baseline hit rate
-    "prospective": True,         # count only shipments that arrived after `created`
-    "min_ports": 3,              # breadth: the national projection has hits at this many ports
-    "min_months": 3,             # persistence: months with a discrepant hit
-    "recent_months": 6,          # persistence: effectiveness still holds over this recent period
-    "min_unique": 5,             # novelty: discrepant shipments no active UDR catches
-    "max_overlap": 0.5,          # novelty: highest Jaccard with an active UDR
-    "max_flags_per_day": 150.0,  # workload: national projection's flags per day
-    "retire_factor": 1.0,        # retire when the recent hit rate's upper bound < this x baseline
-    "retire_after_months": 6,    # retire when no discrepant shipment in this many months
-    "supersede_share": 0.9,      # retire when another active UDR covers this share of its targets
-}
+Policy = PromotionSettings
+DEFAULTS: dict[str, Any] = PromotionSettings().values
 
 
-@dataclass(frozen=True)
-class Policy:
-    """The resolved `promotion:` section of targeting.yaml."""
-
-    values: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def hash(self) -> str:
-        """SHA-256 of the canonical JSON of every setting: which policy decided."""
-        canonical = json.dumps(self.values, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def load_policy(section: dict[str, Any] | None, source: str = "targeting.yaml") -> Policy:
-    """Defaults overlaid with the config's `promotion:` section; ConfigError on unknown or bad keys."""
-    section = section or {}
-    values = dict(DEFAULTS)
-    for key, value in section.items():
-        if key not in DEFAULTS:
-            raise ConfigError(f"{source}: promotion.{key} is not a policy setting; expected one of "
-                              f"{', '.join(DEFAULTS)}{did_you_mean(key, DEFAULTS)}")
-        values[key] = _checked(key, value, source)
-    return Policy(values)
-
-
-def _checked(key: str, value: Any, source: str) -> Any:
-    default = DEFAULTS[key]
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: promotion.{key} must be true or false; got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{source}: promotion.{key} must be a non-negative number; got {value!r}")
-    if isinstance(default, int) and not float(value).is_integer():
-        raise ConfigError(f"{source}: promotion.{key} must be a whole number; got {value!r}")
-    return type(default)(value)
+def load_policy(section: PromotionSettings | dict[str, Any] | None,
+                source: str = "targeting.yaml") -> Policy:
+    """The policy of a project (its typed `promotion:` settings) or of a section given as a
+    mapping (defaults overlaid; ConfigError on unknown or bad keys)."""
+    if isinstance(section, PromotionSettings):
+        return section
+    return parse_settings(PromotionSettings, section, source, "promotion")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""The `promotion:` and `gate:` sections of targeting.yaml, parsed into typed settings when the
+project is loaded, so a typo or a bad value fails every command the same way (exit 2, naming
+the file and the key), not only the command that reads the section.
+
+Each setting is a field of a frozen dataclass with its default and, in its metadata, what it
+means and any bound beyond "a non-negative number". docs/policy.md and docs/gate.md document
+them; a change to a default is a change to every project's policy or gate.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from targeting.canonical import digest
+from targeting.errors import ConfigError
+from targeting.rules.loader import did_you_mean
+
+_PERIOD = re.compile(r"^\d+[dmy]$")
+
+
+def _setting(default: Any, meaning: str, at_most: float | None = None) -> Any:
+    return field(default=default, metadata={"meaning": meaning, "at_most": at_most})
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    """The promotion and retirement policy (docs/policy.md)."""
+
+    min_examined: int = _setting(30, "evidence: examined shipments since the query was written")
+    min_discrepant: int = _setting(10, "evidence: discrepant shipments since then")
+    min_hit_rate: float = _setting(0.02, "effectiveness floor for the hit rate's lower bound", 1)
+    lift_factor: float = _setting(2.0, "effectiveness: the lower bound must reach this x baseline")
+    prospective: bool = _setting(True, "count only shipments that arrived after `created`")
+    min_ports: int = _setting(3, "breadth: ports where the national projection has hits")
+    min_months: int = _setting(3, "persistence: months with a discrepant hit")
+    recent_months: int = _setting(6, "persistence: effectiveness still holds over this period")
+    min_unique: int = _setting(5, "novelty: discrepant shipments no active UDR catches")
+    max_overlap: float = _setting(0.5, "novelty: highest Jaccard index with an active UDR", 1)
+    max_flags_per_day: float = _setting(150.0, "workload: national projection's flags per day")
+    retire_factor: float = _setting(1.0, "retire when the recent upper bound < this x baseline")
+    retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
+    supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every setting, defaults included."""
+        return dataclasses.asdict(self)
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of every setting: which policy decided."""
+        return digest(self.values)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Tolerances of `targeting gate` (docs/gate.md)."""
+
+    max_lower_bound_drop: float = _setting(
+        0.02, "absolute fall of the hit rate's lower bound allowed (0.02 = two points)", 1)
+    max_workload_growth: float = _setting(0.25, "relative growth of flags per day allowed")
+    fail_on_warnings: bool = _setting(False, "whether warnings fail the gate")
+    last: str | None = _setting(None, "backtest only the last period of the data, e.g. 12m")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def hash(self) -> str:
+        return digest(self.values)
+
+
+Settings = TypeVar("Settings", PromotionSettings, GateSettings)
+
+
+def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:
+    """Defaults overlaid with a config section; ConfigError names the file and the key."""
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: {name}: expected a mapping of settings, got "
+                          f"{type(section).__name__}.")
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    values = {}
+    for key, value in section.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: {name}.{key} is not a {name} setting; expected one of "
+                              f"{', '.join(fields)}{did_you_mean(str(key), fields)}")
+        values[key] = _checked(fields[key], value, f"{source}: {name}.{key}")
+    return kind(**values)
+
+
+def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    default = spec.default
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false; got {value!r}")
+        return value
+    if spec.name == "last":
+        if value is not None and not (isinstance(value, str) and _PERIOD.match(value.strip())):
+            raise ConfigError(f"{where} must be a period such as 12m, 90d or 2y; got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{where} must be a non-negative number; got {value!r}")
+    if isinstance(default, int) and not float(value).is_integer():
+        raise ConfigError(f"{where} must be a whole number; got {value!r}")
+    at_most = spec.metadata.get("at_most")
+    if at_most is not None and value > at_most:
+        raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")
+    return type(default)(value)
