@@ -3,6 +3,7 @@ open one), accepts dates as `date` or ISO strings and rules as paths or ids, and
 Polars DataFrames or dataclasses."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,8 +11,18 @@ import polars as pl
 
 from targeting.backtest.run import backtest, project_window, sort_by_lift
 from targeting.backtest.window import DateLike
+from targeting.compile.check import check_rules
+from targeting.compile.english import describe
+from targeting.compile.polars_expr import compile_polars
+from targeting.compile.sql import compile_sql
+from targeting.data.catalogue import field_catalogue
+from targeting.data.config import load_config
+from targeting.data.lists import load_lists
 from targeting.decide import coverage as _coverage
-from targeting.project import Project, open_project
+from targeting.errors import TargetingError
+from targeting.project import Project, default_paths, open_project
+from targeting.rules.loader import parse_rules
+from targeting.rules.model import Rule
 
 ConfigLike = str | Path | Project | None
 
@@ -39,3 +50,52 @@ def coverage(*, config: ConfigLike = None, since: DateLike | None = None,
     rule matched; by selection method, priority and outcome."""
     project = _project(config)
     return _coverage.coverage_of(project, project_window(project, since, until, last))
+
+
+def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None = None) -> str:
+    """A rule (file or id) compiled to `target` (sql, polars or english); TargetingError when it
+    cannot be found (exit 2) or is invalid (exit 1)."""
+    path = Path(rule_ref)
+    if target == "english" and path.is_file() and config is None:
+        return describe(_one(rule_ref, *parse_rules([path])).where)  # no data needed
+    loaded = load_config(Path(config) if config is not None else None)
+    catalogue, lists = field_catalogue(loaded), load_lists(loaded)
+    rules, problems = check_rules([path] if path.is_file() else default_paths(loaded),
+                                  catalogue, lists, loaded.priorities or None)
+    rule = _one(rule_ref, rules, problems)
+    if target == "english":
+        return describe(rule.where)
+    if target == "polars":
+        return str(compile_polars(rule.where, lists, catalogue))
+    sql, params = compile_sql(rule.where, catalogue)
+    return f"{sql}\n-- params: {json.dumps(params, default=str, ensure_ascii=False)}"
+
+
+def _one(rule_ref: str, rules: list[Rule], problems: list) -> Rule:
+    path = Path(rule_ref)
+    wanted = [r for r in rules if (Path(r.path).resolve() == path.resolve() if path.is_file()
+                                   else r.id == rule_ref)]
+    if wanted:
+        return wanted[0]
+    errors = [str(p) for p in problems if p.severity == "error"
+              and (p.location is None or path.is_file() or rule_ref in p.message
+                   or _file_has_id(p.location.path, rule_ref))]
+    if errors:
+        raise RuleCompileError("\n".join(errors), 1)
+    raise RuleCompileError(f"no rule {rule_ref!r}: not a file, and no rule with that id in the "
+                           "configured rule and query folders. Try `targeting validate`.", 2)
+
+
+def _file_has_id(path: str, rule_id: str) -> bool:
+    try:
+        return rule_id in Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+class RuleCompileError(TargetingError):
+    """The rule asked for is missing (exit 2) or invalid (exit 1)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -5,8 +5,10 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
+from targeting.data.catalogue import field_catalogue
 from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
+from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
 from targeting.errors import Problem, RuleError, TargetingError
 from targeting.rules.loader import did_you_mean, rule_files
@@ -95,6 +97,24 @@ def _file_id(path: Path) -> str | None:
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
     return doc.get("id") if isinstance(doc, dict) else None
+
+
+def default_paths(config: Config) -> list[Path]:
+    """The configured rule and query folders that exist."""
+    return [p for p in (*config.rule_dirs, *config.query_dirs) if p.exists()]
+
+
+def check_files(config: Config, paths: Sequence[Path] | None = None
+                ) -> tuple[list[Rule], list[Problem]]:
+    """Validate rule files (default: the configured folders) against the manifest's fields and
+    the lists, without reading the data's rows: a broken exams file does not stop anyone
+    checking rules."""
+    from targeting.compile.check import check_rules, outcome_problems
+
+    catalogue, lists = field_catalogue(config), load_lists(config)
+    rules, problems = check_rules(list(paths or default_paths(config)), catalogue, lists,
+                                  config.priorities or None)
+    return rules, problems + outcome_problems(rules, outcome_fields(config))
 
 
 def outcome_fields(config: Config) -> list[str]:

@@ -205,7 +205,7 @@ def test_cli_data_check_bad_data_exits_2_with_messages_on_stderr(tmp_path: Path)
         "exams.csv: error[bad-value]: column 'result': 1 row has a value outside the vocabulary, "
         "e.g. 'maybe'. Allowed: discrepant, no_discrepancy. Map source values under "
         "data.values.result in targeting.yaml.",
-        "1 data problem(s); see docs/data-contract.md.",
+        "error: 1 data problem(s); see docs/data-contract.md.",
     ]
     assert result.stdout == ""
 

@@ -7,7 +7,6 @@ from targeting.backtest.run import project_window
 from targeting.cli.common import (
     as_date,
     config_option,
-    console,
     emit,
     output_options,
     reports_errors,
@@ -19,6 +18,7 @@ from targeting.project import open_project
 from targeting.render import dossier
 from targeting.render import formats as report
 from targeting.render import html as html_report
+from targeting.render.terminal import console
 
 
 @click.command(name="candidates")

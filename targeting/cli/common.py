@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from targeting import files
 from targeting.errors import RuleError, TargetingError
@@ -56,11 +55,6 @@ def reports_errors(func: Callable) -> Callable:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
     return wrapper
-
-
-def console() -> Console:
-    """The terminal console; rich honours NO_COLOR and the terminal's width."""
-    return Console(highlight=False)
 
 
 def write_atomic(path: Path, text: str) -> None:

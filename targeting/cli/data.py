@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from targeting.data.checks import CheckReport, check
+from targeting.cli.common import reports_errors
+from targeting.data.checks import check
 from targeting.data.config import load_config
-from targeting.errors import TargetingError
-
-TOP_PORTS = 5
-SHOWN_NULLS = 12
+from targeting.errors import DataError
+from targeting.render.profile import check_json, print_profile
+from targeting.render.terminal import console
 
 
 @click.group(name="data")
@@ -28,75 +24,16 @@ def command() -> None:
               help="targeting.yaml to use (default: found from the working folder upwards).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@reports_errors
 def check_command(config_path: Path | None, fmt: str) -> None:
     """Check the data against the contract and print its profile; exit 2 on problems."""
-    try:
-        report = check(load_config(config_path))
-    except TargetingError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    report = check(load_config(config_path))
+    if fmt == "json":
+        click.echo(json.dumps(check_json(report), indent=2))
+    elif report.profile is not None:
+        print_profile(report.profile, console())
     for problem in report.problems:
         click.echo(str(problem), err=True)
-    if fmt == "json":
-        click.echo(json.dumps(_as_json(report), indent=2))
-    elif report.profile is not None:
-        _render(report.profile)
     if report.problems:
-        click.echo(f"{len(report.problems)} data problem(s); see docs/data-contract.md.", err=True)
-        sys.exit(2)
-
-
-def _as_json(report: CheckReport) -> dict[str, Any]:
-    return {
-        "ok": report.ok,
-        "problems": [p.to_dict() for p in report.problems],
-        "profile": report.profile,
-    }
-
-
-def _render(profile: dict[str, Any]) -> None:
-    console = Console()
-    console.print(_summary(profile))
-    nulls = _null_table(profile)
-    if nulls.row_count:
-        console.print(nulls)
-
-
-def _summary(profile: dict[str, Any]) -> Table:
-    table = Table(title="Data profile", show_header=False, box=None, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(overflow="fold", max_width=60)
-    ports, modes = profile["ports"], profile["modes"]
-    table.add_row("rows", f"{profile['rows']:,}")
-    table.add_row("arrival dates", f"{profile['date_min']} .. {profile['date_max']}")
-    table.add_row("ports", f"{len(ports)}" + (f" (most rows: {_top(ports)})" if ports else ""))
-    table.add_row("modes", _top(modes, len(modes)) if modes else "(no mode column)")
-    table.add_row("exams", f"{profile['exams']:,}")
-    table.add_row("exam rate", _rate(profile["exam_rate"], profile["examined_shipments"],
-                                     profile["rows"], "shipments examined"))
-    table.add_row("discrepancy rate", _rate(profile["discrepancy_rate"],
-                                            profile["discrepant_shipments"],
-                                            profile["examined_shipments"], "examined discrepant"))
-    return table
-
-
-def _null_table(profile: dict[str, Any]) -> Table:
-    table = Table(title="Columns with missing values", title_justify="left")
-    table.add_column("table")
-    table.add_column("column")
-    table.add_column("empty", justify="right")
-    rows = [("manifest", c, s) for c, s in profile["null_share"].items() if s > 0]
-    rows += [("exams", c, s) for c, s in profile["exam_null_share"].items() if 0 < s < 1]
-    for name, column, share in sorted(rows, key=lambda r: -r[2])[:SHOWN_NULLS]:
-        table.add_row(name, column, f"{share:.1%}")
-    return table
-
-
-def _top(counts: dict[str, int], n: int = TOP_PORTS) -> str:
-    return "; ".join(f"{k}: {v:,}" for k, v in list(counts.items())[:n])
-
-
-def _rate(rate: float | None, part: int, whole: int, what: str) -> str:
-    if rate is None:
-        return "n/a (none examined)"
-    return f"{rate:.2%} ({part:,} of {whole:,} {what})"
+        raise DataError(f"{len(report.problems)} data problem(s); see docs/data-contract.md.",
+                        list(report.problems))

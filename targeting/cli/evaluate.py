@@ -9,7 +9,6 @@ from targeting.backtest.run import backtest, project_window, sort_by_lift
 from targeting.cli.common import (
     as_date,
     config_option,
-    console,
     emit,
     output_options,
     reports_errors,
@@ -17,6 +16,7 @@ from targeting.cli.common import (
 )
 from targeting.project import open_project
 from targeting.render import formats as report
+from targeting.render.terminal import console, scoreboard_table
 
 
 @click.command(name="evaluate")
@@ -44,4 +44,4 @@ def command(paths, config_path, since, until, last, fmt, output) -> None:
     else:
         out = console()
         out.print(report.window_line(window_info, run.baseline))
-        out.print(report.scoreboard_table(board, out.width))
+        out.print(scoreboard_table(board, out.width))

@@ -4,16 +4,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from targeting.cli.common import config_option, console, reports_errors
+from targeting.cli.common import config_option, reports_errors
 from targeting.data.config import display_path, load_config
 from targeting.decide import ledger
 from targeting.render.formats import to_json
+from targeting.render.ledger import ledger_table
+from targeting.render.terminal import console
 
 
 def file_option(func: Callable) -> Callable:
@@ -71,24 +70,4 @@ def show(config_path: Path | None, file_path: Path | None, fmt: str, head_only: 
     elif not entries:
         click.echo(f"{display_path(path)}: no entries", err=True)
     else:
-        console().print(_table(entries))
-
-
-def _table(entries: list[ledger.Entry]) -> Table:
-    """seq and time never wrap; the user-text columns fold rather than vanish when narrow."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("seq", "at"):
-        table.add_column(header, no_wrap=True)
-    for header in ("actor", "action", "subject", "details"):
-        table.add_column(header, overflow="fold")
-    for e in entries:
-        # escape: user text, and rich would read "[...]" as markup.
-        table.add_row(str(e.seq), e.at, *map(escape, (e.actor, e.action, e.subject,
-                                                      summary(e.details))))
-    return table
-
-
-def summary(details: dict[str, Any], width: int = 60) -> str:
-    """`key=value` pairs on one line, cut to `width` characters."""
-    text = ", ".join(f"{key}={value}" for key, value in sorted(details.items()))
-    return text if len(text) <= width else text[: width - 1] + "…"
+        console().print(ledger_table(entries))

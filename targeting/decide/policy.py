@@ -13,8 +13,8 @@ from typing import Any
 from targeting.backtest.matches import Matches
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
-from targeting.decide.projection import national_projection
 from targeting.data.settings import PromotionSettings, parse_settings
+from targeting.decide.projection import national_projection
 from targeting.project import Project
 from targeting.rules.model import Rule
 

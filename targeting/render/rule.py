@@ -1,0 +1,142 @@
+"""The officer's screen for one rule (`targeting test`), and the export of its matches."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from targeting import files
+from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
+from targeting.errors import TargetingError
+from targeting.render.formats import interval, sparkline, window_line
+from targeting.render.terminal import rows_table
+from targeting.units import num, pct
+
+SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "description")
+WIDE_SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "mode", "country_of_origin",
+                       "hts_code", "description", "declared_value")
+
+
+def print_report(r: RuleReport, out: Console) -> None:
+    """The officer's screen for one rule."""
+    m = r.metrics
+    title = f"{r.rule.id} · {r.rule.kind} · {r.rule.title}"
+    out.print(Panel(r.english, title=title, title_align="left"))
+    for problem in r.problems:
+        out.print(f"[yellow]{problem}[/]")
+    examples = len(r.rule.examples)
+    out.print(f"examples: {examples} pass" if examples else "[yellow]examples: none; add tests.match and tests.no_match[/]")
+    out.print(window_line(r.window.as_dict(), r.baseline))
+    out.print(_panel(r))
+    out.print(_trend(r))
+    if r.by_port.height:
+        out.print(rows_table(r.by_port.to_dicts(), _PORT_COLUMNS, title="By port"))
+    out.print(_overlap_line(r))
+    if r.verdict is not None:
+        out.print(r.verdict.render())
+    sample = r.sample
+    if sample.height:
+        out.print(_sample_table(sample, WIDE_SAMPLE_COLUMNS if out.width >= 120 else SAMPLE_COLUMNS))
+    if m["targeted"] == 0:
+        out.print("[yellow]The rule matches no shipment in the window.[/]")
+
+
+def _panel(r: RuleReport) -> Table:
+    m = r.metrics
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("targeted", f"{m['targeted']:,}  ({num(m['flags_per_day'], 1)} per day, "
+                  f"{m['ports_targeted']} ports)")
+    table.add_row("examined", f"{m['examined']:,}  (exam rate {pct(m['exam_rate'])})")
+    table.add_row("discrepant", f"{m['discrepant']:,}")
+    table.add_row("hit rate", interval(m) + "  (95% Wilson interval)")
+    table.add_row("lift", f"{num(m['lift'], 2)} over the baseline; "
+                  f"{num(m['lift_within_ports'], 2)} within its ports")
+    table.add_row("random exams", _random_line(r))
+    table.add_row("self-selected", pct(m["self_selected_share"]) + " of its exams came from this rule")
+    table.add_row("outcomes", f"{m['seizures']} seizures, {m['abandonments']} abandonments, "
+                  f"{m['refused_entries']} refused entries, {m['other_outcomes']} other; "
+                  f"MSRP ${num(m['msrp_total'], 0)}; {m['referrals']} referred to ICE")
+    return table
+
+
+def _random_line(r: RuleReport) -> str:
+    m = r.metrics
+    if not r.enough_random:
+        return (f"only {m['random_examined']} random exams (< {MIN_RANDOM_EXAMS}); "
+                "too few for an unbiased estimate")
+    return (f"{pct(m['random_hit_rate'])} ({m['random_discrepant']}/{m['random_examined']}) "
+            f"vs baseline random {pct(r.baseline['random_hit_rate'])}")
+
+
+def _trend(r: RuleReport) -> str:
+    months = _window_months(r)
+    counts = {row["month"]: row for row in r.monthly.to_dicts()}
+    targeted = [counts.get(mo, {}).get("targeted", 0) for mo in months]
+    hits = [counts.get(mo, {}).get("discrepant", 0) for mo in months]
+    first, last = (months[0], months[-1]) if months else ("", "")
+    return (f"monthly {first} .. {last}\n  targeted   {sparkline(targeted)}  max {max(targeted, default=0):,}"
+            f"\n  discrepant {sparkline(hits)}  max {max(hits, default=0):,}")
+
+
+def _window_months(r: RuleReport) -> list[str]:
+    start, end = r.window.since, r.window.until
+    months, (y, mo) = [], (start.year, start.month)
+    while (y, mo) <= (end.year, end.month):
+        months.append(f"{y:04d}-{mo:02d}")
+        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    return months
+
+
+_PORT_COLUMNS = [("port", "port", str), ("targeted", "targeted", num),
+                 ("examined", "examined", num), ("discrepant", "discrepant", num),
+                 ("hit rate", "hit_rate", pct), ("flags/day", "flags_per_day", lambda v: num(v, 2))]
+
+
+def _overlap_line(r: RuleReport) -> str:
+    if not r.overlaps.height:
+        return "overlap: no active UDR matches any of the same shipments"
+    parts = [f"{o['udr']} {pct(o['jaccard'])} ({o['shared']:,} shared)" for o in r.overlaps.to_dicts()]
+    return (f"overlap with active UDRs (Jaccard): {', '.join(parts)}; "
+            f"{r.metrics['unique_discrepant']:,} discrepant shipments no active UDR catches")
+
+
+def _sample_table(sample: pl.DataFrame, columns: tuple[str, ...]) -> Table:
+    shown = [c for c in columns if c in sample.columns] + ["outcome"]
+    table = Table(box=None, pad_edge=False, header_style="bold", title="Matched shipments (discrepant, most recent first)",
+                  title_justify="left")
+    for column in shown:
+        table.add_column(column, overflow="ellipsis", no_wrap=True,
+                         max_width=28 if column == "description" else None)
+    for row in sample.to_dicts():
+        outcome = row["outcome"] or ("no discrepancy" if row["examined"] else "not examined")
+        table.add_row(*[_cell(row.get(c)) for c in shown[:-1]], outcome)
+    return table
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+def export_matches(frame: pl.DataFrame, path: Path) -> None:
+    """Write every matched shipment to .csv or .parquet, atomically."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ExportError(f"--export {path}: use a .csv or .parquet file name")
+    fd, tmp = files.temp_beside(path, suffix)
+    os.close(fd)
+    try:
+        frame.write_csv(tmp) if suffix == ".csv" else frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ExportError(TargetingError):
+    """An export file name the tool cannot write."""
