@@ -19,8 +19,11 @@ from targeting.data.catalogue import field_catalogue
 from targeting.data.config import load_config
 from targeting.data.lists import load_lists
 from targeting.decide import coverage as _coverage
+from targeting.decide.inspect import RuleReport, inspect_rule
+from targeting.decide.review import Review, build_review
 from targeting.errors import TargetingError
 from targeting.project import Project, default_paths, open_project
+from targeting.rules import loader
 from targeting.rules.loader import parse_rules
 from targeting.rules.model import Rule
 
@@ -42,6 +45,32 @@ def evaluate(rules: Sequence[str | Path] | None = None, *, config: ConfigLike = 
     board = sort_by_lift(run.scoreboard())
     run.close()
     return board
+
+
+def test(rule: str | Path, *, config: ConfigLike = None, since: DateLike | None = None,
+         until: DateLike | None = None, last: str | None = None,
+         all_matches: bool = False) -> RuleReport:
+    """One rule (a file or an id) as an officer sees it: its metrics (the fields of an
+    `evaluate` row), monthly and by-port series, overlaps, sample shipments and its verdict."""
+    project = _project(config)
+    return inspect_rule(project, rule, project_window(project, since, until, last), all_matches)
+
+
+test.__test__ = False  # type: ignore[attr-defined]  # pytest: not a test function
+
+
+def candidates(*, config: ConfigLike = None, since: DateLike | None = None,
+               until: DateLike | None = None, last: str | None = None,
+               details: bool = False) -> Review:
+    """The NTC's review: every active query's verdict with its criteria, strongest first, and
+    the UDRs proposed for retirement (`details`: each promotable query's full report too)."""
+    project = _project(config)
+    return build_review(project, project_window(project, since, until, last), details)
+
+
+def load_rules(paths: Sequence[str | Path]) -> list[Rule]:
+    """Parse rule files or folders (no data needed); RuleError lists every problem."""
+    return loader.load_rules([Path(p) for p in paths])
 
 
 def coverage(*, config: ConfigLike = None, since: DateLike | None = None,

@@ -18,8 +18,9 @@ from targeting.rules.model import Rule
 class Project:
     """Lazily opens the data and validates rules against its field catalogue."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, engine: str = "auto"):
         self.config = config
+        self.engine = engine  # the backtest engine every command uses: auto, shipments, grouped
 
     @cached_property
     def dataset(self) -> Dataset:
@@ -122,6 +123,6 @@ def outcome_fields(config: Config) -> list[str]:
     return [config.data.labelled.column] if config.data.labelled is not None else []
 
 
-def open_project(config: str | Path | None = None) -> Project:
+def open_project(config: str | Path | None = None, engine: str = "auto") -> Project:
     """The project whose targeting.yaml is `config`, or found from the working directory up."""
-    return Project(load_config(Path(config) if config else None))
+    return Project(load_config(Path(config) if config else None), engine)

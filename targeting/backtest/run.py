@@ -20,16 +20,17 @@ ENGINES = ("auto", "shipments", "grouped")
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
              reference_udrs: Sequence[Rule] | None = None,
-             starts: Mapping[int, dt.date] | None = None, method: str = "auto") -> Matches:
+             starts: Mapping[int, dt.date] | None = None, method: str | None = None) -> Matches:
     """Match `rules` and the reference UDRs (default: the project's active UDRs) and count.
 
     `starts` maps the index of a measured rule to its own first arrival date: that rule's
     matches before it are dropped (prospective evidence); the reference UDRs keep the window.
     `method` is "shipments" (per-shipment), "grouped" (many rules) or "auto" (grouped from
-    GROUPED_FROM rules on); every method gives the same numbers through the same interface.
+    GROUPED_FROM rules on); default: the project's engine. Every method gives the same numbers
+    through the same interface.
     """
     plan = make_plan(project, rules, window, reference_udrs, starts)
-    return Matches(project.dataset.con, plan, engine_for(project, plan, method))
+    return Matches(project.dataset.con, plan, engine_for(project, plan, method or project.engine))
 
 
 def make_plan(project: Project, rules: Sequence[Rule], window: Window,

@@ -8,6 +8,7 @@ from targeting.cli.common import (
     as_date,
     config_option,
     emit,
+    engine_option,
     output_options,
     reports_errors,
     window_options,
@@ -24,11 +25,12 @@ from targeting.render.terminal import console
 @click.command(name="candidates")
 @config_option
 @window_options
+@engine_option
 @output_options(["table", "json", "markdown", "html"], "Output format; markdown and html are the review dossier.")
 @reports_errors
-def command(config_path, since, until, last, fmt, output) -> None:
+def command(config_path, since, until, last, engine, fmt, output) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     review = build_review(project, window, with_details=fmt in ("markdown", "html"))
     if fmt == "json":
@@ -52,14 +54,15 @@ def command(config_path, since, until, last, fmt, output) -> None:
 @click.option("--reason", help="Why the policy is overridden (recorded in the ledger).")
 @config_option
 @window_options
+@engine_option
 @reports_errors
-def promote_command(query_id, reviewer, new_id, national, override, reason, config_path, since, until, last) -> None:
+def promote_command(query_id, reviewer, new_id, national, override, reason, config_path, since, until, last, engine) -> None:
     """Convert a query that meets the policy into a UDR, with an auditable record."""
     if override and not reason:
         raise click.UsageError("--override needs --reason TEXT saying why the policy is set aside")
     if reason and not override:
         raise click.UsageError("--reason is only used with --override")
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     change = promote(project, window, query_id, reviewer, new_id=new_id, national=national,
                      override_reason=reason if override else None)

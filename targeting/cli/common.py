@@ -18,6 +18,15 @@ def config_option(func: Callable) -> Callable:
                         help="targeting.yaml to use (default: found from the working folder upwards).")(func)
 
 
+def engine_option(func: Callable) -> Callable:
+    """--engine: which backtest engine answers (every engine gives the same numbers)."""
+    from targeting.backtest.run import ENGINES
+
+    return click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+                        help="Backtest engine: auto picks per-shipment for few rules, grouped "
+                             "for many.")(func)
+
+
 def window_options(func: Callable) -> Callable:
     """--since, --until and --last."""
     func = click.option("--last", help="Only the last period of the data, such as 12m, 90d or 2y.")(func)

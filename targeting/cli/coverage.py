@@ -8,6 +8,7 @@ from targeting.cli.common import (
     as_date,
     config_option,
     emit,
+    engine_option,
     output_options,
     reports_errors,
     window_options,
@@ -22,11 +23,12 @@ from targeting.render.terminal import console
 @click.command(name="coverage")
 @config_option
 @window_options
+@engine_option
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
-def command(config_path, since, until, last, fmt, output) -> None:
+def command(config_path, since, until, last, engine, fmt, output) -> None:
     """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     table = coverage_of(project, window)
     if fmt == "json":

@@ -10,6 +10,7 @@ from targeting.cli.common import (
     as_date,
     config_option,
     emit,
+    engine_option,
     output_options,
     reports_errors,
     window_options,
@@ -23,11 +24,12 @@ from targeting.render.terminal import console, scoreboard_table
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @config_option
 @window_options
+@engine_option
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
-def command(paths, config_path, since, until, last, fmt, output) -> None:
+def command(paths, config_path, since, until, last, engine, fmt, output) -> None:
     """Backtest rules and queries (default: all configured) and rank them by lift."""
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     run = backtest(project, project.rules(list(paths) or None), window)
     board = sort_by_lift(run.scoreboard())

@@ -9,6 +9,7 @@ import click
 from targeting.cli.common import (
     as_date,
     config_option,
+    engine_option,
     reports_errors,
     window_options,
     write_atomic,
@@ -32,15 +33,16 @@ from targeting.project import open_project
               help="Also write the full result as JSON to this file.")
 @click.option("--no-cache", is_flag=True, help="Recompute every backtest, ignoring .targeting-cache/.")
 @window_options
+@engine_option
 @config_option
 @reports_errors
 def command(base_ref, fail_on_warnings, fmt, markdown, junit, json_out, no_cache, since, until,
-            last, config_path) -> None:
+            last, engine, config_path) -> None:
     """Validate and backtest the rules a branch adds, changes or removes; exit 1 if it must not merge.
 
     Exit 0 pass, 1 fail, 2 usage, config, git or data error. See docs/gate.md.
     """
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     result = run_gate(project, base_ref, use_cache=not no_cache, fail_on_warnings=fail_on_warnings,
                       since=as_date(since), until=as_date(until), last=last)
     click.echo(report.github(result) if fmt == "github" else report.text(result))

@@ -6,11 +6,19 @@ from pathlib import Path
 import click
 
 from targeting.backtest.run import project_window
-from targeting.cli.common import as_date, config_option, reports_errors, window_options
+from targeting.cli.common import (
+    as_date,
+    config_option,
+    emit,
+    engine_option,
+    output_options,
+    reports_errors,
+    window_options,
+)
 from targeting.decide.inspect import inspect_rule
-from targeting.decide.policy import verdict_for
 from targeting.project import open_project
-from targeting.render.rule import export_matches, print_report
+from targeting.render.formats import to_json
+from targeting.render.rule import export_matches, print_report, report_json
 from targeting.render.terminal import console
 
 
@@ -18,16 +26,20 @@ from targeting.render.terminal import console
 @click.argument("rule")
 @config_option
 @window_options
+@engine_option
+@output_options(["table", "json"])
 @click.option("--export", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every matched shipment with its exam outcome (.csv or .parquet).")
 @reports_errors
-def command(rule, config_path, since, until, last, export) -> None:
+def command(rule, config_path, since, until, last, engine, fmt, output, export) -> None:
     """Backtest one rule or query (a file path or an id) on the configured data."""
-    project = open_project(config_path)
+    project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     result = inspect_rule(project, rule, window, all_matches=export is not None)
-    result.verdict = verdict_for(project, result)
-    print_report(result, console())
+    if fmt == "json":
+        emit(to_json(report_json(result)), output)
+    else:
+        print_report(result, console())
     if export is not None:
         export_matches(result.matched, export)
         click.echo(f"wrote {export} ({result.metrics['targeted']:,} shipments)", err=True)

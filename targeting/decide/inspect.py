@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.compile.english import describe
+from targeting.decide.policy import Verdict, evidence_plan, verdicts_from
 from targeting.errors import Problem, RuleError
 from targeting.project import Project
 from targeting.rules.model import Rule
@@ -33,27 +33,36 @@ class RuleReport:
     overlaps: pl.DataFrame
     sample: pl.DataFrame
     matched: pl.DataFrame | None = None
-    verdict: Any = None
+    verdict: Verdict | None = None
 
     @property
     def enough_random(self) -> bool:
         return self.metrics["random_examined"] >= MIN_RANDOM_EXAMS
 
 
-def inspect_rule(project: Project, ref: str | Path, window: Window, all_matches: bool = False) -> RuleReport:
-    """Validate and backtest one rule (a path or an id) against the project's data and UDRs.
+def inspect_rule(project: Project, ref: str | Path, window: Window,
+                 all_matches: bool = False) -> RuleReport:
+    """Validate and backtest one rule (a path or an id) against the project's data and UDRs,
+    with its promotion verdict when it is an active query.
 
-    """
+    One backtest serves both: the rule over the window, then (for a query) the rules the policy
+    needs (policy.EvidencePlan). The per-shipment engine matches each predicate once."""
     path = project.find_rule(str(ref))
     rules, problems = project.check([path])
     errors = [p for p in problems if p.severity == "error"]
     if errors or not rules:
         raise RuleError(errors or problems)
     rule = rules[0]
-    run = backtest(project, [rule], window)
-    return RuleReport(
+    policy = project.config.promotion
+    plan = evidence_plan([rule] if rule.kind == "query" else [], window, policy, offset=1)
+    run = backtest(project, [rule, *plan.rules()], window, starts=plan.start_dates())
+    verdicts = verdicts_from(run, plan, policy)
+    report = RuleReport(
         rule=rule, english=describe(rule.where), problems=problems, window=window,
         baseline=run.baseline, metrics=run.scoreboard().row(0, named=True),
         monthly=run.monthly(0), by_port=run.by_port(0), overlaps=run.overlaps(0),
         sample=run.sample(0, SAMPLE_SIZE), matched=run.sample(0) if all_matches else None,
+        verdict=verdicts[0] if verdicts else None,
     )
+    run.close()
+    return report

@@ -62,6 +62,12 @@ class Verdict:
     def failing(self) -> list[Criterion]:
         return [c for c in self.criteria if not c.passed]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The decision with every criterion (value, threshold, passed), for JSON."""
+        return {"id": self.rule.id, "port": self.rule.port, "promote": self.promote,
+                "evidence_window": self.evidence_window.as_dict() if self.evidence_window else None,
+                "criteria": [c.as_dict() for c in self.criteria]}
+
     def strength(self) -> tuple:
         """Sort key: promotable first, then more criteria passed, then higher lower-bound lift."""
         lift_low = self.metrics.get("lift_low") or 0.0
@@ -103,30 +109,59 @@ def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
     return window.since
 
 
+@dataclass(frozen=True)
+class EvidencePlan:
+    """The rules one backtest needs to decide queries: after `offset` rules of the caller's own,
+    each query from its evidence start, its national projection from the same date, and the
+    query again from the start of its recent period (never before its evidence start)."""
+
+    queries: tuple[Rule, ...]
+    starts: tuple[dt.date, ...]
+    recent_starts: tuple[dt.date, ...]
+    offset: int = 0
+
+    def rules(self) -> list[Rule]:
+        return [*self.queries, *(national_projection(q) for q in self.queries), *self.queries]
+
+    def start_dates(self) -> dict[int, dt.date]:
+        dates = (*self.starts, *self.starts, *self.recent_starts)
+        return {self.offset + i: day for i, day in enumerate(dates)}
+
+
+def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy,
+                  offset: int = 0) -> EvidencePlan:
+    """What to backtest to decide `queries` (see EvidencePlan)."""
+    starts = tuple(evidence_start(q, window, policy) for q in queries)
+    recent_since = window.last_months(policy.recent_months).since
+    return EvidencePlan(tuple(queries), starts, tuple(max(recent_since, s) for s in starts), offset)
+
+
+def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy) -> list[Verdict]:
+    """Each planned query's verdict, in plan order, read from a backtest of the plan's rules."""
+    n, o = len(plan.queries), plan.offset
+    board = run.scoreboard().to_dicts()
+    days = set(plan.starts) | set(plan.recent_starts)
+    baselines = {day: run.baseline_since(day) for day in days}
+    verdicts = []
+    for i, rule in enumerate(plan.queries):
+        recent_base = baselines[plan.recent_starts[i]]["hit_rate"]
+        recent = dict(board[o + 2 * n + i], baseline_hit_rate=recent_base)
+        evidence = Window(plan.starts[i], run.window.until)
+        verdicts.append(_verdict(rule, board[o + i], board[o + n + i], recent,
+                                 baselines[plan.starts[i]], evidence, policy))
+    return verdicts
+
+
 def decide(project: Project, window: Window, policy: Policy,
            queries: Sequence[Rule] | None = None) -> list[Verdict]:
-    """A verdict for each query (default: the project's active queries), strongest first.
-
-    One backtest over the window serves every criterion: each query from its evidence start,
-    its national projection from the same date, and the query again from the start of its
-    recent period (never before its evidence start), all with their own start dates.
-    """
+    """A verdict for each query (default: the project's active queries), strongest first, from
+    one backtest over the window (see EvidencePlan)."""
     if queries is None:
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
-    queries, n = list(queries), len(queries)
-    starts = [evidence_start(q, window, policy) for q in queries]
-    recent_since = window.last_months(policy.recent_months).since
-    recent_starts = [max(recent_since, start) for start in starts]
-    rules = queries + [national_projection(q) for q in queries] + queries
-    run = backtest(project, rules, window, project.active_udrs(),
-                   starts=dict(enumerate(starts + starts + recent_starts)))
-    board = run.scoreboard().to_dicts()
-    baselines = {start: run.baseline_since(start) for start in set(starts) | set(recent_starts)}
-    verdicts = []
-    for i, rule in enumerate(queries):
-        recent = dict(board[2 * n + i], baseline_hit_rate=baselines[recent_starts[i]]["hit_rate"])
-        verdicts.append(_verdict(rule, board[i], board[n + i], recent, baselines[starts[i]],
-                                 Window(starts[i], window.until), policy))
+    plan = evidence_plan(queries, window, policy)
+    run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates())
+    verdicts = verdicts_from(run, plan, policy)
+    run.close()
     return sorted(verdicts, key=Verdict.strength)
 
 
@@ -213,11 +248,3 @@ def _retire_reasons(recent: dict, quiet: dict, covered: dict | None, policy: Pol
         reasons.append(f"superseded: {covered['other_id']} also matches {covered['share']:.0%} of its "
                        f"targeted shipments (threshold {policy.supersede_share:.0%})")
     return reasons
-
-
-def verdict_for(project: Project, report: Any) -> Verdict | None:
-    """The verdict for the query an officer is testing (None for a UDR)."""
-    if report.rule.kind != "query":
-        return None
-    policy = load_policy(project.config.promotion, str(project.config.path))
-    return decide(project, report.window, policy, [report.rule])[0]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -121,6 +122,18 @@ def _sample_table(sample: pl.DataFrame, columns: tuple[str, ...]) -> Table:
 
 def _cell(value) -> str:
     return "" if value is None else str(value)
+
+
+def report_json(r: RuleReport) -> dict[str, Any]:
+    """`targeting test --format json`: the fields of an `evaluate` row, then the context."""
+    return {**r.metrics, "title": r.rule.title, "english": r.english,
+            "window": r.window.as_dict(), "baseline": r.baseline,
+            "verdict": r.verdict.as_dict() if r.verdict is not None else None,
+            "monthly": r.monthly.to_dicts(), "by_port": r.by_port.to_dicts(),
+            "overlaps": r.overlaps.to_dicts(),
+            "problems": [{"code": p.code, "severity": p.severity, "message": p.message,
+                          "location": str(p.location) if p.location else None}
+                         for p in r.problems]}
 
 
 def export_matches(frame: pl.DataFrame, path: Path) -> None:
