@@ -73,7 +73,7 @@ def main() -> None:
         rule.write_text(text.replace("title: ", "title: (benchmark) ", 1) +
                         "# edited by benchmarks/gate.py\n", encoding="utf-8")
         cold, rc_cold, out = timed(repo, "--base", "main")
-        warm, rc_warm, _ = timed(repo, "--base", "main")
+        warm, _, _ = timed(repo, "--base", "main")
         shutil.rmtree(repo / ".targeting-cache")
         lib_cold, lib_warm = library(repo)
     if rc_cold == 2:

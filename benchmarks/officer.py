@@ -34,7 +34,8 @@ from targeting.data.dataset import load_lists
 config = load_config(sys.argv[1])
 con = duckdb.connect()
 con.execute(f"CREATE VIEW manifest AS SELECT * FROM '{config.data.manifest.pattern}'")  # our own config path
-catalogue = {r[0]: ('text' if r[1] == 'VARCHAR' else 'number') for r in con.execute('DESCRIBE manifest').fetchall()}
+catalogue = {r[0]: ('text' if r[1] == 'VARCHAR' else 'number')
+             for r in con.execute('DESCRIBE manifest').fetchall()}
 lists = load_lists(config)
 rows = [(n, v) for n in lists for v in lists[n]]
 con.execute("CREATE TABLE target_lists (list_name VARCHAR, value VARCHAR)")

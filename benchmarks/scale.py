@@ -635,7 +635,8 @@ def _ints(text: str) -> list[int]:
     try:
         values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of whole numbers") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, such as 10,100,1000")
     return values

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -100,7 +101,7 @@ def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None =
     return f"{sql}\n-- params: {json.dumps(params, default=str, ensure_ascii=False)}"
 
 
-def _one(rule_ref: str, rules: list[Rule], problems: list) -> Rule:
+def _one(rule_ref: str, rules: list[Rule], problems: list[Any]) -> Rule:
     path = Path(rule_ref)
     wanted = [r for r in rules if (Path(r.path).resolve() == path.resolve() if path.is_file()
                                    else r.id == rule_ref)]

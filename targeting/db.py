@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 
-def one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple:
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
     """The single row of a query, fetched completely.
 
     DuckDB 2 refuses new work on a connection while a result is partly fetched, so never

@@ -1,6 +1,7 @@
 """Errors that carry what a person needs to fix them, and the exit code they map to."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -43,7 +44,7 @@ class ConfigError(TargetingError):
 class DataError(TargetingError):
     """The input data breaks the data contract; `problems` lists each finding when known."""
 
-    def __init__(self, message: str, problems: list | None = None):
+    def __init__(self, message: str, problems: Sequence[object] | None = None):
         super().__init__(message)
         self.problems = list(problems or [])
 

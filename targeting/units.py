@@ -15,12 +15,14 @@ def missing(value: Any) -> bool:
 
 def pct(value: float | None, digits: int = 1) -> str:
     """0.1234 -> '12.3%'; None -> '–'."""
-    return MISSING if missing(value) else f"{100 * value:.{digits}f}%"
+    if value is None or missing(value):
+        return MISSING
+    return f"{100 * value:.{digits}f}%"
 
 
 def num(value: float | None, digits: int = 2) -> str:
     """Thousands separators for integers, fixed digits for floats, '–' for missing."""
-    if missing(value):
+    if value is None or missing(value):
         return MISSING
     if isinstance(value, int):
         return f"{value:,}"

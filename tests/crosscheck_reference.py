@@ -42,7 +42,7 @@ def shipment_facts(shipments: pl.DataFrame, exams: pl.DataFrame) -> pl.DataFrame
         any_refused=(disc & (disp == "refused_entry")).any(),
         any_abandon=(disc & (disp == "voluntary_abandonment")).any(),
         msrp=pl.when(disc).then(pl.col("msrp").fill_null(0.0)).otherwise(0.0).sum(),
-        any_ice=(pl.col("referred_to_ice") == True).any(),
+        any_ice=pl.col("referred_to_ice").fill_null(False).any(),
         selectors=pl.col("selector_id").drop_nulls().unique(),
     )
     facts = shipments.select(

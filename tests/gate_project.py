@@ -89,7 +89,8 @@ def write_data(folder: Path, n: int = 2000, seed: int = 7) -> None:
         sid = f"S{i:05d}"
         day = start + dt.timedelta(days=rng.randrange(100))
         manifest.append({"shipment_id": sid, "arrival_date": day, "port_code": f"P{rng.randrange(4) + 1}",
-                         "importer_id": f"IMP{rng.randrange(50):03d}", "hts_code": f"{hts}{rng.randrange(10**6):06d}",
+                         "importer_id": f"IMP{rng.randrange(50):03d}",
+                         "hts_code": f"{hts}{rng.randrange(10**6):06d}",
                          "country_of_origin": country, "quantity": float(rng.randrange(1, 100)),
                          "declared_value": float(rng.randrange(100, 10000))})
         if rng.random() < exam_rate:

@@ -23,7 +23,8 @@ def make_random_project(folder: Path) -> tuple[Project, dict[str, frozenset[str]
     manifest = frame.drop("rid").with_columns(
         shipment_id=pl.Series([f"S{i:04d}" for i in range(frame.height)]),
         arrival_date=pl.Series([start + dt.timedelta(days=rng.randint(0, 150)) for _ in range(frame.height)]),
-        port_code=pl.Series([rng.choice(["1111", "2222", "3333", None]) or "4444" for _ in range(frame.height)]),
+        port_code=pl.Series([rng.choice(["1111", "2222", "3333", None]) or "4444"
+                             for _ in range(frame.height)]),
     )
     manifest.write_parquet(folder / "manifest.parquet")
     _exams(manifest, rng).write_parquet(folder / "exams.parquet")
@@ -43,7 +44,8 @@ def _exams(manifest: pl.DataFrame, rng: random.Random) -> pl.DataFrame:
             rows.append({
                 "exam_id": f"E{len(rows):05d}", "shipment_id": sid,
                 "result": "discrepant" if discrepant else "no_discrepancy",
-                "disposition": rng.choice(["seizure", "voluntary_abandonment", "refused_entry", "other", None])
+                "disposition": rng.choice(["seizure", "voluntary_abandonment", "refused_entry",
+                                           "other", None])
                 if discrepant else None,
                 "selection_method": rng.choice(["udr", "query", "random", "tip", None]),
                 "selector_id": rng.choice(["R-0001", "R-0002", "R-0007", None]),

@@ -28,7 +28,8 @@ def test_every_operator_has_words():
         Leaf("a", "contains_all", ("x", "y")): "a contains x and y",
         Leaf("a", "startswith", "42"): "a starts with 42",
         Leaf("a", "startswith_any", ("42", "64")): "a starts with 42 or 64",
-        Leaf("a", "endswith", "x"): "a ends with x", Leaf("a", "matches", "^x+$"): "a matches the pattern ^x+$",
+        Leaf("a", "endswith", "x"): "a ends with x",
+        Leaf("a", "matches", "^x+$"): "a matches the pattern ^x+$",
         Leaf("a", "is_null", True): "a is missing", Leaf("a", "is_null", False): "a is present",
         Leaf("a", "eq", True): "a is true",
     }

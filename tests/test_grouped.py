@@ -5,7 +5,6 @@ import datetime as dt
 import random
 from pathlib import Path
 
-import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from random_project import random_rules
@@ -14,7 +13,6 @@ from rulegen import CATALOGUE
 from targeting.backtest.run import backtest, project_window
 from targeting.backtest.window import Window
 from targeting.project import open_project
-from targeting.rules.model import Rule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +60,7 @@ def test_catalogue_covers_the_generated_fields(random_project):
 
 def test_udr_containment_is_the_same(random_project):
     project, lists = random_project
-    rules = [r for r in random_rules(lists, 60, 42)]
+    rules = random_rules(lists, 60, 42)
     udrs = [r for r in rules if r.kind == "udr"]
     window = project_window(project)
     a = backtest(project, udrs, window, udrs, method="shipments").containment()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from targeting.backtest.stats import wilson
 from targeting.backtest.run import backtest
+from targeting.backtest.stats import wilson
 from targeting.backtest.window import Window
 from targeting.project import open_project
 from targeting.rules.loader import load_rules

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from targeting.backtest.stats import wilson
 from targeting.backtest.run import project_window
+from targeting.backtest.stats import wilson
 from targeting.cli import main
 from targeting.decide.policy import DEFAULTS, decide, load_policy, retirements
 from targeting.errors import ConfigError
@@ -85,7 +85,8 @@ def test_defaults_fill_missing_settings_and_the_hash_covers_them():
 
 def test_bad_promotion_section_in_config_exits_2(tmp_path):
     config = tmp_path / "targeting.yaml"
-    config.write_text((DATA / "targeting.yaml").read_text().replace("manifest.csv", str(DATA / "manifest.csv"))
+    config.write_text((DATA / "targeting.yaml").read_text()
+                      .replace("manifest.csv", str(DATA / "manifest.csv"))
                       .replace("exams.csv", str(DATA / "exams.csv")).replace("[rules]", f"[{DATA / 'rules'}]")
                       .replace("[queries]", f"[{DATA / 'queries'}]") + "promotion:\n  min_hitrate: 0.1\n")
     result = CliRunner().invoke(main, ["candidates", "--config", str(config)])

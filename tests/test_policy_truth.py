@@ -100,7 +100,8 @@ def test_each_new_planted_real_pattern_is_found(history):
     already catches (its novelty criterion passes), is promoted through at least one query.
     (Q-5309-0002's brake pads are UDR-0003's, so they are not new.)"""
     pop = history["truth"]["violating"].mean()
-    novel = {v.rule.id for v in history["verdicts"] if any(c.name == "novelty" and c.passed for c in v.criteria)}
+    novel = {v.rule.id for v in history["verdicts"]
+             if any(c.name == "novelty" and c.passed for c in v.criteria)}
     wanted = {t["pattern"] for q, t in history["targets"].items()
               if q in novel and KIND.get(t["pattern"]) in REAL and t["rate"] > 10 * pop}
     promoted = {history["targets"][v.rule.id]["pattern"] for v in history["verdicts"] if v.promote}

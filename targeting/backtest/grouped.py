@@ -105,7 +105,8 @@ def _classes(con: duckdb.DuckDBPyConnection, ns: str, i: int, field: str,
         lookup, params = _bucket_sql(field, field_leaves)
         distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "
                     f"FROM {ns}.w w GROUP BY 1")
-    exprs, leaf_params = [], []
+    exprs: list[str] = []
+    leaf_params: list[Any] = []
     for j, leaf in enumerate(field_leaves):
         sql, more = compile_sql(leaf, catalogue)
         exprs.append(f'{sql} AS "l{j}"')
@@ -209,7 +210,9 @@ def _segment_sql(bounds: list[dt.date]) -> tuple[str, list[Any]]:
 def _rows(con: duckdb.DuckDBPyConnection, ns: str, fields: list[_Field], key: _Key,
           bounds: list[dt.date]) -> None:
     """`g_rows`: each shipment of the window with its signature key, port, month and segment."""
-    joins, classes, params = [], [], []
+    joins: list[str] = []
+    classes: list[str] = []
+    params: list[Any] = []
     for f in fields:
         joins.append(f"LEFT JOIN {ns}.cls_{f.index} k{f.index} "
                      f"ON k{f.index}.value IS NOT DISTINCT FROM {f.lookup}")

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -23,7 +24,7 @@ def predicate_key(where: Node) -> str:
     return hashlib.sha256(repr(_plain_tree(where)).encode()).hexdigest()
 
 
-def _plain_tree(node: Node) -> tuple:
+def _plain_tree(node: Node) -> tuple[Any, ...]:
     """The predicate without source locations, so the same condition has the same key."""
     match node:
         case Leaf(field=name, op=op, value=value):

@@ -7,6 +7,7 @@ those relations, by SQL written once.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import weakref
@@ -202,7 +203,6 @@ class Matches:
 
 
 def _drop(con: duckdb.DuckDBPyConnection, ns: str) -> None:
-    try:
+    # A closed connection took its tables with it.
+    with contextlib.suppress(duckdb.Error):
         con.execute(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
-    except duckdb.Error:  # the connection is closed: its tables went with it
-        pass

@@ -38,7 +38,7 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"targeting.cli.{COMMANDS[name]}")
         for command in getattr(module, "commands", [module.command]):
-            if command.name == name:
+            if isinstance(command, click.Command) and command.name == name:
                 return command
         raise RuntimeError(f"targeting.cli.{COMMANDS[name]} defines no command {name!r}")
 

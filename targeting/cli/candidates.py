@@ -1,6 +1,9 @@
 """`targeting candidates`, `promote` and `retire`: the NTC's review loop."""
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import click
 
 from targeting.backtest.run import project_window
@@ -26,9 +29,12 @@ from targeting.render.terminal import console
 @config_option
 @window_options
 @engine_option
-@output_options(["table", "json", "markdown", "html"], "Output format; markdown and html are the review dossier.")
+@output_options(["table", "json", "markdown", "html"],
+                "Output format; markdown and html are the review dossier.")
 @reports_errors
-def command(config_path, since, until, last, engine, fmt, output) -> None:
+def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
+            last: str | None, engine: str, fmt: str,
+            output: Path | None) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
@@ -56,7 +62,10 @@ def command(config_path, since, until, last, engine, fmt, output) -> None:
 @window_options
 @engine_option
 @reports_errors
-def promote_command(query_id, reviewer, new_id, national, override, reason, config_path, since, until, last, engine) -> None:
+def promote_command(query_id: str, reviewer: str, new_id: str | None, national: bool,
+                    override: bool, reason: str | None, config_path: Path | None,
+                    since: dt.datetime | None, until: dt.datetime | None, last: str | None,
+                    engine: str) -> None:
     """Convert a query that meets the policy into a UDR, with an auditable record."""
     if override and not reason:
         raise click.UsageError("--override needs --reason TEXT saying why the policy is set aside")
@@ -77,7 +86,7 @@ def promote_command(query_id, reviewer, new_id, national, override, reason, conf
 @click.option("--reason", required=True, help="Why the UDR retires (recorded).")
 @config_option
 @reports_errors
-def retire_command(udr_id, reviewer, reason, config_path) -> None:
+def retire_command(udr_id: str, reviewer: str, reason: str, config_path: Path | None) -> None:
     """Set a UDR's status to retired, with who, when and why, and record it in the ledger."""
     project = open_project(config_path)
     change = retire(project, udr_id, reviewer, reason)

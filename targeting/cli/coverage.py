@@ -1,6 +1,9 @@
 """`targeting coverage`: how the discrepant shipments were found, and by which rules."""
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import click
 
 from targeting.backtest.run import project_window
@@ -26,7 +29,9 @@ from targeting.render.terminal import console
 @engine_option
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
-def command(config_path, since, until, last, engine, fmt, output) -> None:
+def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
+            last: str | None, engine: str, fmt: str,
+            output: Path | None) -> None:
     """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)

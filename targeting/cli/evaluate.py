@@ -1,6 +1,7 @@
 """`targeting evaluate`: the scoreboard of every rule and query."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -27,7 +28,10 @@ from targeting.render.terminal import console, scoreboard_table
 @engine_option
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
-def command(paths, config_path, since, until, last, engine, fmt, output) -> None:
+def command(paths: tuple[Path, ...], config_path: Path | None, since: dt.datetime | None,
+            until: dt.datetime | None,
+            last: str | None, engine: str,
+            fmt: str, output: Path | None) -> None:
     """Backtest rules and queries (default: all configured) and rank them by lift."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)

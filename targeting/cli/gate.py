@@ -1,6 +1,7 @@
 """`targeting gate`: the CI check on a branch's rule and query changes."""
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -36,8 +37,10 @@ from targeting.project import open_project
 @engine_option
 @config_option
 @reports_errors
-def command(base_ref, fail_on_warnings, fmt, markdown, junit, json_out, no_cache, since, until,
-            last, engine, config_path) -> None:
+def command(base_ref: str | None, fail_on_warnings: bool | None, fmt: str, markdown: Path | None,
+            junit: Path | None, json_out: Path | None, no_cache: bool, since: dt.datetime | None,
+            until: dt.datetime | None, last: str | None, engine: str,
+            config_path: Path | None) -> None:
     """Validate and backtest the rules a branch adds, changes or removes; exit 1 if it must not merge.
 
     Exit 0 pass, 1 fail, 2 usage, config, git or data error. See docs/gate.md.

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from targeting.cli.common import config_option, reports_errors
+from targeting.cli.common import Command, config_option, reports_errors
 from targeting.data.config import display_path, load_config
 from targeting.decide import ledger
 from targeting.render.formats import to_json
@@ -15,7 +14,7 @@ from targeting.render.ledger import ledger_table
 from targeting.render.terminal import console
 
 
-def file_option(func: Callable) -> Callable:
+def file_option(func: Command) -> Command:
     return click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="Ledger file to use (default: ledger.jsonl next to targeting.yaml)."
                         )(func)

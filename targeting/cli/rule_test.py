@@ -1,6 +1,7 @@
 """`targeting test`: the officer's loop — one rule, its numbers, in about a second."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -31,7 +32,9 @@ from targeting.render.terminal import console
 @click.option("--export", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every matched shipment with its exam outcome (.csv or .parquet).")
 @reports_errors
-def command(rule, config_path, since, until, last, engine, fmt, output, export) -> None:
+def command(rule: str, config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
+            last: str | None, engine: str, fmt: str,
+            output: Path | None, export: Path | None) -> None:
     """Backtest one rule or query (a file path or an id) on the configured data."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
@@ -40,6 +43,6 @@ def command(rule, config_path, since, until, last, engine, fmt, output, export) 
         emit(to_json(report_json(result)), output)
     else:
         print_report(result, console())
-    if export is not None:
+    if export is not None and result.matched is not None:
         export_matches(result.matched, export)
         click.echo(f"wrote {export} ({result.metrics['targeted']:,} shipments)", err=True)

@@ -57,6 +57,6 @@ def _run_examples(checked: Sequence[tuple[Rule | None, list[Problem]]], catalogu
     runner = examples.ExampleRunner(catalogue, lists)
     try:
         for (_, found), failed in zip(runnable, runner.run_all([r for r, _ in runnable])):
-            found += failed
+            found.extend(failed)
     finally:
         runner.close()

@@ -115,6 +115,7 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
             return col.str.contains(value)
         case "in_list":
             if value not in lists:
-                raise CompileError(f"unknown list {value!r}; known lists: {', '.join(sorted(lists)) or 'none'}")
+                known = ", ".join(sorted(lists)) or "none"
+                raise CompileError(f"unknown list {value!r}; known lists: {known}")
             return col.is_in(_values(sorted(lists[value]), pl.String))
     raise CompileError(f"operator {op!r} has no Polars form")

@@ -45,7 +45,7 @@ def quote_identifier(name: str, catalogue: Catalogue) -> str:
 
 
 def compile_sql(node: Node, catalogue: Catalogue, dialect: str = "duckdb",
-                folded: Mapping[str, str] | None = None) -> tuple[str, list]:
+                folded: Mapping[str, str] | None = None) -> tuple[str, list[Any]]:
     """Return `(sql, params)`: a boolean SQL expression over the manifest's columns.
 
     `folded` maps a text field to a column that already holds its folded form (see
@@ -58,7 +58,8 @@ def compile_sql(node: Node, catalogue: Catalogue, dialect: str = "duckdb",
     return sql, params
 
 
-def _node_sql(node: Node, cat: Catalogue, dialect: Dialect, params: list, folded: Mapping[str, str]) -> str:
+def _node_sql(node: Node, cat: Catalogue, dialect: Dialect, params: list[Any],
+              folded: Mapping[str, str]) -> str:
     match node:
         case All(children):
             parts = [_node_sql(c, cat, dialect, params, folded) for c in children]
@@ -73,7 +74,7 @@ def _node_sql(node: Node, cat: Catalogue, dialect: Dialect, params: list, folded
     raise CompileError(f"not a predicate node: {node!r}")
 
 
-def _bind(params: list, value: Any) -> str:
+def _bind(params: list[Any], value: Any) -> str:
     params.append(value)
     return "?"
 
@@ -95,7 +96,7 @@ def _folded(col: str) -> str:
 _SPACE_SQL = " || ".join(f"chr({ord(c)})" for c in SPACE_CHARS)
 
 
-def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list,
+def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list[Any],
               folded: Mapping[str, str]) -> str:
     col = quote_identifier(leaf.field, cat)
     if leaf.op == "is_null":
@@ -118,7 +119,7 @@ def _normalised(value: Any) -> Any:
     return normalise(str(value))
 
 
-def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list) -> str:
+def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) -> str:
     if op in _COMPARE:
         return f"{col} {_COMPARE[op]} {_bind(params, value)}"
     if op in ("in", "not_in"):

@@ -31,10 +31,10 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
         con.close()
     mapping = config.data.columns.get("manifest", {})
     catalogue: dict[str, FieldType] = {}
-    for source, kind, *_ in rows:
+    for source, source_type, *_ in rows:
         name = mapping.get(source, snake_case(source))
-        if name in config.data.values:  # value-mapped columns become text (sources._value_mapped)
-            kind = "VARCHAR"
+        # value-mapped columns become text (sources._value_mapped)
+        kind = "VARCHAR" if name in config.data.values else source_type
         found = field_type(MANIFEST_COLUMNS.get(name, kind))
         if found is not None:
             catalogue[name] = found
@@ -46,7 +46,8 @@ def _staged_catalogue(config: Config) -> Catalogue:
     staged = stage(config)
     try:
         catalogue: dict[str, FieldType] = {}
-        for name, kind in staged.columns("manifest").items():
+        for name, staged_type in staged.columns("manifest").items():
+            kind = staged_type
             if name in MANIFEST_COLUMNS:
                 kind = MANIFEST_COLUMNS[name]
             elif staged.from_text["manifest"]:

@@ -148,12 +148,24 @@ def _bad_types(staged: Staged, table: str, present: dict[str, str]) -> list[Data
         bad = f'"{column}" IS NOT NULL AND ({converted}) IS NULL'
         if target == "DOUBLE":
             bad = f'"{column}" IS NOT NULL AND NOT coalesce(isfinite({converted}), false)'
-        problems += _problems(
-            staged, table, column, bad, [], TYPE_CODES[target],
-            lambda n, ex, t=target: (
-                f"{_rows(n)} {TYPE_WORDS[t][n != 1]}, e.g. {ex}. {TYPE_FIXES[t]}"),
-        )
+        problems += _problems(staged, table, column, bad, [], TYPE_CODES[target],
+                              _type_message(target))
     return problems
+
+
+def _type_message(target: str) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return f"{_rows(n)} {TYPE_WORDS[target][n != 1]}, e.g. {ex}. {TYPE_FIXES[target]}"
+    return describe
+
+
+def _vocabulary_message(allowed: tuple[str, ...], column: str,
+                        staged: Staged) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return (f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
+                f"Allowed: {', '.join(allowed)}. Map source values under data.values.{column} "
+                f"in {display_path(staged.config.path)}.")
+    return describe
 
 
 def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
@@ -177,14 +189,8 @@ def _vocabularies(staged: Staged, table: str, present: dict[str, str]) -> list[D
         if column not in present or column not in CONTRACT[table]:
             continue
         bad = f'"{column}" IS NOT NULL AND NOT list_contains(?, CAST("{column}" AS VARCHAR))'
-        problems += _problems(
-            staged, table, column, bad, [list(allowed)], "bad-value",
-            lambda n, ex, a=allowed, c=column: (
-                f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
-                f"Allowed: {', '.join(a)}. Map source values under data.values.{c} in "
-                f"{display_path(staged.config.path)}."
-            ),
-        )
+        problems += _problems(staged, table, column, bad, [list(allowed)], "bad-value",
+                              _vocabulary_message(allowed, column, staged))
     return problems
 
 

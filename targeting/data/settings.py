@@ -110,4 +110,4 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     at_most = spec.metadata.get("at_most")
     if at_most is not None and value > at_most:
         raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")
-    return type(default)(value)
+    return float(value) if isinstance(default, float) else int(value)

@@ -249,7 +249,8 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 def _label_match(label: str, discrepant: tuple[Any, ...]) -> tuple[str, list[Any]]:
     """SQL true when the label equals one of the configured values (numbers compared as numbers)."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for value in discrepant:
         if isinstance(value, bool):
             parts.append(f"lower(CAST({label} AS VARCHAR)) = ?")

@@ -43,5 +43,6 @@ def _split(frame: pl.DataFrame, dimension: str) -> pl.DataFrame:
     )
     shares = [(pl.col(c) / pl.col("discrepant")).alias(f"{c}_share") for c in ("udr", "query_only", "none")]
     return (counts.with_columns(*shares, dimension=pl.lit(dimension))
-            .with_columns(pl.col("group").cast(pl.String), pl.col(["discrepant", "udr", "query_only", "none"]).cast(pl.Int64))
+            .with_columns(pl.col("group").cast(pl.String),
+                          pl.col(["discrepant", "udr", "query_only", "none"]).cast(pl.Int64))
             .sort(["discrepant", "group"], descending=[True, False]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -26,8 +27,8 @@ class RuleReport:
     english: str
     problems: list[Problem]
     window: Window
-    baseline: dict
-    metrics: dict
+    baseline: dict[str, Any]
+    metrics: dict[str, Any]
     monthly: pl.DataFrame
     by_port: pl.DataFrame
     overlaps: pl.DataFrame
@@ -37,7 +38,7 @@ class RuleReport:
 
     @property
     def enough_random(self) -> bool:
-        return self.metrics["random_examined"] >= MIN_RANDOM_EXAMS
+        return bool(self.metrics["random_examined"] >= MIN_RANDOM_EXAMS)
 
 
 def inspect_rule(project: Project, ref: str | Path, window: Window,

@@ -245,7 +245,7 @@ def _check_types(document: dict[str, Any], path: Path, number: int | None) -> No
     for key, types in _TYPES.items():
         value = document.get(key)
         if key in document and (not isinstance(value, types) or
-                                key == "seq" and isinstance(value, bool)):
+                                (key == "seq" and isinstance(value, bool))):
             wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise LedgerError(f"{where}: field {key!r} must be {wanted}, "
                               f"found {type(value).__name__}.")

@@ -51,8 +51,8 @@ class Verdict:
 
     rule: Rule
     criteria: list[Criterion]
-    metrics: dict = field(default_factory=dict)
-    evidence_window: Window | None = None
+    metrics: dict[str, Any]
+    evidence_window: Window
 
     @property
     def promote(self) -> bool:
@@ -65,10 +65,10 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         """The decision with every criterion (value, threshold, passed), for JSON."""
         return {"id": self.rule.id, "port": self.rule.port, "promote": self.promote,
-                "evidence_window": self.evidence_window.as_dict() if self.evidence_window else None,
+                "evidence_window": self.evidence_window.as_dict(),
                 "criteria": [c.as_dict() for c in self.criteria]}
 
-    def strength(self) -> tuple:
+    def strength(self) -> tuple[Any, ...]:
         """Sort key: promotable first, then more criteria passed, then higher lower-bound lift."""
         lift_low = self.metrics.get("lift_low") or 0.0
         return (not self.promote, -sum(c.passed for c in self.criteria), -lift_low, self.rule.id)
@@ -99,7 +99,7 @@ class Retirement:
 
     rule: Rule
     reasons: list[str]
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
@@ -165,7 +165,7 @@ def decide(project: Project, window: Window, policy: Policy,
     return sorted(verdicts, key=Verdict.strength)
 
 
-def _rows(run: Matches) -> dict[str, dict]:
+def _rows(run: Matches) -> dict[str, dict[str, Any]]:
     board = run.scoreboard().to_dicts()
     for row in board:
         row["baseline_hit_rate"] = run.baseline["hit_rate"]
@@ -177,7 +177,8 @@ def effectiveness_threshold(policy: Policy, baseline_rate: float | None) -> floa
     return max(policy.min_hit_rate, policy.lift_factor * (baseline_rate or 0.0))
 
 
-def _verdict(rule: Rule, m: dict, national: dict, recent: dict, base: dict, evidence: Window,
+def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: dict[str, Any],
+             base: dict[str, Any], evidence: Window,
              policy: Policy) -> Verdict:
     threshold = effectiveness_threshold(policy, base["hit_rate"])
     recent_threshold = effectiveness_threshold(policy, recent["baseline_hit_rate"])
@@ -186,7 +187,8 @@ def _verdict(rule: Rule, m: dict, national: dict, recent: dict, base: dict, evid
     overlap = m["max_overlap_jaccard"] or 0.0
     matches = sum(e.should_match for e in rule.examples)
     criteria = [
-        Criterion("evidence", m["examined"] >= policy.min_examined and m["discrepant"] >= policy.min_discrepant,
+        Criterion("evidence",
+                  m["examined"] >= policy.min_examined and m["discrepant"] >= policy.min_discrepant,
                   {"examined": m["examined"], "discrepant": m["discrepant"]},
                   {"examined": policy.min_examined, "discrepant": policy.min_discrepant}),
         Criterion("effectiveness", m["hit_rate_low"] is not None and low >= threshold, low, threshold,
@@ -194,7 +196,8 @@ def _verdict(rule: Rule, m: dict, national: dict, recent: dict, base: dict, evid
         Criterion("breadth", national["ports_with_hits"] >= policy.min_ports, national["ports_with_hits"],
                   policy.min_ports, f"national projection hits at {national['ports_with_hits']} ports"
                   f" vs {policy.min_ports}"),
-        Criterion("persistence", m["months_with_hits"] >= policy.min_months and recent_low >= recent_threshold,
+        Criterion("persistence",
+                  m["months_with_hits"] >= policy.min_months and recent_low >= recent_threshold,
                   {"months_with_hits": m["months_with_hits"], "recent_hit_rate_low": recent_low},
                   {"months_with_hits": policy.min_months, "recent_hit_rate_low": recent_threshold},
                   f"{m['months_with_hits']} months with hits vs {policy.min_months}; last "
@@ -235,7 +238,8 @@ def retirements(project: Project, window: Window, policy: Policy) -> list[Retire
     return found
 
 
-def _retire_reasons(recent: dict, quiet: dict, covered: dict | None, policy: Policy) -> list[str]:
+def _retire_reasons(recent: dict[str, Any], quiet: dict[str, Any], covered: dict[str, Any] | None,
+                    policy: Policy) -> list[str]:
     reasons = []
     limit = policy.retire_factor * (recent["baseline_hit_rate"] or 0.0)
     if recent["hit_rate_high"] is not None and recent["hit_rate_high"] < limit:

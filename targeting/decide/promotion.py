@@ -112,7 +112,8 @@ def _check_new_id(project: Project, udr_id: str) -> None:
     from targeting.rules.loader import ID_PATTERN
 
     if not ID_PATTERN.match(udr_id):
-        raise PromotionError(f"--new-id {udr_id!r} must be capitals, digits and single dashes, such as UDR-0012")
+        raise PromotionError(f"--new-id {udr_id!r} must be capitals, digits and single dashes, "
+                             "such as UDR-0012")
     if any(r.id == udr_id for r in project.all_rules):
         raise PromotionError(f"id {udr_id} is already used; choose another with --new-id")
     if (project.config.rule_dirs[0] / f"{udr_id.lower()}.yaml").exists():
@@ -136,7 +137,7 @@ def _digest(evidence: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _udr_text(query: Rule, udr_id: str, reviewer: str, now: dt.datetime, evidence: dict,
+def _udr_text(query: Rule, udr_id: str, reviewer: str, now: dt.datetime, evidence: dict[str, Any],
               national: bool, override_reason: str | None) -> str:
     where = national_projection(query).where if national else query.where
     doc: dict[str, Any] = {
@@ -152,11 +153,12 @@ def _udr_text(query: Rule, udr_id: str, reviewer: str, now: dt.datetime, evidenc
         doc["override_reason"] = override_reason
     doc["evidence"] = evidence
     header = f"# Promoted from {query.id} by {reviewer} with `targeting promote`; see ledger.jsonl.\n"
-    return header + yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=100)
+    body: str = yaml.safe_dump(plain(doc), sort_keys=False, allow_unicode=True, width=100)
+    return header + body
 
 
-def _examples(rule: Rule) -> dict[str, list]:
-    tests: dict[str, list] = {"match": [], "no_match": []}
+def _examples(rule: Rule) -> dict[str, list[dict[str, Any]]]:
+    tests: dict[str, list[dict[str, Any]]] = {"match": [], "no_match": []}
     for example in rule.examples:
         tests["match" if example.should_match else "no_match"].append(dict(example.values))
     return tests
@@ -216,7 +218,7 @@ def _validate_text(project: Project, path: Path, text: str) -> None:
 
 
 def _commit(project: Project, files: dict[Path, str], actor: str, action: str, subject: str,
-            details: dict, digest: str | None, override_reason: str | None) -> Change:
+            details: dict[str, Any], digest: str | None, override_reason: str | None) -> Change:
     """Write every file through a temporary file, then the ledger; undo the files if that fails.
 
     An override and the promotion it allows are appended in one write, so the ledger never

@@ -8,6 +8,7 @@ half an entry.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -57,10 +58,9 @@ class Cache:
             return
         path = self._path(kind, key)
         text = json.dumps({"key": key, "value": value}, sort_keys=True, default=str)
-        try:
+        # A read-only checkout still gets correct (uncached) results.
+        with contextlib.suppress(OSError):
             write_atomic(path, text)
-        except OSError:
-            pass  # a read-only checkout still gets correct (uncached) results
 
 
 def data_fingerprint(config: Config) -> str:

@@ -28,9 +28,10 @@ class Changes:
         return self.added + self.modified + self.deleted
 
 
-def git(top: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def git(top: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(["git", "-C", str(top), *args], capture_output=True, text=True)
+        result = subprocess.run(["git", "-C", str(top), *args], capture_output=True, text=True,
+                                check=False)
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH; the gate compares with git") from exc
     if check and result.returncode != 0:
@@ -61,12 +62,12 @@ def merge_base(top: Path, ref: str) -> str:
                         f"name, or fetch it (shallow CI clones need `fetch-depth: 0`)")
     head = git(top, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
     if head.returncode != 0:
-        return git(top, "rev-parse", f"{ref}^{{commit}}").stdout.strip()
+        return str(git(top, "rev-parse", f"{ref}^{{commit}}").stdout).strip()
     result = git(top, "merge-base", ref, "HEAD", check=False)
     if result.returncode != 0:
         raise GateError(f"no common ancestor of {ref} and HEAD; pass a --base that the branch "
                         f"grew from (shallow clones need more history: `fetch-depth: 0`)")
-    return result.stdout.strip()
+    return str(result.stdout).strip()
 
 
 def find_changes(top: Path, folders: list[Path], base_ref: str | None) -> Changes:
@@ -76,7 +77,9 @@ def find_changes(top: Path, folders: list[Path], base_ref: str | None) -> Change
     base = merge_base(top, ref)
     specs = [_pathspec(top, f) for f in folders]
     diff = git(top, "diff", "--name-status", "--no-renames", "-z", base, "--", *specs).stdout
-    added, modified, deleted = [], [], []
+    added: list[str] = []
+    modified: list[str] = []
+    deleted: list[str] = []
     parts = diff.split("\0")
     for status, path in zip(parts[0::2], parts[1::2]):
         if not _is_rule_file(path):
@@ -93,7 +96,7 @@ def base_files(changes: Changes, paths: list[str], into: Path) -> dict[Path, str
     written = {}
     for rel in paths:
         result = subprocess.run(["git", "-C", str(changes.top), "show", f"{changes.base}:{rel}"],
-                                capture_output=True)
+                                capture_output=True, check=False)
         if result.returncode != 0:
             raise GateError(f"cannot read {rel} at {changes.base[:12]}: "
                             f"{result.stderr.decode(errors='replace').strip()}")

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from targeting.backtest.window import Window
+from targeting.data.settings import GateSettings
 from targeting.errors import Problem
 from targeting.gate.cache import Cache, cache_key, data_fingerprint
 from targeting.gate.changes import Changes, base_files
 from targeting.gate.result import METRICS, Check
-from targeting.gate.settings import GateSettings
 from targeting.project import Project
 from targeting.rules.loader import parse_rules, rule_files
 from targeting.rules.model import Rule
@@ -66,7 +66,7 @@ class GateContext:
         cached = self.cache.get("validate", key)
         if cached is not None:
             return [_problem(p) for p in cached]
-        typed, problems = self._validate_now(rule)
+        _, problems = self._validate_now(rule)
         self.cache.put("validate", key, [_problem_dict(p) for p in problems])
         return problems
 
@@ -102,26 +102,33 @@ class GateContext:
         return [r for path, r in sorted(self.now.rules.items()) if r.kind == "udr" and r.is_active
                 and not _errors(self.now_problems.get(path, []))]
 
-    def metrics(self, rules: list[Rule], window: Window) -> dict[str, dict]:
+    def metrics(self, rules: list[Rule], window: Window) -> dict[str, dict[str, Any]]:
         """Metrics per rule id (content hash of the rule decides the cache entry)."""
         reference = self.reference()
         ref_digest = cache_key(reference=sorted((r.id, r.content_hash) for r in reference))
         keys = {r.content_hash: cache_key(rule=r.content_hash, reference=ref_digest,
                                           data=self.fingerprint, window=window.as_dict())
                 for r in rules}
-        rows = {r.id: self.cache.get("backtest", keys[r.content_hash]) for r in rules}
-        missing = [r for r in rules if rows[r.id] is None]
+        rows: dict[str, dict[str, Any]] = {}
+        missing = []
+        for rule in rules:
+            cached = self.cache.get("backtest", keys[rule.content_hash])
+            if isinstance(cached, dict):
+                rows[rule.id] = cached
+            else:
+                missing.append(rule)
         if missing:
             for rule, row in zip(missing, self._backtest(missing, reference, window)):
                 self.cache.put("backtest", keys[rule.content_hash], row)
                 rows[rule.id] = row
         return rows
 
-    def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict]:
+    def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict[str, Any]]:
         from targeting.backtest.run import backtest
 
         typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
-        typed = [self.typed(r) for r in rules]
+        typed = [t for t in (self.typed(r) for r in rules) if t is not None]
+        assert len(typed) == len(rules), "only rules that validate are backtested"
         run = backtest(self.project, typed, window, typed_ref)
         board = run.scoreboard().to_dicts()
         return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": run.baseline["hit_rate"]}

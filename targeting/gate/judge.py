@@ -1,6 +1,9 @@
 """The gate's checks on each added, changed and removed rule (see docs/gate.md)."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from targeting.backtest.window import Window
 from targeting.decide import ledger
 from targeting.decide.policy import Policy, effectiveness_threshold, load_policy
@@ -90,6 +93,7 @@ def _validation_checks(gate: GateContext) -> list[Check]:
 def _metric_checks(gate: GateContext, rule: Rule, change: RuleChange, policy: Policy,
                    baseline: float | None) -> list[Check]:
     path, line, after, before = change.path, _line(rule), change.after, change.before
+    assert after is not None, "metric checks need the branch's metrics"
     checks: list[Check] = []
     # A change that leaves what the UDR matches untouched (a title, a rationale) is not blamed for
     # a floor the base version already missed: that is a warning, for retirement review.
@@ -114,7 +118,8 @@ def _metric_checks(gate: GateContext, rule: Rule, change: RuleChange, policy: Po
     return checks
 
 
-def _regression(gate: GateContext, rule: Rule, before: dict, after: dict, path: str, line) -> Check:
+def _regression(gate: GateContext, rule: Rule, before: dict[str, Any], after: dict[str, Any],
+                path: str, line: int | None) -> Check:
     """Changed UDR: a significant hit-rate drop or workload growth fails; for a query it warns."""
     s, reasons = gate.settings, []
     old_low, new_low, new_high = before["hit_rate_low"], after["hit_rate_low"], after["hit_rate_high"]
@@ -154,7 +159,7 @@ def _ledger_rel(gate: GateContext) -> str:
     return _rel(gate.project.config.root / LEDGER_NAME, gate.changes.top)
 
 
-def _safe_read(path) -> list[ledger.Entry]:
+def _safe_read(path: Path) -> list[ledger.Entry]:
     try:
         return ledger.read(path)
     except ledger.LedgerError:
@@ -193,10 +198,10 @@ def _retirement_checks(gate: GateContext, rule: Rule | None, old: Rule | None,
         return []
     if rule is not None and rule.kind == "udr" and rule.is_active:
         return []
-    removed = rule is None
-    path = _path(gate, old, base=True) if removed else _path(gate, rule)
-    line = 1 if removed else _status_line(rule)
-    what = "removed" if removed else f"set to status {rule.status}"
+    if rule is None:
+        path, line, what = _path(gate, old, base=True), 1, "removed"
+    else:
+        path, line, what = _path(gate, rule), _status_line(rule), f"set to status {rule.status}"
     found = [e for e in entries if e.action == "retire" and e.subject == old.id]
     if found:
         return [Check(old.id, "retirement", "pass", f"{what}; retired in the ledger (entry "
@@ -225,5 +230,5 @@ def _pp(value: float) -> str:
     return f"{value * 100:.2f} pp"
 
 
-def _ci(row: dict) -> str:
+def _ci(row: dict[str, Any]) -> str:
     return f"{_pct(row['hit_rate'])} [{_pct(row['hit_rate_low'])}, {_pct(row['hit_rate_high'])}]"

@@ -18,7 +18,7 @@ def verdict(result: GateResult) -> str:
     return f"{'PASS' if result.passed else 'FAIL'}: {counts}{extra}"
 
 
-def _value(row: dict | None, key: str) -> str:
+def _value(row: dict[str, Any] | None, key: str) -> str:
     if row is None:
         return "—"
     if key == "hit_rate":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from targeting.backtest.window import Window
 
@@ -29,8 +30,8 @@ class RuleChange:
     kind: str
     change: str
     path: str
-    before: dict | None = None
-    after: dict | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass

@@ -146,7 +146,7 @@ def month_frame(rng: np.random.Generator, parties: Parties, first: dt.date, mont
     cat = _categories(rng, mode)
     port = _ports(rng, mode)
     origin = _pick(rng, np.array([s for s, _ in COUNTRIES.values()]), n)
-    cn, hk = (int(np.flatnonzero(COUNTRY_CODES == c)[0]) for c in ("CN", "HK"))
+    cn, hk = (int(np.flatnonzero(c == COUNTRY_CODES)[0]) for c in ("CN", "HK"))
     export = np.where((origin == cn) & (rng.random(n) < 0.2), hk, origin)
     desc = WORDS[_descriptions(rng, cat)].astype(object)
     hts = HTS[HTS_START[cat] + rng.integers(0, 1 << 30, n) % HTS_COUNT[cat]].astype(object)

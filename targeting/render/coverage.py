@@ -33,6 +33,6 @@ def coverage_markdown(table: pl.DataFrame) -> str:
     for dimension, title in _TITLES.items():
         part = table.filter(table["dimension"] == dimension).drop("dimension")
         if part.height:
-            shares = {c: pct for c in ("udr_share", "query_only_share", "none_share")}
+            shares = dict.fromkeys(("udr_share", "query_only_share", "none_share"), pct)
             parts.append(f"## {title}\n\n{markdown_table(part, shares)}\n")
     return "\n".join(parts)

@@ -10,6 +10,7 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Criterion, Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.units import pct
 
 
 def as_json(review: Review) -> dict[str, Any]:
@@ -66,7 +67,8 @@ def _header(review: Review) -> str:
 
 
 def _summary(review: Review) -> str:
-    lines = ["## All active queries\n", "| id | port | verdict | hit rate [95% CI] | fails |", "|---|---|---|---|---|"]
+    lines = ["## All active queries\n", "| id | port | verdict | hit rate [95% CI] | fails |",
+             "|---|---|---|---|---|"]
     for v in review.verdicts:
         fails = ", ".join(c.name for c in v.failing) or "–"
         lines.append(f"| {v.rule.id} | {v.rule.port or ''} | {'**promote**' if v.promote else 'not yet'} | "
@@ -87,9 +89,9 @@ def _candidate(review: Review, v: Verdict) -> str:
         lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
         lines.append(report.markdown_table(detail.monthly))
         lines.append("\n**By port**\n")
-        lines.append(report.markdown_table(detail.by_port, {"hit_rate": report.pct}))
+        lines.append(report.markdown_table(detail.by_port, {"hit_rate": pct}))
         lines.append("\n**Overlap with active UDRs**\n")
-        lines.append(report.markdown_table(detail.overlaps, {"jaccard": report.pct})
+        lines.append(report.markdown_table(detail.overlaps, {"jaccard": pct})
                      if detail.overlaps.height else "No active UDR matches any of the same shipments.")
     return "\n".join(lines) + "\n"
 
@@ -110,5 +112,5 @@ def _retirements(review: Review) -> str:
     return "\n".join(lines) + "\n"
 
 
-def criteria_rows(criteria: list[Criterion]) -> list[dict]:
+def criteria_rows(criteria: list[Criterion]) -> list[dict[str, Any]]:
     return [c.as_dict() for c in criteria]

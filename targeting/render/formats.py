@@ -12,7 +12,7 @@ from targeting.units import missing, num, pct
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def interval(row: dict) -> str:
+def interval(row: dict[str, Any]) -> str:
     """'12.3% [9.8–15.1%]' from hit_rate and its Wilson bounds."""
     if row.get("hit_rate") is None:
         return "–"
@@ -27,7 +27,7 @@ def sparkline(values: Sequence[float | None]) -> str:
                    for v in values)
 
 
-def window_line(window: dict, baseline: dict) -> str:
+def window_line(window: dict[str, Any], baseline: dict[str, Any]) -> str:
     """The line above every scoreboard: what was measured against what."""
     return (f"window {window['since']} .. {window['until']} ({window['days']:,} days) · "
             f"{baseline['shipments']:,} shipments, {baseline['examined']:,} examined, "
@@ -36,7 +36,7 @@ def window_line(window: dict, baseline: dict) -> str:
             f" ({baseline['random_discrepant']:,}/{baseline['random_examined']:,})")
 
 
-def to_json(document: dict) -> str:
+def to_json(document: dict[str, Any]) -> str:
     """Pure JSON (NaN becomes null) for stdout or a file."""
     return json.dumps(_clean(document), indent=2, default=str)
 
@@ -65,11 +65,11 @@ def _cell(value: Any) -> str:
     return "–" if value is None else str(value).replace("|", "\\|")
 
 
-def scoreboard_markdown(board: pl.DataFrame, window: dict, baseline: dict) -> str:
+def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: dict[str, Any]) -> str:
     """The scoreboard as a Markdown document."""
     shown = board.select("id", "kind", "port", "targeted", "examined", "discrepant", "hit_rate",
                          "hit_rate_low", "hit_rate_high", "lift", "lift_within_ports",
                          "unique_discrepant", "max_overlap_id", "max_overlap_jaccard")
-    rates = {c: pct for c in ("hit_rate", "hit_rate_low", "hit_rate_high", "max_overlap_jaccard")}
+    rates = dict.fromkeys(("hit_rate", "hit_rate_low", "hit_rate_high", "max_overlap_jaccard"), pct)
     return (f"# Rule scoreboard\n\n{window_line(window, baseline)}\n\n"
             f"{markdown_table(shown, rates)}\n")

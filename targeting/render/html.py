@@ -11,6 +11,7 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.units import num, pct
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b}
@@ -44,11 +45,16 @@ def _summary(review: Review) -> str:
     rows = "".join(
         f"<tr><td>{escape(v.rule.id)}<td>{escape(v.rule.port or '')}"
         f"<td class={'pass' if v.promote else 'fail'}>{'promote' if v.promote else 'not yet'}"
-        f"<td>{escape(report.interval(v.metrics))}<td>{_bar(v.metrics.get('hit_rate_low'), v.metrics.get('hit_rate_high'), v.metrics.get('baseline_hit_rate'))}"
+        f"<td>{escape(report.interval(v.metrics))}<td>{_bar_of(v.metrics)}"
         f"<td>{escape(', '.join(c.name for c in v.failing) or '–')}"
         for v in review.verdicts)
     return ("<h2>All active queries</h2><table><tr><th>id<th>port<th>verdict<th>hit rate [95% CI]"
             f"<th>interval (red: baseline)<th>fails{rows}</table>")
+
+
+def _bar_of(metrics: dict[str, Any]) -> str:
+    return _bar(metrics.get("hit_rate_low"), metrics.get("hit_rate_high"),
+                metrics.get("baseline_hit_rate"))
 
 
 def _bar(low: float | None, high: float | None, baseline: float | None, width: int = 160) -> str:
@@ -57,7 +63,7 @@ def _bar(low: float | None, high: float | None, baseline: float | None, width: i
         return ""
     x, w = low * width, max((high - low) * width, 1)
     tick = (f"<rect x={baseline * width:.1f} width=2 height=10 fill=#c0392b><title>baseline "
-            f"{report.pct(baseline)}</title></rect>" if baseline is not None else "")
+            f"{pct(baseline)}</title></rect>" if baseline is not None else "")
     return (f"<svg width={width} height=10 role=img aria-label='interval'><rect width={width} "
             f"height=10 fill=#eee /><rect x={x:.1f} width={w:.1f} height=10 fill=#3b6ea5 />{tick}</svg>")
 
@@ -65,7 +71,8 @@ def _bar(low: float | None, high: float | None, baseline: float | None, width: i
 def _candidate(review: Review, v: Verdict) -> str:
     rule = v.rule
     rows = "".join(f"<tr><td>{escape(c.name)}<td class={'pass' if c.passed else 'fail'}>"
-                   f"{'yes' if c.passed else 'no'}<td>{escape(_value(c.value))}<td>{escape(_value(c.threshold))}"
+                   f"{'yes' if c.passed else 'no'}<td>{escape(_value(c.value))}"
+                   f"<td>{escape(_value(c.threshold))}"
                    for c in v.criteria)
     parts = [f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
              f"<p class=meta>Owner {escape(rule.owner or '–')}, port {escape(rule.port or '–')}, "
@@ -76,9 +83,10 @@ def _candidate(review: Review, v: Verdict) -> str:
     detail = review.details.get(rule.id)
     if detail is not None:
         parts.append("<h3>Monthly trend</h3>" + _monthly_chart(detail.monthly))
-        parts.append("<h3>By port</h3>" + _table(detail.by_port, {"hit_rate": report.pct}))
-        parts.append("<h3>Overlap with active UDRs</h3>" + (_table(detail.overlaps, {"jaccard": report.pct})
-                     if detail.overlaps.height else "<p>No active UDR matches any of the same shipments.</p>"))
+        parts.append("<h3>By port</h3>" + _table(detail.by_port, {"hit_rate": pct}))
+        parts.append("<h3>Overlap with active UDRs</h3>" + (_table(detail.overlaps, {"jaccard": pct})
+                     if detail.overlaps.height
+                     else "<p>No active UDR matches any of the same shipments.</p>"))
     return "\n".join(parts)
 
 
@@ -107,8 +115,8 @@ def _table(frame: pl.DataFrame, formats: dict[str, Any]) -> str:
 
 def _cell(value: Any, fmt: Any) -> str:
     if fmt is not None and value is not None:
-        return fmt(value)
-    return report.num(value, 3) if isinstance(value, float) else ("–" if value is None else str(value))
+        return str(fmt(value))
+    return num(value, 3) if isinstance(value, float) else ("–" if value is None else str(value))
 
 
 def _value(value: Any) -> str:

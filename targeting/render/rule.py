@@ -30,7 +30,8 @@ def print_report(r: RuleReport, out: Console) -> None:
     for problem in r.problems:
         out.print(f"[yellow]{problem}[/]")
     examples = len(r.rule.examples)
-    out.print(f"examples: {examples} pass" if examples else "[yellow]examples: none; add tests.match and tests.no_match[/]")
+    out.print(f"examples: {examples} pass" if examples
+              else "[yellow]examples: none; add tests.match and tests.no_match[/]")
     out.print(window_line(r.window.as_dict(), r.baseline))
     out.print(_panel(r))
     out.print(_trend(r))
@@ -109,7 +110,8 @@ def _overlap_line(r: RuleReport) -> str:
 
 def _sample_table(sample: pl.DataFrame, columns: tuple[str, ...]) -> Table:
     shown = [c for c in columns if c in sample.columns] + ["outcome"]
-    table = Table(box=None, pad_edge=False, header_style="bold", title="Matched shipments (discrepant, most recent first)",
+    table = Table(box=None, pad_edge=False, header_style="bold",
+                  title="Matched shipments (discrepant, most recent first)",
                   title_justify="left")
     for column in shown:
         table.add_column(column, overflow="ellipsis", no_wrap=True,
@@ -120,7 +122,7 @@ def _sample_table(sample: pl.DataFrame, columns: tuple[str, ...]) -> Table:
     return table
 
 
-def _cell(value) -> str:
+def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 

@@ -51,7 +51,8 @@ def scoreboard_table(board: pl.DataFrame, width: int) -> Table:
     return table
 
 
-def rows_table(rows: Iterable[dict], columns: Sequence[tuple[str, str, Any]], title: str | None = None) -> Table:
+def rows_table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, Any]],
+               title: str | None = None) -> Table:
     """A small rich table: columns are (header, key, render)."""
     table = Table(box=None, pad_edge=False, header_style="bold", title=title, title_justify="left")
     for header, _, _ in columns:

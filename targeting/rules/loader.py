@@ -6,13 +6,13 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from targeting.errors import Problem, RuleError
+from targeting.errors import Location, Problem, RuleError
 from targeting.rules.model import (
     COMBINATORS,
     KINDS,
@@ -23,7 +23,6 @@ from targeting.rules.model import (
     AnyOf,
     Example,
     Leaf,
-    Location,
     Node,
     Not,
     Rule,
@@ -42,6 +41,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def present(items: Sequence[Node | None]) -> list[Node] | None:
+    """The items when none is None (a part failed and its problem was recorded), else None."""
+    kept = [item for item in items if item is not None]
+    return kept if len(kept) == len(items) else None
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
@@ -113,7 +118,7 @@ def _compose(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     return _single_node(yaml.SafeLoader, text)
 
 
-def _single_node(make, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
+def _single_node(make: Callable[[str], Any], text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     loader = make(text)
     try:
         return loader, loader.get_single_node()
@@ -158,7 +163,8 @@ class _Parser:
 
     def rule(self, root: yaml.Node | None, content_hash: str) -> Rule | None:
         if root is None:
-            self.error("empty-file", "the file is empty; a rule needs at least id, kind, title and where", None)
+            self.error("empty-file", "the file is empty; a rule needs at least id, kind, title and "
+                       "where", None)
             return None
         entries = self.mapping(root, "a rule file")
         if entries is None:
@@ -168,7 +174,7 @@ class _Parser:
             return None
         return Rule(path=self.path, content_hash=content_hash, loc=self.loc(root), **fields)
 
-    def top_level(self, entries: list, root: yaml.Node) -> dict[str, Any]:
+    def top_level(self, entries: list[tuple[str, yaml.Node, yaml.Node]], root: yaml.Node) -> dict[str, Any]:
         fields: dict[str, Any] = {"meta": {}}
         for key, key_node, value_node in entries:
             if key in META_KEYS:
@@ -272,8 +278,9 @@ class _Parser:
         if not entries:
             self.error("empty-predicate", f"{what} is empty; give at least one condition", node)
             return None
-        parts = [self.entry(key, key_node, value_node) for key, key_node, value_node in entries]
-        if any(p is None for p in parts):
+        parts = present([self.entry(key, key_node, value_node)
+                         for key, key_node, value_node in entries])
+        if parts is None:
             return None
         return parts[0] if len(parts) == 1 else All(tuple(parts), self.loc(node))
 
@@ -290,8 +297,8 @@ class _Parser:
             self.error("expected-list", f"'{key}' takes a non-empty list of conditions, such as "
                        f"{key}: [{{mode: express}}, {{mode: mail}}]", node)
             return None
-        children = [self.predicate(item, f"an item of '{key}'") for item in node.value]
-        if any(c is None for c in children):
+        children = present([self.predicate(item, f"an item of '{key}'") for item in node.value])
+        if children is None:
             return None
         cls = All if key == "all" else AnyOf
         return cls(tuple(children), self.loc(key_node))
@@ -307,9 +314,9 @@ class _Parser:
             if entries == []:
                 self.error("empty-predicate", f"no operator given for '{name}'", node)
             return None
-        leaves = [self.operator(name, op, op_node, value_node, loc)
-                  for op, op_node, value_node in entries]
-        if any(leaf is None for leaf in leaves):
+        leaves = present([self.operator(name, op, op_node, value_node, loc)
+                          for op, op_node, value_node in entries])
+        if leaves is None:
             return None
         return leaves[0] if len(leaves) == 1 else All(tuple(leaves), loc)
 

@@ -1,12 +1,13 @@
 """The rule model: immutable rules and predicate trees shared by every compiler."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from targeting.errors import Location
+from targeting.errors import Location as Location  # re-exported: rule nodes carry it
 
 FieldType = Literal["text", "number", "date", "bool"]
 Catalogue = Mapping[str, FieldType]
@@ -51,8 +52,8 @@ class Leaf:
     field: str
     op: str
     value: Any
-    loc: Location | None = field(default=None, compare=False)  # the operator (or field) key
-    field_loc: Location | None = field(default=None, compare=False)  # the field name
+    loc: Location | None = dataclasses.field(default=None, compare=False)  # the operator (or field) key
+    field_loc: Location | None = dataclasses.field(default=None, compare=False)  # the field name
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class All:
     """True when every child is true (true when empty)."""
 
     children: tuple[Node, ...]
-    loc: Location | None = field(default=None, compare=False)
+    loc: Location | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class AnyOf:
     """True when at least one child is true (false when empty)."""
 
     children: tuple[Node, ...]
-    loc: Location | None = field(default=None, compare=False)
+    loc: Location | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ class Not:
     """True when the child is false. Leaves are two-valued, so NOT of a NULL leaf is true."""
 
     child: Node
-    loc: Location | None = field(default=None, compare=False)
+    loc: Location | None = dataclasses.field(default=None, compare=False)
 
 
-Node = Union[Leaf, All, AnyOf, Not]
+Node = Leaf | All | AnyOf | Not
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,9 @@ class Rule:
     priorities: tuple[str, ...] = ()
     rationale: str | None = None
     examples: tuple[Example, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     content_hash: str = ""
-    loc: Location | None = field(default=None, compare=False)
+    loc: Location | None = dataclasses.field(default=None, compare=False)
 
     @property
     def is_active(self) -> bool:

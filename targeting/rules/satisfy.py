@@ -99,9 +99,9 @@ def _contradiction(group: list[Leaf]) -> str | None:
     return _empty_interval(group, allowed)
 
 
-def _allowed_values(group: list[Leaf]) -> set | None:
+def _allowed_values(group: list[Leaf]) -> set[Any] | None:
     """The values eq/in leaves allow (minus ne/not_in), or None when unconstrained."""
-    allowed: set | None = None
+    allowed: set[Any] | None = None
     for leaf in group:
         if leaf.op in ("eq", "in"):
             values = {_key(v) for v in (leaf.value if leaf.op == "in" else (leaf.value,))}
@@ -114,7 +114,7 @@ def _allowed_values(group: list[Leaf]) -> set | None:
     return allowed
 
 
-def _empty_interval(group: list[Leaf], allowed: set | None) -> str | None:
+def _empty_interval(group: list[Leaf], allowed: set[Any] | None) -> str | None:
     low, high = None, None  # (value, inclusive, text)
     for leaf in group:
         bounds = {"gt": [("low", False)], "ge": [("low", True)], "lt": [("high", False)],
@@ -135,7 +135,7 @@ def _empty_interval(group: list[Leaf], allowed: set | None) -> str | None:
     return None
 
 
-def _inside(value: Any, low: tuple | None, high: tuple | None) -> bool:
+def _inside(value: Any, low: tuple[Any, ...] | None, high: tuple[Any, ...] | None) -> bool:
     try:
         above = low is None or value > low[0] or (value == low[0] and low[1])
         below = high is None or value < high[0] or (value == high[0] and high[1])

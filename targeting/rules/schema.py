@@ -23,7 +23,8 @@ _SCALAR = {"type": ["string", "number", "boolean"]}
 
 def load_schema() -> dict[str, Any]:
     """The packaged schema."""
-    return json.loads(resources.files("targeting.rules").joinpath(SCHEMA_FILE).read_text("utf-8"))
+    schema: dict[str, Any] = json.loads(schema_text())
+    return schema
 
 
 def schema_text() -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from targeting.errors import Problem
-from targeting.rules.loader import did_you_mean
+from targeting.rules.loader import did_you_mean, present
 from targeting.rules.model import (
     LIST_OPERATORS,
     OPERATORS,
@@ -84,8 +84,8 @@ def _typed_node(node: Node, cat: Catalogue, lists: Lists, found: list[Problem]) 
     """The tree with every value given its field's type, or None when a leaf is invalid."""
     match node:
         case All(children) | AnyOf(children):
-            typed = [_typed_node(c, cat, lists, found) for c in children]
-            if any(t is None for t in typed):
+            typed = present([_typed_node(c, cat, lists, found) for c in children])
+            if typed is None:
                 return None
             return dataclasses.replace(node, children=tuple(typed))
         case Not(child):
