@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
+from targeting.cache import Cache
 from targeting.data.catalogue import field_catalogue
 from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
@@ -38,7 +39,8 @@ class Project:
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
-                                      self.config.priorities or None, run_examples)
+                                      self.config.priorities or None, run_examples,
+                                      Cache(self.config.root))
         return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:

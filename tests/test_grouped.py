@@ -5,6 +5,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from random_project import random_rules
@@ -63,10 +64,11 @@ def test_udr_containment_is_the_same(random_project):
     rules = random_rules(lists, 60, 42)
     udrs = [r for r in rules if r.kind == "udr"]
     window = project_window(project)
-    a = backtest(project, udrs, window, udrs, method="shipments").containment()
-    b = backtest(project, udrs, window, udrs, method="grouped").containment()
+    a = pl.DataFrame(backtest(project, udrs, window, udrs, method="shipments").containment())
+    b = pl.DataFrame(backtest(project, udrs, window, udrs, method="grouped").containment())
     assert a.height > 0
-    assert_frame_equal(a.sort("rule"), b.sort("rule"), check_exact=False, rel_tol=1e-9, check_dtypes=False)
+    assert_frame_equal(a.sort("rule"), b.sort("rule"), check_exact=False, rel_tol=1e-9,
+                       check_dtypes=False)
 
 
 @pytest.mark.parametrize("packed_bits, bigint_bits", [(126, 1), (1, 1)])

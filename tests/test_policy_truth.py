@@ -51,7 +51,7 @@ def _truth_of_targets(project, window, policy, verdicts, truth) -> dict[str, dic
     queries = [v.rule for v in verdicts]
     run = backtest(project, queries, window, [],
                    starts={i: evidence_start(q, window, policy) for i, q in enumerate(queries)})
-    matched = [run.sample(i).select("shipment_id").with_columns(rule=pl.lit(i, pl.Int64))
+    matched = [run.export(i).select("shipment_id").with_columns(rule=pl.lit(i, pl.Int64))
                for i in range(len(queries))]
     hits = pl.concat(matched).join(truth, on="shipment_id")
     found = {}

@@ -13,17 +13,21 @@ import itertools
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import polars as pl
 
 from targeting.backtest import metric_sql
-from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard
+from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard, scoreboard_rows
 from targeting.backtest.window import Window
 from targeting.data.tables import RID, internal_columns
-from targeting.db import fetch_frame, register_frame
+from targeting.db import fetch_dicts, fetch_frame
 from targeting.rules.model import Rule
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Rows = list[dict[str, Any]]
 
 _NAMESPACES = itertools.count(1)
 
@@ -72,7 +76,7 @@ class Matches:
         con.execute(f"""CREATE TABLE {self.ns}.cell_totals AS SELECT cell, sum(n)::BIGINT AS n,
             coalesce(sum(n) FILTER (WHERE discrepant), 0)::BIGINT AS d
             FROM {self.ns}.cells WHERE cell IS NOT NULL GROUP BY cell""")
-        self._counts: pl.DataFrame | None = None
+        self._counts: Rows | None = None
         self.baseline = self.baseline_since(None)
 
     # ------------------------------------------------------------------ the plan
@@ -101,24 +105,26 @@ class Matches:
         self._finalizer()
 
     # ------------------------------------------------------------------ per rule
-    def counts(self) -> pl.DataFrame:
+    def counts(self) -> Rows:
         """Every count of every measured rule (one row each, in order), before any rate."""
         if self._counts is None:
-            ns, n = self.ns, [self.measured]
-            counts = self._frame(metric_sql.counts(ns), n)
-            unique = self._frame(metric_sql.unique(ns), n)
-            overlap = self._frame(metric_sql.overlap(ns), n)
-            frame = (counts.join(unique, on="rule", how="left").join(overlap, on="rule", how="left")
-                     .with_columns(pl.col("unique_discrepant").fill_null(0)).sort("rule"))
-            if self.plan.udr_idx:
-                frame = frame.with_columns(pl.col("max_overlap_jaccard").fill_null(0.0))
-            self._counts = frame
+            rows = fetch_dicts(self.con, metric_sql.rule_counts(self.ns), [self.measured] * 3)
+            has_udrs = bool(self.plan.udr_idx)
+            for row in rows:
+                row["unique_discrepant"] = row["unique_discrepant"] or 0
+                if has_udrs and row["max_overlap_jaccard"] is None:
+                    row["max_overlap_jaccard"] = 0.0
+            self._counts = rows
         return self._counts
 
+    def scoreboard_rows(self) -> Rows:
+        """One dict per measured rule with every metric of docs/metrics.md (backtest/registry.py)."""
+        return scoreboard_rows(self.counts(), self.rules[: self.measured], self.baseline,
+                               self.window)
+
     def scoreboard(self) -> pl.DataFrame:
-        """One row per measured rule with every metric of docs/metrics.md (backtest/registry.py)."""
-        rules = self.rules[: self.measured]
-        return scoreboard(self.counts(), rules, self.baseline, self.window)
+        """The scoreboard rows as a Polars DataFrame in the registry's column order."""
+        return scoreboard(self.scoreboard_rows())
 
     def baseline_since(self, since: dt.date | None) -> Baseline:
         """The baseline over the window's shipments arriving from `since` on (None: all). The
@@ -128,34 +134,42 @@ class Matches:
         row = self.con.execute(metric_sql.baseline(self.ns), [since, since]).fetchall()[0]
         return baseline_from(row)
 
-    def monthly(self, rule: int) -> pl.DataFrame:
+    def monthly(self, rule: int) -> Rows:
         """Targeted, examined and discrepant per arrival month for one rule (months with any)."""
-        return self._frame(metric_sql.series(self.ns, "month"), [rule]).sort("month")
+        return self._rows(metric_sql.series(self.ns, "month") + " ORDER BY month", [rule])
 
-    def by_port(self, rule: int) -> pl.DataFrame:
+    def by_port(self, rule: int) -> Rows:
         """Counts, hit rate and flags per day per port for one rule, busiest port first."""
-        frame = self._frame(metric_sql.series(self.ns, "port"), [rule])
+        rows = self._rows(metric_sql.series(self.ns, "port") + " ORDER BY targeted DESC, port",
+                          [rule])
         days = self.window.days
-        return frame.sort(["targeted", "port"], descending=[True, False]).with_columns(
-            hit_rate=pl.when(pl.col("examined") > 0).then(pl.col("discrepant") / pl.col("examined")),
-            flags_per_day=pl.col("targeted") / days if days else pl.lit(None, pl.Float64),
-        )
+        for row in rows:
+            row["hit_rate"] = row["discrepant"] / row["examined"] if row["examined"] else None
+            row["flags_per_day"] = row["targeted"] / days if days else None
+        return rows
 
-    def overlaps(self, rule: int, top: int = 5) -> pl.DataFrame:
+    def overlaps(self, rule: int, top: int = 5) -> Rows:
         """The reference UDRs sharing shipments with one rule, by Jaccard index, highest first,
         with the share of each side's targets the other also matches."""
-        return self._frame(metric_sql.overlaps_of(self.ns), [rule, top])
+        return self._rows(metric_sql.overlaps_of(self.ns), [rule, top])
 
-    def containment(self) -> pl.DataFrame:
+    def containment(self) -> Rows:
         """Each reference UDR's largest share of targeted shipments another one also matches
         (`rule`, `other_id`, `share`). The UDRs must be measured: only those keep every match."""
         if any(i >= self.measured for i in self.plan.udr_idx):
             raise ValueError("containment needs the reference UDRs among the measured rules")
-        return self._frame(metric_sql.containment(self.ns), None)
+        return self._rows(metric_sql.containment(self.ns), None)
 
-    def sample(self, rule: int, limit: int | None = None) -> pl.DataFrame:
-        """The rule's matched shipments with their exam outcome: discrepant first, then examined,
-        most recent first; every one when `limit` is None (the export)."""
+    def sample(self, rule: int, limit: int = 10) -> Rows:
+        """Up to `limit` of the rule's matched shipments with their exam outcome: discrepant
+        first, then examined, most recent first (ties at the cut kept)."""
+        return self._rows(*self._matched_sql(rule, limit))
+
+    def export(self, rule: int) -> pl.DataFrame:
+        """Every shipment the rule matches, with its exam outcome, as a DataFrame."""
+        return fetch_frame(self.con, *self._matched_sql(rule, None))
+
+    def _matched_sql(self, rule: int, limit: int | None) -> tuple[str, list[Any] | None]:
         sql, params = self.engine.rids_sql(self.plan, self.ns, rule)
         cut = ("QUALIFY rank() OVER (ORDER BY coalesce(e.discrepant, FALSE) DESC, "
                "coalesce(e.examined, FALSE) DESC, r.arrival_date DESC) <= ?")
@@ -166,40 +180,40 @@ class Matches:
               coalesce(e.discrepant, FALSE) AS discrepant, e.outcome, e.msrp
             FROM ({sql}) r LEFT JOIN exam_facts e ON e.rid = r.rid
             {cut if limit is not None else ""}""", params + ([limit] if limit is not None else []))
-        frame = fetch_frame(self.con, f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
+        hidden = ", ".join(f'"{c}"' for c in internal_columns(self.con))
+        return (f"""SELECT m.* EXCLUDE ({hidden}), p.examined, p.discrepant, p.outcome, p.msrp
             FROM {self.ns}.picked p JOIN manifest_f m ON m."{RID}" = p.rid
             ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
             {"LIMIT ?" if limit is not None else ""}""", [limit] if limit is not None else None)
-        return frame.drop(internal_columns(self.con))
 
     # ------------------------------------------------------------------ coverage
     def discrepant_cells(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Discrepant shipments in groups (`cell`, `n`, `outcome`, `selection_method`,
         `category`) and the priority tags of the active rules matching them (`cell`, `n`,
         `priority`)."""
-        return (self._frame(metric_sql.discrepant_cells(self.ns), None),
-                self._frame(metric_sql.discrepant_priorities(self.ns), None))
+        return (fetch_frame(self.con, metric_sql.discrepant_cells(self.ns)),
+                fetch_frame(self.con, metric_sql.discrepant_priorities(self.ns)))
 
     # ------------------------------------------------------------------ internals
-    def _frame(self, sql: str, params: Sequence[Any] | None) -> pl.DataFrame:
-        return fetch_frame(self.con, sql, list(params) if params is not None else None)
+    def _rows(self, sql: str, params: Sequence[Any] | None) -> Rows:
+        return fetch_dicts(self.con, sql, params)
 
     def _register_rules(self) -> None:
+        """`rule_ids`, `rule_kinds`, `rule_priorities` and `udrs`: the rule tables the SQL joins,
+        from bound lists (one statement each, however many rules)."""
         rules, ns = self.rules, self.ns
-        frames = {
-            "rule_ids": pl.DataFrame({"rule": range(len(rules)), "rule_id": [r.id for r in rules]},
-                                     schema={"rule": pl.Int32, "rule_id": pl.String}),
-            "rule_kinds": pl.DataFrame({"rule": range(len(rules)), "kind": [r.kind for r in rules]},
-                                       schema={"rule": pl.Int32, "kind": pl.String}),
-            "rule_priorities": pl.DataFrame(
-                [(i, tag) for i, r in enumerate(rules) for tag in r.priorities],
-                schema={"rule": pl.Int32, "priority": pl.String}, orient="row"),
-            "udrs": pl.DataFrame({"rule": list(self.plan.udr_idx)}, schema={"rule": pl.Int32}),
+        index = list(range(len(rules)))
+        tagged = [(i, tag) for i, r in enumerate(rules) for tag in r.priorities]
+        tables = {
+            "rule_ids": ("rule_id", index, [r.id for r in rules]),
+            "rule_kinds": ("kind", index, [r.kind for r in rules]),
+            "rule_priorities": ("priority", [i for i, _ in tagged], [t for _, t in tagged]),
         }
-        for name, frame in frames.items():
-            register_frame(self.con, f"{ns}_{name}_view", frame)
-            self.con.execute(f"CREATE TABLE {ns}.{name} AS SELECT * FROM {ns}_{name}_view")
-            self.con.unregister(f"{ns}_{name}_view")
+        for name, (column, numbers, values) in tables.items():
+            self.con.execute(f"""CREATE TABLE {ns}.{name} AS SELECT
+                unnest(?::INTEGER[]) AS rule, unnest(?::VARCHAR[]) AS {column}""", [numbers, values])
+        self.con.execute(f"CREATE TABLE {ns}.udrs AS SELECT unnest(?::INTEGER[]) AS rule",
+                         [list(self.plan.udr_idx)])
 
 
 def _drop(con: duckdb.DuckDBPyConnection, ns: str) -> None:

@@ -59,6 +59,17 @@ GROUP BY r.rule
 """
 
 
+def rule_counts(ns: str, contains: Contains = duckdb_contains) -> str:
+    """Counts, unique discrepant and the largest UDR overlap of each measured rule, in rule
+    order, in one statement (three `?` for the measured count)."""
+    return f"""
+WITH c AS ({counts(ns, contains)}), u AS ({unique(ns)}), o AS ({overlap(ns)})
+SELECT c.*, u.unique_discrepant, o.max_overlap_id, o.max_overlap_jaccard
+FROM c LEFT JOIN u ON u.rule = c.rule LEFT JOIN o ON o.rule = c.rule
+ORDER BY c.rule
+"""
+
+
 def unique(ns: str) -> str:
     """Discrepant shipments of each measured rule that no reference UDR but itself matches."""
     return f"""

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from targeting.backtest.grouped import GroupedEngine
 from targeting.backtest.hits import HitCache
@@ -13,6 +12,9 @@ from targeting.backtest.shipments import ShipmentEngine
 from targeting.backtest.window import DateLike, Window
 from targeting.project import Project
 from targeting.rules.model import Rule
+
+if TYPE_CHECKING:
+    import polars as pl
 
 GROUPED_FROM = 60  # rules (measured + reference) from which the grouped engine is faster (measured at 1M)
 ENGINES = ("auto", "shipments", "grouped")

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from targeting.backtest.registry import METRICS, SCOREBOARD_COLUMNS
 from targeting.backtest.stats import ratio, wilson
 from targeting.backtest.window import Window
 from targeting.rules.model import Rule
 
-Baseline = dict[str, Any]
+if TYPE_CHECKING:
+    import polars as pl
 
-_TYPES = {"text": pl.String, "count": pl.Int64}
-SCHEMA = {m.name: _TYPES.get(m.kind, pl.Float64) for m in METRICS}
+Baseline = dict[str, Any]
 
 
 def baseline_from(row: Sequence[int]) -> Baseline:
@@ -25,11 +23,19 @@ def baseline_from(row: Sequence[int]) -> Baseline:
             "random_discrepant": r_disc, "random_hit_rate": ratio(r_disc, r_exam)}
 
 
-def scoreboard(counts: pl.DataFrame, rules: Sequence[Rule], base: Baseline,
-               window: Window) -> pl.DataFrame:
-    """Derive every rate of docs/metrics.md from the counts; one row per rule, JSON column order."""
-    rows = [_row(rule, row, base, window) for rule, row in zip(rules, counts.iter_rows(named=True))]
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
+def scoreboard_rows(counts: Sequence[dict[str, Any]], rules: Sequence[Rule], base: Baseline,
+                   window: Window) -> list[dict[str, Any]]:
+    """Derive every rate of docs/metrics.md from the counts; one dict per rule, JSON key order."""
+    return [_row(rule, row, base, window) for rule, row in zip(rules, counts)]
+
+
+def scoreboard(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """Scoreboard rows as a DataFrame typed by the registry (text, counts, the rest floats)."""
+    import polars as pl  # deferred: `targeting test` needs no DataFrame (see db.fetch_dicts)
+
+    types = {"text": pl.String, "count": pl.Int64}
+    schema = {m.name: types.get(m.kind, pl.Float64) for m in METRICS}
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
 
 
 def _row(rule: Rule, c: dict[str, Any], base: Baseline, window: Window) -> dict[str, Any]:

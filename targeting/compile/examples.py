@@ -8,7 +8,7 @@ import polars as pl
 
 from targeting.compile.polars_expr import POLARS_TYPES, compile_polars
 from targeting.compile.sql import compile_sql, target_lists_table
-from targeting.db import register_frame
+from targeting.db import connect, register_frame
 from targeting.errors import Location, Problem
 from targeting.rules.model import Catalogue, Example, Rule
 
@@ -27,7 +27,7 @@ class ExampleRunner:
 
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:  # opened only when some rule has examples
-            self._con = duckdb.connect(":memory:")
+            self._con = connect(":memory:")
             target_lists_table(self._con, self.lists)
         return self._con
 

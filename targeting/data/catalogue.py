@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import glob
 
-import duckdb
-
 from targeting.data.config import Config
 from targeting.data.contract import MANIFEST_COLUMNS, field_type, infer_text_type
 from targeting.data.sources import snake_case, stage
+from targeting.db import connect
 from targeting.rules.model import Catalogue, FieldType
 
 
@@ -23,7 +22,7 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
     paths = sorted(glob.glob(config.data.manifest.pattern or "", recursive=True))
     if not paths or not all(p.lower().endswith(".parquet") for p in paths):
         return None
-    con = duckdb.connect(":memory:")
+    con = connect(":memory:")
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
                            [paths]).fetchall()

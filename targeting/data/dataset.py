@@ -7,9 +7,9 @@ import glob
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from targeting.canonical import canonical_json
 from targeting.compile.sql import target_lists_table
@@ -26,6 +26,9 @@ from targeting.data.lists import Lists, list_files, load_lists
 from targeting.data.sources import Staged
 from targeting.db import fetch_frame
 from targeting.rules.model import FieldType
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class Dataset:

@@ -17,6 +17,7 @@ import duckdb
 
 from targeting.data.config import Config, Source, display_path
 from targeting.data.contract import ident
+from targeting.db import connect
 from targeting.errors import ConfigError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
@@ -56,7 +57,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
 
 def stage(config: Config, database: str = ":memory:") -> Staged:
     """Read the sources into `_src_manifest` and `_src_exams` with contract column names."""
-    con = duckdb.connect(database)
+    con = connect(database)
     if database != ":memory:":
         limit_memory(con)
     try:

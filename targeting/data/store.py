@@ -25,6 +25,7 @@ from targeting.data.config import Config
 from targeting.data.dataset import Dataset, source_files
 from targeting.data.lists import list_files, load_lists
 from targeting.data.sources import limit_memory
+from targeting.db import connect
 
 STORE_FORMAT = 6  # bump when the stored tables change shape
 CACHE_DIR = Path(".targeting-cache")
@@ -53,7 +54,7 @@ def open_stored(config: Config) -> Dataset | None:
         return None
     if not path.is_file():
         return None
-    con = duckdb.connect(":memory:")
+    con = connect(":memory:")
     try:
         limit_memory(con)
         # Spill beside the store rather than into ./.tmp, DuckDB's default for in-memory work.

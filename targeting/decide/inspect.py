@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from targeting.backtest.matches import Rows
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.compile.english import describe
@@ -14,6 +13,9 @@ from targeting.decide.policy import Verdict, evidence_plan, verdicts_from
 from targeting.errors import Problem, RuleError
 from targeting.project import Project
 from targeting.rules.model import Rule
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MIN_RANDOM_EXAMS = 30  # below this the random-exam estimate is too noisy to show
 SAMPLE_SIZE = 10
@@ -29,10 +31,10 @@ class RuleReport:
     window: Window
     baseline: dict[str, Any]
     metrics: dict[str, Any]
-    monthly: pl.DataFrame
-    by_port: pl.DataFrame
-    overlaps: pl.DataFrame
-    sample: pl.DataFrame
+    monthly: Rows
+    by_port: Rows
+    overlaps: Rows
+    sample: Rows
     matched: pl.DataFrame | None = None
     verdict: Verdict | None = None
 
@@ -60,9 +62,9 @@ def inspect_rule(project: Project, ref: str | Path, window: Window,
     verdicts = verdicts_from(run, plan, policy)
     report = RuleReport(
         rule=rule, english=describe(rule.where), problems=problems, window=window,
-        baseline=run.baseline, metrics=run.scoreboard().row(0, named=True),
+        baseline=run.baseline, metrics=run.scoreboard_rows()[0],
         monthly=run.monthly(0), by_port=run.by_port(0), overlaps=run.overlaps(0),
-        sample=run.sample(0, SAMPLE_SIZE), matched=run.sample(0) if all_matches else None,
+        sample=run.sample(0, SAMPLE_SIZE), matched=run.export(0) if all_matches else None,
         verdict=verdicts[0] if verdicts else None,
     )
     run.close()

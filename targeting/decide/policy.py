@@ -139,7 +139,7 @@ def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy,
 def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy) -> list[Verdict]:
     """Each planned query's verdict, in plan order, read from a backtest of the plan's rules."""
     n, o = len(plan.queries), plan.offset
-    board = run.scoreboard().to_dicts()
+    board = run.scoreboard_rows()
     days = set(plan.starts) | set(plan.recent_starts)
     baselines = {day: run.baseline_since(day) for day in days}
     verdicts = []
@@ -166,7 +166,7 @@ def decide(project: Project, window: Window, policy: Policy,
 
 
 def _rows(run: Matches) -> dict[str, dict[str, Any]]:
-    board = run.scoreboard().to_dicts()
+    board = run.scoreboard_rows()
     for row in board:
         row["baseline_hit_rate"] = run.baseline["hit_rate"]
     return {row["id"]: row for row in board}
@@ -229,7 +229,7 @@ def retirements(project: Project, window: Window, policy: Policy) -> list[Retire
     recent = _rows(recent_run)
     quiet = _rows(backtest(project, udrs, window.last_months(policy.retire_after_months), udrs))
     full = backtest(project, udrs, window, udrs)
-    covered = {row["rule"]: row for row in full.containment().to_dicts()}
+    covered = {row["rule"]: row for row in full.containment()}
     found = []
     for i, udr in enumerate(udrs):
         reasons = _retire_reasons(recent[udr.id], quiet[udr.id], covered.get(i), policy)

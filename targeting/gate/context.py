@@ -65,9 +65,9 @@ class GateContext:
                         priorities=list(self.project.config.priorities))
         cached = self.cache.get("validate", key)
         if cached is not None:
-            return [_problem(p) for p in cached]
+            return [Problem.from_dict(p) for p in cached]
         _, problems = self._validate_now(rule)
-        self.cache.put("validate", key, [_problem_dict(p) for p in problems])
+        self.cache.put("validate", key, [p.to_dict() for p in problems])
         return problems
 
     def _validate_now(self, rule: Rule) -> tuple[Rule | None, list[Problem]]:
@@ -130,7 +130,7 @@ class GateContext:
         typed = [t for t in (self.typed(r) for r in rules) if t is not None]
         assert len(typed) == len(rules), "only rules that validate are backtested"
         run = backtest(self.project, typed, window, typed_ref)
-        board = run.scoreboard().to_dicts()
+        board = run.scoreboard_rows()
         return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": run.baseline["hit_rate"]}
                 for row in board]
 
@@ -160,16 +160,3 @@ def _relocate(problem: Problem, path: str | None) -> Problem:
 
 def _errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "error"]
-
-
-def _problem_dict(p: Problem) -> dict[str, Any]:
-    loc = p.location
-    return {"code": p.code, "message": p.message, "severity": p.severity,
-            "location": [loc.path, loc.line, loc.column] if loc else None}
-
-
-def _problem(d: dict[str, Any]) -> Problem:
-    from targeting.errors import Location
-
-    loc = Location(*d["location"]) if d.get("location") else None
-    return Problem(d["code"], d["message"], loc, d["severity"])

@@ -1,12 +1,16 @@
 """Coverage of discrepant shipments: terminal tables and Markdown."""
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 
 from targeting.render.formats import markdown_table
 from targeting.render.terminal import rows_table
 from targeting.units import num, pct
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _TITLES = {"all": "All discrepant shipments", "selection_method": "By recorded selection method",
            "priority": "By priority tag (matched by an active rule with the tag)",
@@ -34,5 +38,5 @@ def coverage_markdown(table: pl.DataFrame) -> str:
         part = table.filter(table["dimension"] == dimension).drop("dimension")
         if part.height:
             shares = dict.fromkeys(("udr_share", "query_only_share", "none_share"), pct)
-            parts.append(f"## {title}\n\n{markdown_table(part, shares)}\n")
+            parts.append(f"## {title}\n\n{markdown_table(part.to_dicts(), shares, part.columns)}\n")
     return "\n".join(parts)

@@ -92,7 +92,7 @@ def _candidate(review: Review, v: Verdict) -> str:
         lines.append(report.markdown_table(detail.by_port, {"hit_rate": pct}))
         lines.append("\n**Overlap with active UDRs**\n")
         lines.append(report.markdown_table(detail.overlaps, {"jaccard": pct})
-                     if detail.overlaps.height else "No active UDR matches any of the same shipments.")
+                     if detail.overlaps else "No active UDR matches any of the same shipments.")
     return "\n".join(lines) + "\n"
 
 

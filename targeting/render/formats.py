@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from targeting.units import missing, num, pct
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -49,12 +50,15 @@ def _clean(value: Any) -> Any:
     return None if missing(value) else value
 
 
-def markdown_table(frame: pl.DataFrame, formats: dict[str, Any] | None = None) -> str:
-    """A GitHub-flavoured Markdown table; `formats` maps a column to a render function."""
+def markdown_table(rows: Sequence[dict[str, Any]], formats: dict[str, Any] | None = None,
+                   columns: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of dict rows (columns: the first row's keys unless
+    given); `formats` maps a column to a render function."""
     formats = formats or {}
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    for row in frame.iter_rows(named=True):
-        cells = [formats.get(c, _cell)(row[c]) for c in frame.columns]
+    names = list(columns if columns is not None else (rows[0] if rows else {}))
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in rows:
+        cells = [formats.get(c, _cell)(row[c]) for c in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -72,4 +76,4 @@ def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: d
                          "unique_discrepant", "max_overlap_id", "max_overlap_jaccard")
     rates = dict.fromkeys(("hit_rate", "hit_rate_low", "hit_rate_high", "max_overlap_jaccard"), pct)
     return (f"# Rule scoreboard\n\n{window_line(window, baseline)}\n\n"
-            f"{markdown_table(shown, rates)}\n")
+            f"{markdown_table(shown.to_dicts(), rates, shown.columns)}\n")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-import polars as pl
-
+from targeting.backtest.matches import Rows
 from targeting.compile.english import describe
 from targeting.decide.policy import Verdict
 from targeting.decide.review import Review
@@ -85,14 +84,13 @@ def _candidate(review: Review, v: Verdict) -> str:
         parts.append("<h3>Monthly trend</h3>" + _monthly_chart(detail.monthly))
         parts.append("<h3>By port</h3>" + _table(detail.by_port, {"hit_rate": pct}))
         parts.append("<h3>Overlap with active UDRs</h3>" + (_table(detail.overlaps, {"jaccard": pct})
-                     if detail.overlaps.height
+                     if detail.overlaps
                      else "<p>No active UDR matches any of the same shipments.</p>"))
     return "\n".join(parts)
 
 
-def _monthly_chart(monthly: pl.DataFrame, height: int = 80, step: int = 18) -> str:
+def _monthly_chart(rows: Rows, height: int = 80, step: int = 18) -> str:
     """Bars of examined (light) and discrepant (dark) shipments per month."""
-    rows = monthly.to_dicts()
     top = max((r["examined"] for r in rows), default=0) or 1
     bars = []
     for i, r in enumerate(rows):
@@ -106,10 +104,11 @@ def _monthly_chart(monthly: pl.DataFrame, height: int = 80, step: int = 18) -> s
             f"aria-label='examined and discrepant by month'>{''.join(bars)}{labels}</svg>")
 
 
-def _table(frame: pl.DataFrame, formats: dict[str, Any]) -> str:
-    head = "".join(f"<th>{escape(c)}" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row[c], formats.get(c)))}" for c in frame.columns)
-                   for row in frame.to_dicts())
+def _table(rows: Rows, formats: dict[str, Any]) -> str:
+    columns = list(rows[0]) if rows else []
+    head = "".join(f"<th>{escape(c)}" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row[c], formats.get(c)))}" for c in columns)
+                   for row in rows)
     return f"<table><tr>{head}{body}</table>"
 
 

@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
 from targeting import files
+from targeting.backtest.matches import Rows
 from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
 from targeting.errors import TargetingError
 from targeting.render.formats import interval, sparkline, window_line
 from targeting.render.terminal import rows_table
 from targeting.units import num, pct
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "description")
 WIDE_SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "mode", "country_of_origin",
@@ -35,13 +38,13 @@ def print_report(r: RuleReport, out: Console) -> None:
     out.print(window_line(r.window.as_dict(), r.baseline))
     out.print(_panel(r))
     out.print(_trend(r))
-    if r.by_port.height:
-        out.print(rows_table(r.by_port.to_dicts(), _PORT_COLUMNS, title="By port"))
+    if r.by_port:
+        out.print(rows_table(r.by_port, _PORT_COLUMNS, title="By port"))
     out.print(_overlap_line(r))
     if r.verdict is not None:
         out.print(r.verdict.render())
     sample = r.sample
-    if sample.height:
+    if sample:
         out.print(_sample_table(sample, WIDE_SAMPLE_COLUMNS if out.width >= 120 else SAMPLE_COLUMNS))
     if m["targeted"] == 0:
         out.print("[yellow]The rule matches no shipment in the window.[/]")
@@ -78,7 +81,7 @@ def _random_line(r: RuleReport) -> str:
 
 def _trend(r: RuleReport) -> str:
     months = _window_months(r)
-    counts = {row["month"]: row for row in r.monthly.to_dicts()}
+    counts = {row["month"]: row for row in r.monthly}
     targeted = [counts.get(mo, {}).get("targeted", 0) for mo in months]
     hits = [counts.get(mo, {}).get("discrepant", 0) for mo in months]
     first, last = (months[0], months[-1]) if months else ("", "")
@@ -101,22 +104,22 @@ _PORT_COLUMNS = [("port", "port", str), ("targeted", "targeted", num),
 
 
 def _overlap_line(r: RuleReport) -> str:
-    if not r.overlaps.height:
+    if not r.overlaps:
         return "overlap: no active UDR matches any of the same shipments"
-    parts = [f"{o['udr']} {pct(o['jaccard'])} ({o['shared']:,} shared)" for o in r.overlaps.to_dicts()]
+    parts = [f"{o['udr']} {pct(o['jaccard'])} ({o['shared']:,} shared)" for o in r.overlaps]
     return (f"overlap with active UDRs (Jaccard): {', '.join(parts)}; "
             f"{r.metrics['unique_discrepant']:,} discrepant shipments no active UDR catches")
 
 
-def _sample_table(sample: pl.DataFrame, columns: tuple[str, ...]) -> Table:
-    shown = [c for c in columns if c in sample.columns] + ["outcome"]
+def _sample_table(sample: Rows, columns: tuple[str, ...]) -> Table:
+    shown = [c for c in columns if c in sample[0]] + ["outcome"]
     table = Table(box=None, pad_edge=False, header_style="bold",
                   title="Matched shipments (discrepant, most recent first)",
                   title_justify="left")
     for column in shown:
         table.add_column(column, overflow="ellipsis", no_wrap=True,
                          max_width=28 if column == "description" else None)
-    for row in sample.to_dicts():
+    for row in sample:
         outcome = row["outcome"] or ("no discrepancy" if row["examined"] else "not examined")
         table.add_row(*[_cell(row.get(c)) for c in shown[:-1]], outcome)
     return table
@@ -131,8 +134,7 @@ def report_json(r: RuleReport) -> dict[str, Any]:
     return {**r.metrics, "title": r.rule.title, "english": r.english,
             "window": r.window.as_dict(), "baseline": r.baseline,
             "verdict": r.verdict.as_dict() if r.verdict is not None else None,
-            "monthly": r.monthly.to_dicts(), "by_port": r.by_port.to_dicts(),
-            "overlaps": r.overlaps.to_dicts(),
+            "monthly": r.monthly, "by_port": r.by_port, "overlaps": r.overlaps,
             "problems": [{"code": p.code, "severity": p.severity, "message": p.message,
                           "location": str(p.location) if p.location else None}
                          for p in r.problems]}

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.console import Console
 from rich.table import Table
 
 from targeting.units import num, pct
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def console() -> Console:
