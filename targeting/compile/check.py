@@ -83,12 +83,12 @@ def _pattern_problems(rule: Rule) -> list[Problem]:
 
 def _run_examples(checked: Sequence[tuple[Rule | None, list[Problem]]], catalogue: Catalogue,
                   lists: Lists) -> None:
-    from targeting.compile import examples  # deferred: it imports Polars (see validate_rules)
-
     runnable = [(rule, found) for rule, found in checked
                 if rule is not None and not any(p.severity == "error" for p in found)]
     if not runnable:
         return
+    from targeting.compile import examples  # deferred: it imports Polars (see validate_rules)
+
     runner = examples.ExampleRunner(catalogue, lists)
     try:
         for (_, found), failed in zip(runnable, runner.run_all([r for r, _ in runnable])):
