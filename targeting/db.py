@@ -18,6 +18,14 @@ def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     return con
 
 
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the table or view called `name`, whichever it is (nothing if neither)."""
+    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
+                      [name]).fetchall()[0]
+    quoted = '"' + name.replace('"', '""') + '"'
+    con.execute(f"DROP {'VIEW' if row[0] else 'TABLE'} IF EXISTS {quoted}")
+
+
 def one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
     """The single row of a query, fetched completely.
 

@@ -23,7 +23,7 @@ import duckdb
 
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 
 BATCH = 200
@@ -37,7 +37,6 @@ class GroupedEngine:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
-        self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
         self._bounds: list[dt.date] = []
         self._since: dt.date | None = None
 
@@ -65,7 +64,7 @@ class GroupedEngine:
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """The grouped engine keeps no rows: match the one rule again, over the window."""
-        sql, params = compile_sql(plan.rules[rule].where, self.catalogue, folded=self.folded)
+        sql, params = compile_sql(plan.rules[rule].where, self.catalogue)
         return (f"SELECT rid, arrival_date FROM {ns}.w WHERE arrival_date >= ? AND {sql}",
                 [plan.start_of(rule), *params])
 
@@ -99,8 +98,7 @@ def _classes(con: duckdb.DuckDBPyConnection, ns: str, i: int, field: str,
     if catalogue[field] == "text":
         lookup, params = f"w.{_quote(field)}", ()
         distinct = f"SELECT DISTINCT {_quote(field)} AS value, {_quote(field)} FROM {ns}.w"
-        # Folded inline on the distinct values: cheaper than carrying the stored folded copy
-        # through DISTINCT over every row, and the same by construction (compile.sql.folded_sql).
+        # Leaves fold text on the distinct values, not on every row.
     else:
         lookup, params = _bucket_sql(field, field_leaves)
         distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "

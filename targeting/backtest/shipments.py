@@ -28,7 +28,7 @@ from targeting.backtest.hits import (
 )
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.rules.model import Catalogue, Rule
 
 _KEPT_SOURCE = ("(SELECT parse_filename(filename, true) AS key, * EXCLUDE (filename) "
@@ -43,7 +43,6 @@ class ShipmentEngine:
     def __init__(self, catalogue: Catalogue, cache: HitCache | None = None):
         self.catalogue = catalogue
         self.cache = cache
-        self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
 
     def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
         w = plan.window
@@ -108,7 +107,7 @@ class ShipmentEngine:
 
     def _scan(self, con: duckdb.DuckDBPyConnection, rule: Rule, key: str) -> None:
         """Match one predicate over the whole history into the connection cache (and on disk)."""
-        predicate, params = compile_sql(rule.where, self.catalogue, folded=self.folded)
+        predicate, params = compile_sql(rule.where, self.catalogue)
         con.execute(f"""INSERT INTO {CONNECTION_CACHE} SELECT ?, "{RID}", port_code, arrival_date
             FROM manifest_f WHERE {predicate}""", [key, *params])
         if self.cache is not None:

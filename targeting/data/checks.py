@@ -8,7 +8,7 @@ from typing import Any
 from targeting.data.config import Config, display_path
 from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
 from targeting.data.dataset import Dataset, materialise
-from targeting.data.sources import FILE_COLUMN, Staged, stage
+from targeting.data.sources import FILE_COLUMN, ROW_COLUMN, Staged, stage
 from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -246,7 +246,7 @@ def _bad_rows(
     """(file, bad row count, first distinct bad values in file order) per file."""
     rows = staged.con.execute(
         f"""WITH bad AS (
-              SELECT "{FILE_COLUMN}" AS file, CAST("{column}" AS VARCHAR) AS value, rowid AS r
+              SELECT "{FILE_COLUMN}" AS file, CAST("{column}" AS VARCHAR) AS value, "{ROW_COLUMN}" AS r
               FROM "_src_{table}" WHERE {condition}),
             firsts AS (SELECT file, value, min(r) AS r FROM bad GROUP BY ALL)
             SELECT b.file, b.n, (SELECT list(value ORDER BY r) FROM

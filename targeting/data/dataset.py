@@ -92,8 +92,8 @@ def _type_table(staged: Staged, table: str) -> None:
         selects.append(f"{cast_expr(name, kind, target)} AS {ident(name)}")
     if table == "exams":  # metric SQL may reference any exam column
         selects += [f"CAST(NULL AS {t}) AS {ident(n)}" for n, t in contract.items() if n not in columns]
+    # Staging is views over the sources: this is the one copy of the rows.
     con.execute(f'CREATE TABLE {ident(table)} AS SELECT {", ".join(selects)} FROM "_src_{table}"')
-    con.execute(f'DROP TABLE "_src_{table}"')
 
 
 # --- fingerprint -----------------------------------------------------------------------

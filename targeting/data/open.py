@@ -8,6 +8,7 @@ from targeting.data import store, tables
 from targeting.data.checks import read_dataset
 from targeting.data.config import Config
 from targeting.data.dataset import Dataset
+from targeting.data.sources import drop_staging
 
 
 def open_dataset(config: Config, use_store: bool | None = None) -> Dataset:
@@ -23,7 +24,6 @@ def open_dataset(config: Config, use_store: bool | None = None) -> Dataset:
         if stored is not None:
             return stored
     dataset = read_dataset(config)
-    tables.prepare(dataset.con, dataset.catalogue)
-    view = tables.manifest_view_sql("manifest_f", dataset.con)
-    dataset.con.execute(f"CREATE VIEW manifest AS {view}")
+    drop_staging(dataset.con)
+    tables.prepare(dataset.con)
     return dataset

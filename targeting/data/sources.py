@@ -17,10 +17,12 @@ import duckdb
 
 from targeting.data.config import Config, Source, display_path
 from targeting.data.contract import ident
-from targeting.db import connect
+from targeting.db import connect, drop_relation
 from targeting.errors import ConfigError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
+ROW_COLUMN = "_source_row"  # its position in that file, so examples are shown in file order
+STAGING_COLUMNS = (FILE_COLUMN, ROW_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Staged:
     def columns(self, table: str) -> dict[str, str]:
         """Staged column name -> DuckDB type, without the file column."""
         rows = self.con.execute(f'DESCRIBE "_src_{table}"').fetchall()
-        return {name: kind for name, kind, *_ in rows if name != FILE_COLUMN}
+        return {name: kind for name, kind, *_ in rows if name not in STAGING_COLUMNS}
 
     def source_name(self, table: str, column: str) -> str:
         """The column's name in the source file, for messages."""
@@ -79,7 +81,7 @@ def _stage(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     for table in tables:
         source: Source = getattr(data, table)
         read, from_text[table] = _read_source(con, source, config, table, files)
-        con.execute(f'CREATE TABLE "_raw_{table}" AS {read[0]}', read[1])
+        _stage_raw(con, table, read, from_text[table])
         labels[table] = _label(source, config)
         renames[table] = _stage_table(con, config, table, labels[table])
     if data.labelled is not None:
@@ -120,7 +122,8 @@ def _read_source(
                 f"{display_path(config.path)}: data.{table}.table: no table {source.table!r} in "
                 f"{display_path(config.data.database or '')}; it has: {have}."
             )
-        return (f'SELECT *, ? AS "{FILE_COLUMN}" FROM source_db.{ident(source.table)}',
+        return (f'SELECT *, ? AS "{FILE_COLUMN}", row_number() OVER () AS "{ROW_COLUMN}" '
+                f"FROM source_db.{ident(source.table)}",
                 [_label(source, config)]), False
     paths = sorted(glob.glob(source.pattern or "", recursive=True))
     if not paths:
@@ -139,7 +142,8 @@ def _read_source(
         sql = (f"SELECT * FROM read_csv(?, header=true, all_varchar=true, union_by_name=true, "
                f"filename='{FILE_COLUMN}')")
         return (sql, [paths]), True
-    sql = f"SELECT * FROM read_parquet(?, union_by_name=true, filename='{FILE_COLUMN}')"
+    sql = (f'SELECT * RENAME (file_row_number AS "{ROW_COLUMN}") FROM read_parquet(?, '
+           f"union_by_name=true, filename='{FILE_COLUMN}', file_row_number=true)")
     return (sql, [paths]), False
 
 
@@ -172,11 +176,34 @@ def snake_case(name: str) -> str:
     return f"col_{text}" if text[0].isdigit() else text
 
 
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staging views and tables (once the typed tables are built from them)."""
+    for table in ("exams", "manifest"):
+        for stage_name in (f"_src_{table}", f"_raw_{table}", f"_csv_{table}"):
+            drop_relation(con, stage_name)
+
+
+def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[Any]],
+               from_text: bool) -> None:
+    """`_raw_<table>`: a view over a Parquet file or database table (read again by each check,
+    column by column, rather than copied: a copy of 10M shipments costs more than every check),
+    a table for CSV (parsed once)."""
+    if from_text:
+        con.execute(f'CREATE TABLE "_csv_{table}" AS {read[0]}', read[1])
+        con.execute(f'CREATE VIEW "_raw_{table}" AS SELECT *, rowid AS "{ROW_COLUMN}" '
+                    f'FROM "_csv_{table}"')
+    else:
+        con.sql(read[0], params=read[1]).create_view(f"_raw_{table}")
+
+
 def _stage_table(
     con: duckdb.DuckDBPyConnection, config: Config, table: str, label: str
 ) -> dict[str, str]:
-    """Rename and value-map `_raw_<table>` into `_src_<table>`; returns contract -> source names."""
-    raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall() if r[0] != FILE_COLUMN]
+    """`_src_<table>`: a view renaming and value-mapping `_raw_<table>` (the values are bound
+    through the relation API, so the view holds no pasted value); returns contract -> source
+    names."""
+    raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall()
+           if r[0] not in STAGING_COLUMNS]
     mapping = config.data.columns.get(table, {})
     _check_mapping_keys(mapping, raw, config, table, label)
     names = {src: mapping.get(src, snake_case(src)) for src in raw}
@@ -186,11 +213,9 @@ def _stage_table(
         expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst))
         selects.append(f'{expr} AS "{dst}"')
         params.extend(expr_params)
-    selects.append(f'"{FILE_COLUMN}"')
-    con.execute(
-        f'CREATE TABLE "_src_{table}" AS SELECT {", ".join(selects)} FROM "_raw_{table}"', params
-    )
-    con.execute(f'DROP TABLE "_raw_{table}"')
+    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
+    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
+            params=params or None).create_view(f"_src_{table}")
     return {dst: src for src, dst in names.items() if src != dst}
 
 
@@ -242,7 +267,7 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
               {pick['arrival_date']} AS exam_date,
               CASE WHEN {label} IS NULL THEN NULL WHEN {match} THEN 'discrepant'
                    ELSE 'no_discrepancy' END AS result,
-              "{FILE_COLUMN}"
+              "{FILE_COLUMN}", "{ROW_COLUMN}"
             FROM "_src_manifest" """,
         params,
     )

@@ -24,10 +24,10 @@ from targeting.data.checks import read_dataset
 from targeting.data.config import Config
 from targeting.data.dataset import Dataset, source_files
 from targeting.data.lists import list_files, load_lists
-from targeting.data.sources import limit_memory
+from targeting.data.sources import drop_staging, limit_memory
 from targeting.db import connect
 
-STORE_FORMAT = 6  # bump when the stored tables change shape
+STORE_FORMAT = 7  # bump when the stored tables change shape
 CACHE_DIR = Path(".targeting-cache")
 STORE_DIR = CACHE_DIR / "data"
 HITS_DIR = CACHE_DIR / "hits"  # per store build: matches per predicate (backtest/hits.py)
@@ -106,7 +106,9 @@ def _finish(dataset: Dataset) -> None:
     """Turn the typed tables into the store's prepared tables, and record what the data was
     read from."""
     con = dataset.con
-    tables.prepare(con, dataset.catalogue)
+    drop_staging(con)
+    tables.prepare(con)
+    con.execute("DROP VIEW manifest_f")  # rowid views are made at open (see _views)
     con.execute("DROP TABLE IF EXISTS target_lists")  # lists are read from their files each run
     con.execute("""CREATE TABLE meta AS SELECT ?::VARCHAR AS fingerprint, ?::VARCHAR AS files,
         ?::VARCHAR AS build, min(arrival_date) AS first_arrival, max(arrival_date) AS last_arrival
@@ -116,10 +118,9 @@ def _finish(dataset: Dataset) -> None:
 
 
 def _views(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE TEMP VIEW manifest_f AS SELECT * FROM store.manifest_f")
-    con.execute(f"CREATE TEMP VIEW manifest AS {tables.manifest_view_sql('store.manifest_f', con)}")
-    for name in ("exams", "exam_facts", "arrivals"):
+    for name in ("manifest", "exams", "exam_facts", "arrivals"):
         con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM store.{name}")
+    con.execute(f"CREATE TEMP VIEW manifest_f AS {tables.manifest_f_sql('store.manifest')}")
 
 
 def _quoted(path: Path) -> str:

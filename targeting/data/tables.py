@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import duckdb
 
-from targeting.compile.sql import folded_sql
 from targeting.data.contract import ident
-from targeting.rules.model import Catalogue
 
-FOLD_PREFIX = "__folded__"
 RID = "__rid"  # a stable row number in manifest_f, the key of every match table
 
 # One row per examined shipment. Outcome precedence makes outcomes a partition of discrepant
@@ -39,12 +36,9 @@ FROM exams GROUP BY shipment_id
 """
 
 
-def manifest_sql(catalogue: Catalogue) -> str:
-    """`manifest_f`'s query: the manifest with its row id and every text column folded."""
-    text = sorted(name for name, kind in catalogue.items() if kind == "text")
-    folded = "".join(f", {folded_sql(name, catalogue)} AS {ident(FOLD_PREFIX + name)}"
-                     for name in text)
-    return f"SELECT row_number() OVER () AS {ident(RID)}, *{folded} FROM manifest"
+def manifest_f_sql(source: str = "manifest") -> str:
+    """The manifest with its row id."""
+    return f"SELECT rowid AS {ident(RID)}, * FROM {source}"
 
 
 def exam_facts_sql() -> str:
@@ -59,25 +53,13 @@ ARRIVALS_SQL = """SELECT arrival_date, port_code AS port, count(*) AS shipments
     FROM manifest_f GROUP BY arrival_date, port_code"""
 
 
-def prepare(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, temp: bool = False) -> None:
-    """Build manifest_f (replacing the table `manifest` with a view of it), exam_facts and
-    arrivals in `con`."""
-    kind = "TEMP TABLE" if temp else "TABLE"
-    con.execute(f"CREATE {kind} manifest_f AS {manifest_sql(catalogue)}")
-    con.execute("DROP TABLE manifest")
-    con.execute(f"CREATE {kind} exam_facts AS {exam_facts_sql()}")
-    con.execute(f"CREATE {kind} arrivals AS {ARRIVALS_SQL}")
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Build manifest_f (a view), exam_facts and arrivals over the typed `manifest` table."""
+    con.execute(f"CREATE VIEW manifest_f AS {manifest_f_sql()}")
+    con.execute(f"CREATE TABLE exam_facts AS {exam_facts_sql()}")
+    con.execute(f"CREATE TABLE arrivals AS {ARRIVALS_SQL}")
 
 
 def internal_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The columns of `manifest_f` that are not the manifest's own (row id, folded text)."""
-    return [r[0] for r in con.execute("DESCRIBE manifest_f").fetchall()
-            if r[0] == RID or r[0].startswith(FOLD_PREFIX)]
-
-
-def manifest_view_sql(source: str, con: duckdb.DuckDBPyConnection) -> str:
-    """A query over `source` (manifest_f or store.manifest_f) giving the manifest's own columns."""
-    hidden = [r[0] for r in con.execute(f"DESCRIBE {source}").fetchall()
-              if r[0] == RID or r[0].startswith(FOLD_PREFIX)]
-    exclude = f" EXCLUDE ({', '.join(ident(c) for c in hidden)})" if hidden else ""
-    return f"SELECT *{exclude} FROM {source}"
+    """The columns of `manifest_f` that are not the manifest's own (the row id)."""
+    return [RID]
