@@ -27,7 +27,7 @@ from targeting.data.lists import list_files, load_lists
 from targeting.data.sources import drop_staging, limit_memory
 from targeting.db import connect
 
-STORE_FORMAT = 7  # bump when the stored tables change shape
+STORE_FORMAT = 8  # bump when the stored tables change shape
 CACHE_DIR = Path(".targeting-cache")
 STORE_DIR = CACHE_DIR / "data"
 HITS_DIR = CACHE_DIR / "hits"  # per store build: matches per predicate (backtest/hits.py)
