@@ -164,7 +164,7 @@ def test_ledger_failure_restores_every_file(small, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "append_many", broken)
+    monkeypatch.setattr(ledger, "write", broken)
     project = open_project(small / "targeting.yaml")
     with pytest.raises(OSError, match="disk full"):
         promote(project, project_window(project), "Q-1", "x", new_id="U-9")
@@ -189,18 +189,18 @@ def test_failure_after_the_override_entry_leaves_the_ledger_as_it_was(small, mon
     """With --override two entries are recorded, in one write: a failed write records neither."""
     strict(small)
     before = tree(small)
-    real = ledger.append_many
+    real = ledger.prepare
     calls = []
 
-    def record(path, records, now=None):
+    def record(path, records, now=None, signer=None):
         calls.append([r["action"] for r in records])
-        return real(path, records, now)
+        return real(path, records, now, signer)
 
-    def write_fails(path, line):
+    def write_fails(path, data):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "append_many", record)
-    monkeypatch.setattr(ledger, "_append_line", write_fails)
+    monkeypatch.setattr(ledger, "prepare", record)
+    monkeypatch.setattr(ledger, "write", write_fails)
     project = open_project(small / "targeting.yaml")
     with pytest.raises(OSError):
         promote(project, project_window(project), "Q-1", "x", override_reason="pilot")
