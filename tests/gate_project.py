@@ -79,7 +79,7 @@ def git(root: Path, *args: str) -> str:
                           env={**os.environ, **GIT_ENV}).stdout
 
 
-def write_data(folder: Path, n: int = 2000, seed: int = 7) -> None:
+def write_data(folder: Path, n: int = 2000, seed: int = 7, csv: bool = False) -> None:
     rng = random.Random(seed)
     start = dt.date(2024, 1, 1)
     manifest, exams = [], []
@@ -100,24 +100,37 @@ def write_data(folder: Path, n: int = 2000, seed: int = 7) -> None:
                           "disposition": "seizure" if bad else None,
                           "selection_method": "random"})
     folder.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(manifest).write_parquet(folder / "manifest.parquet")
-    pl.DataFrame(exams).write_parquet(folder / "exams.parquet")
+    for name, rows in (("manifest", manifest), ("exams", exams)):
+        frame = pl.DataFrame(rows)
+        if csv:
+            frame.write_csv(folder / f"{name}.csv")
+        else:
+            frame.write_parquet(folder / f"{name}.parquet")
 
 
-def make_project(root: Path, gate: str = "") -> Path:
+def make_project(root: Path, gate: str = "", csv: bool = False) -> Path:
     """A committed project on branch main, with a branch `change` checked out."""
-    write_data(root / "data")
+    write_data(root / "data", csv=csv)
+    kind = "csv" if csv else "parquet"
     (root / "targeting.yaml").write_text(
-        "data:\n  manifest: data/manifest.parquet\n  exams: data/exams.parquet\n"
+        f"data:\n  manifest: data/manifest.{kind}\n  exams: data/exams.{kind}\n"
         "rules: [rules]\nqueries: [queries]\n" + gate, encoding="utf-8")
     (root / "rules").mkdir()
     (root / "queries").mkdir()
     (root / "rules" / "udr-0001.yaml").write_text(UDR_1, encoding="utf-8")
     (root / "rules" / "udr-0002.yaml").write_text(UDR_2, encoding="utf-8")
     (root / "queries" / "q-0001-0001.yaml").write_text(QUERY, encoding="utf-8")
-    (root / ".gitignore").write_text(".targeting-cache/\n", encoding="utf-8")
+    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "initial rules")
     git(root, "checkout", "-q", "-b", "change")
     return root
+
+
+def merge_to_main(root: Path, message: str = "merged") -> None:
+    """Commit everything on the branch and make main point at it, as a merged pull request
+    would: the next gate run judges against this state."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
+    git(root, "branch", "-f", "main", "HEAD")

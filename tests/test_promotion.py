@@ -294,3 +294,36 @@ def test_set_status_keeps_comments_quotes_and_order():
     assert len(old) == len(new)
     differing = [(a, b) for a, b in zip(old, new) if a != b]
     assert differing == [("status: active\n", "status: promoted\n")]
+
+
+# ------------------------------------------------ ids
+
+def test_a_gap_in_udr_ids_is_not_filled(small):
+    """Planted bug: an id from the number of UDRs (2 + 1 = UDR-0003) would clash with a UDR."""
+    udr = (small / "rules" / "u-1.yaml").read_text(encoding="utf-8")
+    for n in (1, 3):
+        (small / "rules" / f"udr-{n:04d}.yaml").write_text(udr.replace("id: U-1", f"id: UDR-{n:04d}"))
+    result = cli(small, "promote", "Q-1", "--reviewer", "x")
+    assert result.exit_code == 0, result.output
+    assert load(small / "rules" / "udr-0004.yaml")["id"] == "UDR-0004"
+    assert ledger.read(small / "ledger.jsonl")[-1].details["udr"] == "UDR-0004"
+
+
+def test_an_id_the_ledger_gave_is_never_given_again(small):
+    """UDR-0007 was promoted, retired and its file deleted: its number stays used."""
+    ledger.append(small / "ledger.jsonl", actor="x", action="promote", subject="Q-9",
+                  details={"udr": "UDR-0007"})
+    result = cli(small, "promote", "Q-1", "--reviewer", "x")
+    assert result.exit_code == 0, result.output
+    assert (small / "rules" / "udr-0008.yaml").exists()
+    again = cli(small, "promote", "Q-2", "--reviewer", "x", "--new-id", "UDR-0007", "--override",
+                "--reason", "x")
+    assert again.exit_code == 1 and "UDR-0007 is already used (ledger entry 1)" in again.output
+
+
+def test_the_udr_file_holds_no_value_outside_the_yaml_emitter(small):
+    result = cli(small, "promote", "Q-1", "--reviewer", "ana [x]: y # z", "--new-id", "U-7")
+    assert result.exit_code == 0, result.output
+    text = (small / "rules" / "u-7.yaml").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "# Promoted from Q-1 with `targeting promote`; see ledger.jsonl."
+    assert load(small / "rules" / "u-7.yaml")["reviewer"] == "ana [x]: y # z"

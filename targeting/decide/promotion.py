@@ -37,7 +37,7 @@ _EVIDENCE_METRICS = ("targeted", "examined", "discrepant", "hit_rate", "hit_rate
 
 
 class PromotionError(TargetingError):
-    """A promotion or retirement that cannot be made; nothing was changed."""
+    """A promotion, retirement or policy change that cannot be made; nothing was changed."""
 
     exit_code = 1
 
@@ -118,7 +118,7 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
     if override_reason:
         details.update(override=True, reason=override_reason, failing=[c.name for c in verdict.failing])
     return _commit(project, {udr_path: udr_text, Path(query.path): query_text},
-                   reviewer, "promote", query.id, details, _digest(evidence), override_reason, signer)
+                   reviewer, "promote", query.id, details, evidence_digest(evidence), override_reason, signer)
 
 
 def retire(project: Project, window: Window, udr_id: str, reviewer: str, reason: str, *,
@@ -226,7 +226,8 @@ def _evidence(project: Project, verdict: Verdict, policy: Policy, query: Rule) -
     }
 
 
-def _digest(evidence: dict[str, Any]) -> str:
+def evidence_digest(evidence: dict[str, Any]) -> str:
+    """The digest a promotion records of its UDR's evidence block (the gate compares them)."""
     canonical = json.dumps(evidence, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
