@@ -9,30 +9,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from gate_project import git, make_project, merge_to_main
+from gate_project import UDR_1, cli, git, make_project, merge_to_main, outcome
 
-from targeting.cli import main
 from targeting.data.settings import GateSettings
 from targeting.decide import ledger
 from targeting.gate.judge import regression_reasons
 
-LOOSE_UDR_1 = """\
-id: UDR-0001
-kind: udr
-title: Auto parts from CN
-owner: ntc
-status: active
-created: 2023-01-01
-rationale: Counterfeit brake parts.
-where:
-  country_of_origin: {in: [CN, DE, MX, US]}
-tests:
-  match:
-    - {hts_code: "8708300000", country_of_origin: CN}
-  no_match:
-    - {hts_code: "8708300000", country_of_origin: VN}
-"""
+# UDR-0001 loosened to four countries, any goods: hit rate 18% -> 9%, flags per day x30.
+LOOSE_UDR_1 = UDR_1.replace(
+    'where:\n  all:\n    - hts_code: {startswith: "8708"}\n    - country_of_origin: CN\n',
+    "where:\n  country_of_origin: {in: [CN, DE, MX, US]}\n").replace(
+    "country_of_origin: DE}", "country_of_origin: VN}")
+assert LOOSE_UDR_1.count("VN") == 1 and "startswith" not in LOOSE_UDR_1
 ALL_SHIPMENTS = """\
 id: UDR-0003
 kind: udr
@@ -62,24 +50,12 @@ def repo(template, tmp_path, monkeypatch) -> Path:
     return root
 
 
-def cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result
-
-
 def gate(root: Path, *args: str) -> dict:
     out = root.parent / "gate.json"
     result = cli(root, "gate", "--json", str(out), *args)
     doc = json.loads(out.read_text())
     doc["exit"], doc["output"] = result.exit_code, result.output
     return doc
-
-
-def outcome(doc: dict, rule: str, name: str) -> str:
-    found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
-    assert found, f"no check {rule}/{name} in {doc['checks']}"
-    return found[-1]["outcome"]
 
 
 def message(doc: dict, rule: str, name: str) -> str:
@@ -257,6 +233,17 @@ def test_a_forged_promote_line_does_not_satisfy_the_promotion_check(repo):
     text = message(doc, "UDR-0009", "promotion")
     assert "evidence block is not the evidence the entry recorded" in text
     assert "another promotion policy" in text
+
+
+def test_a_claimed_override_needs_its_override_entry(repo):
+    """A forged `retire` with `override: true` would skip the policy check; without the override
+    entry before it (which reviewers see in the diff) it matches nothing."""
+    forge(repo / "ledger.jsonl", action="retire", subject="UDR-0002",
+          details={"udr": "UDR-0002", "override": True, "reason": "tidy"})
+    (repo / "rules/udr-0002.yaml").unlink()
+    doc = gate(repo)
+    assert doc["exit"] == 1
+    assert "no override entry comes before it" in message(doc, "ledger", "entries")
 
 
 def test_only_a_new_retire_entry_for_the_removed_udr_counts(repo):

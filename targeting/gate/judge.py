@@ -243,8 +243,9 @@ def _entry_checks(gate: GateContext, branch: Branch) -> list[Check]:
     nothing (a forged retirement of a UDR that stays, a promotion of no new file) fails."""
     shown, checks, used = _ledger_rel(gate), [], set()
     for i, entry in enumerate(branch.new):
+        previous = branch.new[i - 1] if i > 0 else None
         following = branch.new[i + 1] if i + 1 < len(branch.new) else None
-        change, problem = _entry_change(gate, branch, entry, following)
+        change, problem = _entry_change(gate, branch, entry, (previous, following))
         if change is not None and change in used:
             problem = "a second entry for the same change"
         used.add(change)
@@ -259,9 +260,14 @@ def _entry_checks(gate: GateContext, branch: Branch) -> list[Check]:
 
 
 def _entry_change(gate: GateContext, branch: Branch, entry: ledger.Entry,
-                  following: ledger.Entry | None) -> tuple[Any, str | None]:
-    """(the change the entry records, the reason it matches none)."""
-    details = entry.details
+                  neighbours: tuple[ledger.Entry | None, ledger.Entry | None]) -> tuple[Any, str | None]:
+    """(the change the entry records, the reason it matches none); `neighbours` are the new
+    entries just before and after it (an override and the action it allows go together)."""
+    details, (previous, following) = entry.details, neighbours
+    if details.get("override") and entry.action in ("promote", "retire") and not (
+            previous is not None and previous.action == "override"
+            and previous.subject == entry.subject and previous.details.get("for") == entry.action):
+        return None, "it claims an override, but no override entry comes before it"
     if entry.action == "promote":
         udr = details.get("udr")
         if udr in branch.added_udrs:
