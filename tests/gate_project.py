@@ -1,13 +1,26 @@
-"""A small git project for the gate tests: 2,000 shipments with planted signals, two UDRs, a query."""
+"""Small git projects for the gate, promotion and ledger tests: 2,000 shipments with planted
+signals, two UDRs and a query (`make_project`); the twelve-shipment policy project with a
+lenient policy that its Q-1 meets (`make_policy_project`); and the helpers they share."""
 from __future__ import annotations
 
 import datetime as dt
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from click.testing import CliRunner, Result
+
+from targeting.cli import main
+
+POLICY_DATA = Path(__file__).parent / "data" / "policy"
+# Q-1 of tests/data/policy meets this policy (see test_policy.py); it fails the defaults.
+LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
+           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
+           "max_flags_per_day": 1}
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_CONFIG_GLOBAL": os.devnull,
@@ -134,3 +147,39 @@ def merge_to_main(root: Path, message: str = "merged") -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "--allow-empty", "-m", message)
     git(root, "branch", "-f", "main", "HEAD")
+
+
+def make_policy_project(root: Path, extra: str = "") -> Path:
+    """tests/data/policy copied to `root`, with the LENIENT promotion settings (and `extra`)."""
+    root.mkdir()
+    for name in ("rules", "queries"):
+        shutil.copytree(POLICY_DATA / name, root / name)
+    for name in ("manifest.csv", "exams.csv"):
+        shutil.copy(POLICY_DATA / name, root / name)
+    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
+    (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
+                                         + f"promotion:\n{settings}" + extra, encoding="utf-8")
+    return root
+
+
+def commit_base(root: Path) -> None:
+    """Commit everything on main and check out a branch `change`."""
+    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "change")
+
+
+def cli(root: Path, *args: str) -> Result:
+    """`targeting ARGS --config root/targeting.yaml` in this process."""
+    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def outcome(doc: dict[str, Any], rule: str, name: str) -> str:
+    """The outcome of the gate's (last) check `name` of `rule` in its JSON output."""
+    found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
+    assert found, f"no check {rule}/{name} in {doc['checks']}"
+    return str(found[-1]["outcome"])

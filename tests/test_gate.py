@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gate_project import git, make_project, merge_to_main
+from gate_project import cli, git, make_project, merge_to_main, outcome
 
 from targeting.cli import main
 from targeting.decide import ledger
@@ -30,12 +30,6 @@ def repo(template, tmp_path, monkeypatch) -> Path:
     return root
 
 
-def cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result
-
-
 def gate(root: Path, *args: str):
     result = CliRunner().invoke(main, ["gate", "--config", str(root / "targeting.yaml"), *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
@@ -54,12 +48,6 @@ def checks(root: Path, *args: str) -> dict[tuple[str, str], dict]:
     doc = json.loads(out.read_text())
     doc["exit"] = result.exit_code
     return doc
-
-
-def outcome(doc: dict, rule: str, name: str) -> str:
-    found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
-    assert found, f"no check {rule}/{name} in {doc['checks']}"
-    return found[0]["outcome"]
 
 
 def test_no_change_passes(repo):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from gate_project import git
+from gate_project import cli, commit_base, git, make_policy_project
 
 from targeting.backtest.run import project_window
 from targeting.cli import main
@@ -19,19 +19,6 @@ from targeting.decide.promotion import promote, set_status
 from targeting.project import open_project
 
 REPO = Path(__file__).resolve().parents[1]
-POLICY_DATA = Path(__file__).parent / "data" / "policy"
-# Q-1 of tests/data/policy meets this policy (see test_policy.py); it fails the defaults.
-LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
-           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
-           "max_flags_per_day": 1}
-
-
-def cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result
-
-
 def tree(root: Path) -> dict[str, str]:
     """sha256 of every file under root, except git's own, the ledger's lock file (ignored by git,
     documented in docs/ledger.md; it holds no data) and the data/backtest cache .targeting-cache/."""
@@ -39,14 +26,6 @@ def tree(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*"))
             if p.is_file() and not skip & set(p.relative_to(root).parts) and p.name != "ledger.jsonl.lock"}
-
-
-def commit_base(root: Path) -> None:
-    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "change")
 
 
 def commit_change(root: Path) -> None:
@@ -118,15 +97,7 @@ def test_round_trip_on_the_bundled_project(bundled, monkeypatch):
 
 @pytest.fixture
 def small(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("rules", "queries"):
-        shutil.copytree(POLICY_DATA / name, root / name)
-    for name in ("manifest.csv", "exams.csv"):
-        shutil.copy(POLICY_DATA / name, root / name)
-    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
-    (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
-                                         + f"promotion:\n{settings}", encoding="utf-8")
+    root = make_policy_project(tmp_path / "repo")
     commit_base(root)
     monkeypatch.chdir(root)
     return root

@@ -8,48 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from gate_project import git
+from gate_project import cli, commit_base, make_policy_project
 
-from targeting.cli import main
 from targeting.decide import ledger, signing
-
-POLICY_DATA = Path(__file__).parent / "data" / "policy"
-LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
-           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
-           "max_flags_per_day": 1}
-
-
-def cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result
-
-
-def make(root: Path, extra: str = "") -> Path:
-    root.mkdir()
-    for name in ("rules", "queries"):
-        shutil.copytree(POLICY_DATA / name, root / name)
-    for name in ("manifest.csv", "exams.csv"):
-        shutil.copy(POLICY_DATA / name, root / name)
-    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
-    (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
-                                         + f"promotion:\n{settings}" + extra, encoding="utf-8")
-    return root
-
-
-def commit_base(root: Path) -> None:
-    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "change")
-
 
 # ------------------------------------------------------------------------------ HMAC
 
 def test_hmac_signed_entries_verify_and_forgeries_do_not(tmp_path, monkeypatch):
-    root = make(tmp_path / "repo")
+    root = make_policy_project(tmp_path / "repo")
     monkeypatch.chdir(root)
     monkeypatch.setenv(signing.HMAC_ENV, "s3cret")
     assert cli(root, "promote", "Q-1", "--reviewer", "ana").exit_code == 0
@@ -116,7 +82,7 @@ def signers_line(name: str, key: Path) -> str:
 
 @pytest.fixture
 def ssh_project(tmp_path, keys, monkeypatch) -> Path:
-    root = make(tmp_path / "repo", "ledger:\n  allowed_signers: allowed_signers\n")
+    root = make_policy_project(tmp_path / "repo", "ledger:\n  allowed_signers: allowed_signers\n")
     (root / "allowed_signers").write_text(signers_line("alice", keys["alice"]))
     commit_base(root)
     monkeypatch.chdir(root)

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gate_project import make_policy_project
 
 from targeting.decide import ledger
 
-POLICY_DATA = Path(__file__).parent / "data" / "policy"
-LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
-           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
-           "max_flags_per_day": 1}
 QUERIES = 10
 UDRS = 5
 SKIP = {".targeting-cache"}
@@ -61,21 +58,13 @@ def leftovers(root: Path) -> list[str]:
 def template(tmp_path_factory) -> Path:
     """The policy project with ten copies of Q-1 (each meets the lenient policy) and five more
     UDRs; its data store is built once here."""
-    root = tmp_path_factory.mktemp("transactions") / "repo"
-    root.mkdir()
-    for name in ("rules", "queries"):
-        shutil.copytree(POLICY_DATA / name, root / name)
-    for name in ("manifest.csv", "exams.csv"):
-        shutil.copy(POLICY_DATA / name, root / name)
+    root = make_policy_project(tmp_path_factory.mktemp("transactions") / "repo")
     query = (root / "queries" / "q-1.yaml").read_text(encoding="utf-8")
     for n in range(3, QUERIES + 1):
         (root / "queries" / f"q-{n}.yaml").write_text(query.replace("id: Q-1", f"id: Q-{n}"))
     udr = (root / "rules" / "u-1.yaml").read_text(encoding="utf-8")
     for n in range(1, UDRS + 1):
         (root / "rules" / f"udr-{n:04d}.yaml").write_text(udr.replace("id: U-1", f"id: UDR-{n:04d}"))
-    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
-    (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
-                                         + f"promotion:\n{settings}", encoding="utf-8")
     built = targeting(root, "evaluate", "--format", "json")
     assert built.returncode == 0, built.stderr
     return root

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from targeting import files
 from targeting.data.config import display_path
 from targeting.errors import TargetingError
 
@@ -256,23 +257,12 @@ def _append_line(path: Path, line: bytes) -> None:
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view):]
+        files.write_all(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
     if created:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the new file's directory entry durable too."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        files.fsync_dir(path.parent)  # the new file's directory entry, durable too
 
 
 # ---------------------------------------------------------------------------------- reading
