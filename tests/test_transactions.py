@@ -130,6 +130,7 @@ def test_concurrent_promotions_with_new_ids(project):
     assert len(ok) == len({c[5] for c in commands})
     assert all("already used" in r.stderr for r in results if r.returncode != 0)
     entries = consistent(project)
+    assert len(entries) == 2 * len(ok)  # a failure left no entry
     assert sorted(e.details["udr"] for e in entries if e.action == "promote") == sorted(c[5] for c in ok)
     for command in ok:
         assert load(project / "rules" / f"{command[5].lower()}.yaml")["promoted_from"] == command[1]
@@ -142,6 +143,7 @@ def test_ten_concurrent_retirements(project):
     assert sorted(r.returncode for r in results) == [0] * UDRS + [1] * UDRS, [r.stderr for r in results]
     assert all("has status retired" in r.stderr for r in results if r.returncode != 0)
     entries = consistent(project)
+    assert len(entries) == 2 * UDRS  # an override and a retirement each; a failure left none
     retired = [e.subject for e in entries if e.action == "retire"]
     assert sorted(retired) == [f"UDR-{n:04d}" for n in range(1, UDRS + 1)]
     for subject in retired:

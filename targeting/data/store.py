@@ -119,12 +119,12 @@ def build(config: Config) -> Dataset | None:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
     stored = open_stored(config, data)
-    if stored is not None:
-        clean(config, keep=path)
+    if stored is not None and stored.hits_folder is not None:
+        clean(config, keep=path, current_build=stored.hits_folder.name)
     return stored
 
 
-def clean(config: Config, keep: Path) -> None:
+def clean(config: Config, keep: Path, current_build: str) -> None:
     """Remove old stores (all but `keep` and the most recently used others, KEEP_STORES in
     all), the kept matches of every build no remaining store has, and temporary files that
     builders killed before they finished left behind. A process still reading a removed store
@@ -134,7 +134,7 @@ def clean(config: Config, keep: Path) -> None:
     others = [p for p in stores if p != keep][: KEEP_STORES - 1]
     for old in set(stores) - {keep, *others}:
         old.unlink(missing_ok=True)
-    builds = {b for b in (_build_of(p) for p in (keep, *others)) if b}
+    builds = {current_build} | {b for b in map(_build_of, others) if b}
     hits = config.root / HITS_DIR
     for sub in (hits.iterdir() if hits.is_dir() else []):
         if sub.is_dir() and sub.name not in builds:
