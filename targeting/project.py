@@ -64,6 +64,12 @@ class Project:
         one rule with the UDRs (`validate`, `evaluate` and the gate run every example)."""
         return self.__dict__.get("all_rules") or self._validated(None, run_examples=False)
 
+    def reload_rules(self) -> None:
+        """Forget the rules read so far: a writing command reads them again under the project
+        lock, so it decides on what is on disk now, not on what another command replaced."""
+        for name in ("all_rules", "reference_rules"):
+            self.__dict__.pop(name, None)
+
     def _validated(self, paths: Sequence[str | Path] | None, run_examples: bool = True) -> list[Rule]:
         rules, problems = self.check(paths, run_examples)
         if any(p.severity == "error" for p in problems):

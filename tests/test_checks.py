@@ -257,7 +257,7 @@ def test_cli_config_error_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["data", "check"])
     assert result.exit_code == 2
     assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: "
-                             "data, lists, rules, queries, priorities, promotion, gate "
+                             "data, lists, rules, queries, priorities, promotion, gate, ledger "
                              "(did you mean 'gate'?)\n")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gate_project import git, make_project
+from gate_project import cli, git, make_project, merge_to_main, outcome
 
 from targeting.cli import main
 from targeting.decide import ledger
@@ -48,12 +48,6 @@ def checks(root: Path, *args: str) -> dict[tuple[str, str], dict]:
     doc = json.loads(out.read_text())
     doc["exit"] = result.exit_code
     return doc
-
-
-def outcome(doc: dict, rule: str, name: str) -> str:
-    found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
-    assert found, f"no check {rule}/{name} in {doc['checks']}"
-    return found[0]["outcome"]
 
 
 def test_no_change_passes(repo):
@@ -115,10 +109,23 @@ def test_changed_udr_workload_growth_fails(repo):
     assert outcome(doc, "UDR-0002", "regression") == "fail"
     message = next(c["message"] for c in doc["checks"] if c["name"] == "regression")
     assert "workload grew" in message and "tolerance +25%" in message
-    # a looser tolerance in targeting.yaml lets the same change through
+    # The branch cannot loosen the tolerance it is judged by: that is a policy change.
     with open(repo / "targeting.yaml", "a") as handle:
         handle.write("gate:\n  max_workload_growth: 2.0\n")
+    doc = checks(repo)
+    assert doc["exit"] == 1 and outcome(doc, "UDR-0002", "regression") == "fail"
+    assert outcome(doc, "settings", "policy-change") == "fail"
+    # Recorded and merged first, the looser tolerance lets the same change through.
+    git(repo, "stash", "-q")
+    with open(repo / "targeting.yaml", "a") as handle:
+        handle.write("gate:\n  max_workload_growth: 2.0\n")
+    recorded = cli(repo, "policy-change", "--reviewer", "ntc", "--reason", "capacity doubled")
+    assert recorded.exit_code == 0, recorded.output
     assert checks(repo)["exit"] == 0
+    merge_to_main(repo, "policy: workload tolerance 200%")
+    git(repo, "stash", "pop", "-q")
+    doc = checks(repo)
+    assert doc["exit"] == 0 and outcome(doc, "UDR-0002", "regression") == "pass"
 
 
 def test_query_turned_udr_without_promotion_fails(repo):
@@ -129,16 +136,14 @@ def test_query_turned_udr_without_promotion_fails(repo):
     assert "turns from query into udr" in json.dumps(doc["checks"])
 
 
-def test_promoted_udr_with_ledger_entry_passes_promotion(repo):
+def test_promoted_udr_needs_its_promote_entry(repo):
     text = (repo / "queries/q-0001-0001.yaml").read_text()
     udr = (repo / "rules/udr-0002.yaml").read_text().replace("UDR-0002", "UDR-0009")
     (repo / "rules/udr-0009.yaml").write_text(udr + "promoted_from: Q-0001-0001\n")
     (repo / "queries/q-0001-0001.yaml").write_text(text.replace("status: active", "status: promoted"))
-    assert outcome(checks(repo), "UDR-0009", "promotion") == "fail"
-    ledger.append(repo / "ledger.jsonl", actor="rev", action="promote", subject="Q-0001-0001",
-                  details={"query": "Q-0001-0001", "udr": "UDR-0009"})
     doc = checks(repo)
-    assert outcome(doc, "UDR-0009", "promotion") == "pass"
+    assert outcome(doc, "UDR-0009", "promotion") == "fail"
+    assert "no promotion of Q-0001-0001 to UDR-0009" in json.dumps(doc["checks"])
 
 
 def test_removed_or_retired_udr_needs_retirement_record(repo):
@@ -150,8 +155,10 @@ def test_removed_or_retired_udr_needs_retirement_record(repo):
     git(repo, "checkout", "--", "rules/udr-0002.yaml")
     edit(repo / "rules/udr-0002.yaml", "status: active", "status: retired")
     assert outcome(checks(repo), "UDR-0002", "retirement") == "fail"
-    ledger.append(repo / "ledger.jsonl", actor="rev", action="retire", subject="UDR-0002",
-                  details={"udr": "UDR-0002", "reason": "decayed"})
+    git(repo, "checkout", "--", "rules/udr-0002.yaml")
+    retired = cli(repo, "retire", "UDR-0002", "--reviewer", "rev", "--reason", "decayed",
+                  "--override")
+    assert retired.exit_code == 0, retired.output
     doc = checks(repo)
     assert outcome(doc, "UDR-0002", "retirement") == "pass"
     assert doc["exit"] == 0

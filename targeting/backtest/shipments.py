@@ -74,7 +74,7 @@ class ShipmentEngine:
         kept: set[str] = set()
         if self.cache is not None:
             loaded |= self.cache.load(con, sorted(set(keys[:measured]) - loaded))
-            kept = self.cache.kept(set(keys[measured:]) - loaded)
+            kept = self.cache.kept(con, set(keys[measured:]) - loaded)
         for rule, key in zip(rules, keys):
             if key not in loaded and key not in kept:
                 self._scan(con, rule, key)

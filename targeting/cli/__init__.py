@@ -19,6 +19,7 @@ COMMANDS = {
     "retire": "candidates",
     "ledger": "ledger",
     "gate": "gate",
+    "policy-change": "policy_change",
     "validate": "validate",
     "compile": "compile",
     "schema": "schema",

@@ -13,6 +13,7 @@ from targeting.cli.common import (
     emit,
     engine_option,
     output_options,
+    report_change,
     reports_errors,
     window_options,
 )
@@ -75,24 +76,28 @@ def promote_command(query_id: str, reviewer: str, new_id: str | None, national: 
     window = project_window(project, as_date(since), as_date(until), last)
     change = promote(project, window, query_id, reviewer, new_id=new_id, national=national,
                      override_reason=reason if override else None)
-    for path in change.written:
-        click.echo(f"wrote {path}", err=True)
-    click.echo(f"promoted {query_id}: ledger entry {change.entry.seq}", err=True)
+    report_change(change, f"promoted {change.entry.subject} as {change.entry.details['udr']}")
 
 
 @click.command(name="retire")
 @click.argument("udr_id")
 @click.option("--reviewer", required=True, help="Who approves the retirement (recorded).")
 @click.option("--reason", required=True, help="Why the UDR retires (recorded).")
+@click.option("--override", is_flag=True,
+              help="Retire although the policy does not propose it (recorded as an exception).")
 @config_option
+@window_options
+@engine_option
 @reports_errors
-def retire_command(udr_id: str, reviewer: str, reason: str, config_path: Path | None) -> None:
-    """Set a UDR's status to retired, with who, when and why, and record it in the ledger."""
-    project = open_project(config_path)
-    change = retire(project, udr_id, reviewer, reason)
-    for path in change.written:
-        click.echo(f"wrote {path}", err=True)
-    click.echo(f"retired {udr_id}: ledger entry {change.entry.seq}", err=True)
+def retire_command(udr_id: str, reviewer: str, reason: str, override: bool,
+                   config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
+                   last: str | None, engine: str) -> None:
+    """Retire a UDR the policy proposes (or, with --override, any active UDR), with who, when
+    and why, and record it in the ledger."""
+    project = open_project(config_path, engine)
+    window = project_window(project, as_date(since), as_date(until), last)
+    change = retire(project, window, udr_id, reviewer, reason, override=override)
+    report_change(change, f"retired {change.entry.subject}")
 
 
 commands = [command, promote_command, retire_command]

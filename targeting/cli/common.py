@@ -81,3 +81,14 @@ def emit(text: str, output: Path | None) -> None:
     else:
         write_atomic(output, text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {output}", err=True)
+
+
+def report_change(change: Any, done: str) -> None:
+    """What a writing command recovered, wrote and recorded, on stderr (names escaped)."""
+    from targeting.render.escape import plain
+
+    if change.recovered is not None:
+        click.echo(f"recovered: {plain(change.recovered.describe())}", err=True)
+    for path in change.written:
+        click.echo(f"wrote {plain(path)}", err=True)
+    click.echo(f"{plain(done)}: ledger entry {change.entry.seq}", err=True)

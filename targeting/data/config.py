@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
-from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
+from targeting.canonical import digest
+from targeting.data.settings import GateSettings, LedgerSettings, PromotionSettings, parse_settings
 from targeting.errors import ConfigError
 
 CONFIG_NAME = "targeting.yaml"
-TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate")
+TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "ledger")
 DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
@@ -66,7 +67,25 @@ class Config:
     priorities: tuple[str, ...]
     promotion: PromotionSettings
     gate: GateSettings
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     lists_explicit: bool = False
+
+    def governed(self) -> dict[str, Any]:
+        """Every setting that decides what the gate and the policy accept: the thresholds, the
+        signature rules, which folders hold rules, what data they are measured on. The gate
+        reads them from the base revision; changing them is a policy change (docs/gate.md)."""
+        return {"promotion": self.promotion.values, "gate": self.gate.values,
+                "ledger": self.ledger.values, "rules": [self._rel(d) for d in self.rule_dirs],
+                "queries": [self._rel(d) for d in self.query_dirs], "data": self.data.raw,
+                "lists": self._rel(self.lists_dir), "priorities": list(self.priorities)}
+
+    @property
+    def settings_hash(self) -> str:
+        """sha256 of the canonical JSON of `governed()`: which settings were in force."""
+        return digest(self.governed())
+
+    def _rel(self, path: Path) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -88,8 +107,15 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
     shown = display_path(path)
     if not path.is_file():
         raise ConfigError(f"{shown}: config file not found. Try --config with an existing file.")
+    return config_from_text(path.read_text(encoding="utf-8"), path, shown)
+
+
+def config_from_text(text: str, path: Path, shown: str | None = None) -> Config:
+    """A configuration read from `text` as if it were the file at `path` (paths in it are
+    relative to `path`'s folder): how the gate reads the base revision's targeting.yaml."""
+    shown = shown or display_path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{shown}: not valid YAML: {exc}") from exc
     return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
@@ -120,6 +146,7 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         priorities=tuple(_texts(doc.get("priorities", []), shown, "priorities")),
         promotion=parse_settings(PromotionSettings, doc.get("promotion"), shown, "promotion"),
         gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
+        ledger=parse_settings(LedgerSettings, doc.get("ledger"), shown, "ledger"),
         lists_explicit="lists" in doc,
     )
 

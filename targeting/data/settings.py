@@ -1,4 +1,4 @@
-"""The `promotion:` and `gate:` sections of targeting.yaml, parsed into typed settings when the
+"""The `promotion:`, `gate:` and `ledger:` sections of targeting.yaml, parsed into typed settings when the
 project is loaded, so a typo or a bad value fails every command the same way (exit 2, naming
 the file and the key), not only the command that reads the section.
 
@@ -20,8 +20,8 @@ from targeting.rules.loader import did_you_mean
 _PERIOD = re.compile(r"^\d+[dmy]$")
 
 
-def _setting(default: Any, meaning: str, at_most: float | None = None) -> Any:
-    return field(default=default, metadata={"meaning": meaning, "at_most": at_most})
+def _setting(default: Any, meaning: str, at_most: float | None = None, kind: str = "number") -> Any:
+    return field(default=default, metadata={"meaning": meaning, "at_most": at_most, "kind": kind})
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class GateSettings:
         0.02, "absolute fall of the hit rate's lower bound allowed (0.02 = two points)", 1)
     max_workload_growth: float = _setting(0.25, "relative growth of flags per day allowed")
     fail_on_warnings: bool = _setting(False, "whether warnings fail the gate")
-    last: str | None = _setting(None, "backtest only the last period of the data, e.g. 12m")
+    last: str | None = _setting(None, "backtest only the last period of the data, e.g. 12m",
+                                kind="period")
 
     @property
     def values(self) -> dict[str, Any]:
@@ -73,7 +74,21 @@ class GateSettings:
         return digest(self.values)
 
 
-Settings = TypeVar("Settings", PromotionSettings, GateSettings)
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Signatures on ledger entries (docs/ledger.md): with an allowed-signers file here, or an
+    HMAC key in the environment, every entry from `signed_from` on must carry a valid one."""
+
+    allowed_signers: str | None = _setting(
+        None, "SSH allowed-signers file (git's format), relative to targeting.yaml", kind="text")
+    signed_from: int = _setting(1, "the first entry (seq) that must be signed")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+Settings = TypeVar("Settings", PromotionSettings, GateSettings, LedgerSettings)
 
 
 def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:
@@ -99,9 +114,13 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false; got {value!r}")
         return value
-    if spec.name == "last":
+    if spec.metadata.get("kind") == "period":
         if value is not None and not (isinstance(value, str) and _PERIOD.match(value.strip())):
             raise ConfigError(f"{where} must be a period such as 12m, 90d or 2y; got {value!r}")
+        return value
+    if spec.metadata.get("kind") == "text":
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ConfigError(f"{where} must be a non-empty text; got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"{where} must be a non-negative number; got {value!r}")

@@ -220,9 +220,11 @@ def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: di
     return Verdict(rule, criteria, measured, evidence)
 
 
-def retirements(project: Project, window: Window, policy: Policy) -> list[Retirement]:
-    """Active UDRs that have decayed, gone quiet, or are covered by another UDR."""
-    udrs = project.active_udrs()
+def retirements(project: Project, window: Window, policy: Policy,
+                udrs: Sequence[Rule] | None = None) -> list[Retirement]:
+    """Active UDRs that have decayed, gone quiet, or are covered by another UDR (of `udrs`,
+    default the project's active UDRs: the gate passes the base revision's)."""
+    udrs = list(project.active_udrs() if udrs is None else udrs)
     if not udrs:
         return []
     recent_run = backtest(project, udrs, window.last_months(policy.recent_months), udrs)

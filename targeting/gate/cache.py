@@ -8,8 +8,8 @@ __all__ = ["CACHE_DIR", "Cache", "cache_key", "data_fingerprint"]
 
 
 def data_fingerprint(config: Config) -> str:
-    """The same fingerprint as `Dataset.fingerprint`, computed from the configured files without
-    staging the data, so a fully cached run never loads it."""
-    from targeting.data.dataset import fingerprint, source_files
+    """The same content fingerprint as `Dataset.fingerprint` (and the store's key), computed
+    from the configured files without staging the data, so a fully cached run never loads it."""
+    from targeting.data import store
 
-    return fingerprint(config, tuple(source_files(config)))
+    return store.data_fingerprint(config)

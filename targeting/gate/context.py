@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from targeting.backtest.window import Window
+from targeting.data.config import Config
 from targeting.data.settings import GateSettings
 from targeting.errors import Problem
+from targeting.gate.base import Base
 from targeting.gate.cache import Cache, cache_key, data_fingerprint
 from targeting.gate.changes import Changes, base_files
 from targeting.gate.result import METRICS, Check
@@ -33,17 +35,26 @@ class _Side:
 
 
 class GateContext:
-    def __init__(self, project: Project, settings: GateSettings, changes: Changes, cache: Cache):
+    """Both sides of a branch, judged with `project`: the base's settings, folders and data
+    configuration (`head` is the working tree's configuration, `base` what the base says)."""
+
+    def __init__(self, project: Project, settings: GateSettings, changes: Changes, cache: Cache,
+                 head: Config | None = None, base: Base | None = None):
         self.project, self.settings, self.changes, self.cache = project, settings, changes, cache
+        self.head = head or project.config
+        self.base = base or Base(changes.base, project.config, b"", None)
         self.fingerprint = data_fingerprint(project.config)
         self.checks: list[Check] = []
         self._typed: dict[str, Rule] = {}
 
     # --------------------------------------------------------------------------- loading
 
-    def load(self, folder: Path) -> None:
+    def load(self, folder: Path, folders: Sequence[Path] | None = None) -> None:
+        """Parse the working tree's rule files under `folders` (default: the project's) and the
+        base versions of those the branch changed or removed."""
         top = self.changes.top
-        current = rule_files(self.project.rule_paths)
+        chosen = self.project.rule_paths if folders is None else folders
+        current = list(dict.fromkeys(rule_files([f for f in chosen if f.is_dir()])))
         self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current})
         written = base_files(self.changes, list(self.changes.modified + self.changes.deleted), folder)
         self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()})
@@ -119,9 +130,57 @@ class GateContext:
                 missing.append(rule)
         if missing:
             for rule, row in zip(missing, self._backtest(missing, reference, window)):
-                self.cache.put("backtest", keys[rule.content_hash], row)
+                if self._same_data():
+                    self.cache.put("backtest", keys[rule.content_hash], row)
                 rows[rule.id] = row
         return rows
+
+    def _same_data(self) -> bool:
+        """Whether the data backtested is the data the cache keys name: a file changed during
+        the run must not store new numbers under the old fingerprint (or old under new)."""
+        return self.project.dataset.fingerprint == self.fingerprint
+
+    def verdict(self, query: Rule, window: Window, reference: list[Rule]) -> list[str] | None:
+        """The criteria the query fails under the judged policy over `window` (the evidence
+        window its promotion recorded), measured against `reference`; None when it does not
+        validate. Cached like the backtests."""
+        policy = self.project.config.promotion
+        key = cache_key(verdict=query.content_hash, policy=policy.hash, data=self.fingerprint,
+                        window=window.as_dict(),
+                        reference=sorted((r.id, r.content_hash) for r in reference))
+        cached = self.cache.get("verdict", key)
+        if isinstance(cached, list):
+            return [str(name) for name in cached]
+        typed = self.typed(query)
+        if typed is None:
+            return None
+        from targeting.backtest.run import backtest
+        from targeting.decide.policy import evidence_plan, verdicts_from
+
+        plan = evidence_plan([typed], window, policy)
+        typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
+        run = backtest(self.project, plan.rules(), window, typed_ref, starts=plan.start_dates())
+        failing = [c.name for c in verdicts_from(run, plan, policy)[0].failing]
+        run.close()
+        if self._same_data():
+            self.cache.put("verdict", key, failing)
+        return failing
+
+    def proposed_retirements(self, udrs: list[Rule], window: Window) -> dict[str, list[str]]:
+        """The judged policy's retirement proposals among `udrs` over `window`: id -> reasons."""
+        policy = self.project.config.promotion
+        key = cache_key(retire=sorted((r.id, r.content_hash) for r in udrs), policy=policy.hash,
+                        data=self.fingerprint, window=window.as_dict())
+        cached = self.cache.get("retire", key)
+        if isinstance(cached, dict):
+            return {str(k): list(v) for k, v in cached.items()}
+        from targeting.decide.policy import retirements
+
+        typed = [t for t in (self.typed(r) for r in udrs) if t is not None]
+        proposed = {r.rule.id: r.reasons for r in retirements(self.project, window, policy, typed)}
+        if self._same_data():
+            self.cache.put("retire", key, proposed)
+        return proposed
 
     def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict[str, Any]]:
         from targeting.backtest.run import backtest
@@ -133,8 +192,6 @@ class GateContext:
         board = run.scoreboard_rows()
         return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": run.baseline["hit_rate"]}
                 for row in board]
-
-    # --------------------------------------------------------------------------- judging
 
 
 
