@@ -66,8 +66,10 @@ class Engine(Protocol):
 class Matches:
     """The matched state of one backtest, in its own namespace of the connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, plan: Plan, engine: Engine):
+    def __init__(self, con: duckdb.DuckDBPyConnection, plan: Plan, engine: Engine,
+                 estimate: str = "auto"):
         self.con, self.plan, self.engine = con, plan, engine
+        self.estimate = estimate  # which estimate of precision to make (backtest/estimate.py)
         self.ns = f"bt_{next(_NAMESPACES)}"
         con.execute(f"CREATE SCHEMA {self.ns}")
         self._finalizer = weakref.finalize(self, _drop, con, self.ns)
@@ -108,19 +110,31 @@ class Matches:
     def counts(self) -> Rows:
         """Every count of every measured rule (one row each, in order), before any rate."""
         if self._counts is None:
-            rows = fetch_dicts(self.con, metric_sql.rule_counts(self.ns), [self.measured] * 3)
+            rows = fetch_dicts(self.con, metric_sql.rule_counts(self.ns), [self.measured] * 4)
             has_udrs = bool(self.plan.udr_idx)
+            top = self._top_selectors()
             for row in rows:
                 row["unique_discrepant"] = row["unique_discrepant"] or 0
                 if has_udrs and row["max_overlap_jaccard"] is None:
                     row["max_overlap_jaccard"] = 0.0
+                row["top_selector_id"], row["top_selector_n"] = top.get(row["rule"], (None, None))
             self._counts = rows
         return self._counts
 
     def scoreboard_rows(self) -> Rows:
         """One dict per measured rule with every metric of docs/metrics.md (backtest/registry.py)."""
         return scoreboard_rows(self.counts(), self.rules[: self.measured], self.baseline,
-                               self.window)
+                               self.window, self.estimate)
+
+    def _top_selectors(self) -> dict[int, tuple[str, int]]:
+        """Per measured rule, the selector that chose most of its examined shipments (ties:
+        the smallest id) and how many."""
+        top: dict[int, tuple[str, int]] = {}
+        for row in self._rows(metric_sql.selectors(self.ns), [self.measured]):
+            best = top.get(row["rule"])
+            if best is None or (row["n"], best[0]) > (best[1], row["selector"]):
+                top[row["rule"]] = (row["selector"], row["n"])
+        return top
 
     def scoreboard(self) -> pl.DataFrame:
         """The scoreboard rows as a Polars DataFrame in the registry's column order."""
@@ -131,8 +145,8 @@ class Matches:
         grouped engine answers only at a start date the backtest was given."""
         if since is not None and not self.engine.splits_at(since):
             raise ValueError(f"{since} is not a start date of this backtest")
-        row = self.con.execute(metric_sql.baseline(self.ns), [since, since]).fetchall()[0]
-        return baseline_from(row)
+        sums = self._rows(metric_sql.baseline(self.ns), [since, since])[0]
+        return baseline_from(sums, self.estimate)
 
     def monthly(self, rule: int) -> Rows:
         """Targeted, examined and discrepant per arrival month for one rule (months with any)."""

@@ -26,21 +26,20 @@ def duckdb_contains(array: str, item: str) -> str:
 
 
 def counts(ns: str, contains: Contains = duckdb_contains) -> str:
-    """Per measured rule (`WHERE rule < ?`): every count of docs/metrics.md before any rate."""
+    """Per measured rule (`WHERE rule < ?`): every count of docs/metrics.md before any rate, and
+    the weight sums of its estimate (backtest/estimate.py)."""
     total = "coalesce(sum(c.n) FILTER (WHERE {}), 0)::BIGINT"
+    weight = "coalesce(sum(c.{}) FILTER (WHERE {}), 0)::DOUBLE"
+    own = contains("c.selectors", "r.rule_id")
     return f"""
-WITH port_rate AS (
-  SELECT port, (sum(n) FILTER (WHERE discrepant)) / sum(n) AS rate
-  FROM {ns}.cells WHERE examined GROUP BY port
-)
 SELECT r.rule,
   coalesce(sum(c.n), 0)::BIGINT AS targeted,
   {total.format("c.examined")} AS examined,
   {total.format("c.discrepant")} AS discrepant,
   {total.format("c.random_examined")} AS random_examined,
   {total.format("c.random_discrepant")} AS random_discrepant,
-  {total.format("c.examined AND " + contains("c.selectors", "r.rule_id"))} AS self_selected,
-  sum(c.n * pr.rate) FILTER (WHERE c.examined) AS expected_discrepant,
+  {total.format("c.examined AND " + own)} AS own_examined,
+  {total.format("c.discrepant AND " + own)} AS own_discrepant,
   count(DISTINCT c.port) AS ports_targeted,
   count(DISTINCT c.port) FILTER (WHERE c.discrepant) AS ports_with_hits,
   count(DISTINCT c.month) FILTER (WHERE c.discrepant) AS months_with_hits,
@@ -49,24 +48,76 @@ SELECT r.rule,
   {total.format("c.outcome = 'refused_entry'")} AS refused_entries,
   {total.format("c.outcome = 'other'")} AS other_outcomes,
   coalesce(sum(c.msrp) FILTER (WHERE c.discrepant), 0)::DOUBLE AS msrp_total,
-  {total.format("c.discrepant AND c.referred")} AS referrals
+  {total.format("c.discrepant AND c.referred")} AS referrals,
+  {total.format("c.discrepant AND c.referral_accepted")} AS referrals_accepted,
+  {total.format("c.discrepant AND c.referral_outcome IS NOT NULL")} AS referrals_with_outcome,
+  {weight.format("w", "c.examined")} AS est_w,
+  {weight.format("w", "c.discrepant")} AS est_wy,
+  {weight.format("w_var", "c.discrepant")} AS est_v1,
+  {weight.format("w_var", "c.examined AND NOT c.discrepant")} AS est_v0,
+  {weight.format("w_sq", "c.examined")} AS est_wsq,
+  coalesce(sum(c.unweighted), 0)::BIGINT AS est_unweighted
 FROM {ns}.rule_ids r
 LEFT JOIN {ns}.members m ON m.rule = r.rule
 LEFT JOIN {ns}.cells c ON c.cell = m.cell
-LEFT JOIN port_rate pr ON pr.port = c.port
 WHERE r.rule < ?
 GROUP BY r.rule
 """
 
 
-def rule_counts(ns: str, contains: Contains = duckdb_contains) -> str:
-    """Counts, unique discrepant and the largest UDR overlap of each measured rule, in rule
-    order, in one statement (three `?` for the measured count)."""
+def expected(ns: str, contains: Contains = duckdb_contains) -> str:
+    """For lift within ports: per measured rule, Σ over its ports of its examined shipments
+    there times the port's hit rate without the rule's own exams, and those examined shipments
+    (ports where the rule selected every exam are left out)."""
+    own = contains("c.selectors", "r.rule_id")
     return f"""
-WITH c AS ({counts(ns, contains)}), u AS ({unique(ns)}), o AS ({overlap(ns)})
-SELECT c.*, u.unique_discrepant, o.max_overlap_id, o.max_overlap_jaccard
-FROM c LEFT JOIN u ON u.rule = c.rule LEFT JOIN o ON o.rule = c.rule
+WITH rule_ports AS (
+  SELECT r.rule, c.port,
+    sum(c.n) FILTER (WHERE c.examined) AS e,
+    coalesce(sum(c.n) FILTER (WHERE c.examined AND {own}), 0) AS own_e,
+    coalesce(sum(c.n) FILTER (WHERE c.discrepant AND {own}), 0) AS own_d
+  FROM {ns}.rule_ids r JOIN {ns}.members m ON m.rule = r.rule
+  JOIN {ns}.cells c ON c.cell = m.cell
+  WHERE r.rule < ? AND c.examined
+  GROUP BY r.rule, c.port
+),
+ports AS (
+  SELECT port, sum(n) FILTER (WHERE examined) AS e,
+    coalesce(sum(n) FILTER (WHERE discrepant), 0) AS d
+  FROM {ns}.cells GROUP BY port
+)
+SELECT rp.rule,
+  sum(rp.e * (p.d - rp.own_d) / (p.e - rp.own_e))::DOUBLE AS expected_discrepant,
+  sum(rp.e)::BIGINT AS expected_examined
+FROM rule_ports rp JOIN ports p ON p.port IS NOT DISTINCT FROM rp.port
+WHERE p.e > rp.own_e
+GROUP BY rp.rule
+"""
+
+
+def rule_counts(ns: str, contains: Contains = duckdb_contains) -> str:
+    """Counts, lift-within-ports terms, unique discrepant and the largest UDR overlap of each
+    measured rule, in rule order, in one statement (four `?` for the measured count)."""
+    return f"""
+WITH c AS ({counts(ns, contains)}), x AS ({expected(ns, contains)}), u AS ({unique(ns)}),
+o AS ({overlap(ns)})
+SELECT c.*, x.expected_discrepant, x.expected_examined, u.unique_discrepant, o.max_overlap_id,
+  o.max_overlap_jaccard
+FROM c LEFT JOIN x ON x.rule = c.rule LEFT JOIN u ON u.rule = c.rule
+LEFT JOIN o ON o.rule = c.rule
 ORDER BY c.rule
+"""
+
+
+def selectors(ns: str) -> str:
+    """Per measured rule, how many of its examined shipments each selector (a rule id in
+    `selector_id`) chose."""
+    return f"""
+SELECT rule, selector, sum(n)::BIGINT AS n FROM (
+  SELECT m.rule, c.n, unnest(c.selectors) AS selector
+  FROM {ns}.members m JOIN {ns}.cells c ON c.cell = m.cell
+  WHERE m.rule < ? AND c.examined)
+GROUP BY rule, selector
 """
 
 
@@ -138,12 +189,20 @@ LIMIT ?
 
 
 def baseline(ns: str) -> str:
-    """(shipments, examined, discrepant, random examined, random discrepant) over the window's
-    shipments from a start date on (NULL: all)."""
+    """The counts and weight sums of every shipment in the window from a start date on (NULL:
+    all): the baseline and the population's estimate."""
     total = "coalesce(sum(n) FILTER (WHERE {}), 0)::BIGINT"
+    weight = "coalesce(sum({}) FILTER (WHERE {}), 0)::DOUBLE"
     return f"""
-SELECT coalesce(sum(n), 0)::BIGINT, {total.format("examined")}, {total.format("discrepant")},
-  {total.format("random_examined")}, {total.format("random_discrepant")}
+SELECT coalesce(sum(n), 0)::BIGINT AS shipments, {total.format("examined")} AS examined,
+  {total.format("discrepant")} AS discrepant,
+  {total.format("random_examined")} AS random_examined,
+  {total.format("random_discrepant")} AS random_discrepant,
+  {weight.format("w", "examined")} AS est_w, {weight.format("w", "discrepant")} AS est_wy,
+  {weight.format("w_var", "discrepant")} AS est_v1,
+  {weight.format("w_var", "examined AND NOT discrepant")} AS est_v0,
+  {weight.format("w_sq", "examined")} AS est_wsq,
+  coalesce(sum(unweighted), 0)::BIGINT AS est_unweighted
 FROM {ns}.cells WHERE CAST(? AS DATE) IS NULL OR start >= CAST(? AS DATE)
 """
 

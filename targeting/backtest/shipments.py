@@ -163,12 +163,17 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
           coalesce(e.discrepant, FALSE) AS discrepant,
           coalesce(e.random_examined, FALSE) AS random_examined,
           coalesce(e.random_discrepant, FALSE) AS random_discrepant, e.outcome, e.msrp,
-          coalesce(e.referred, FALSE) AS referred, e.selectors, e.first_method
+          coalesce(e.referred, FALSE) AS referred, e.selectors, e.first_method,
+          coalesce(e.referral_accepted, FALSE) AS referral_accepted, e.referral_outcome,
+          coalesce(1.0 / e.propensity, 0.0) AS w,
+          coalesce(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity, 0.0) AS w_var,
+          coalesce(1.0 / (e.propensity * e.propensity), 0.0) AS w_sq,
+          coalesce(e.examined AND e.propensity IS NULL, FALSE)::BIGINT AS unweighted
         FROM individual i LEFT JOIN exam_facts e ON e.rid = i.rid""", [plan.measured])
     con.execute(f"""INSERT INTO {ns}.cells
         SELECT NULL, (c.shipments - coalesce(k.n, 0))::BIGINT, c.port,
           strftime(c.arrival_date, '%Y-%m'), c.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL,
-          NULL, FALSE, NULL, NULL
+          NULL, FALSE, NULL, NULL, FALSE, NULL, 0.0, 0.0, 0.0, 0
         FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}.cells
                                    GROUP BY start, port) k
           ON k.start = c.arrival_date AND k.port IS NOT DISTINCT FROM c.port

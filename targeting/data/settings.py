@@ -18,6 +18,7 @@ from targeting.errors import ConfigError
 from targeting.rules.loader import did_you_mean
 
 _PERIOD = re.compile(r"^\d+[dmy]$")
+ESTIMATES = ("auto", "ipw", "random", "observed")  # see targeting/backtest/estimate.py
 
 
 def _setting(default: Any, meaning: str, at_most: float | None = None, kind: str = "number") -> Any:
@@ -42,6 +43,8 @@ class PromotionSettings:
     retire_factor: float = _setting(1.0, "retire when the recent upper bound < this x baseline")
     retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
     supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
+    estimate: str = _setting("auto", "the precision estimate criteria use (docs/metrics.md)",
+                             kind="estimate")
 
     @property
     def values(self) -> dict[str, Any]:
@@ -117,6 +120,11 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     if spec.metadata.get("kind") == "period":
         if value is not None and not (isinstance(value, str) and _PERIOD.match(value.strip())):
             raise ConfigError(f"{where} must be a period such as 12m, 90d or 2y; got {value!r}")
+        return value
+    if spec.metadata.get("kind") == "estimate":
+        if value not in ESTIMATES:
+            raise ConfigError(f"{where} must be one of {', '.join(ESTIMATES)}; got {value!r}"
+                              f"{did_you_mean(str(value), ESTIMATES)}")
         return value
     if spec.metadata.get("kind") == "text":
         if value is not None and not (isinstance(value, str) and value.strip()):

@@ -16,7 +16,10 @@ RID = "__rid"  # a stable row number in manifest_f, the key of every match table
 
 # One row per examined shipment. Outcome precedence makes outcomes a partition of discrepant
 # shipments: seizure > refused entry > abandonment > other. `first_method` is how its first
-# discrepant exam (by exam_date, then exam_id) was selected, for coverage.
+# discrepant exam (by exam_date, then exam_id) was selected, for coverage. `propensity` is the
+# selection probability logged with its first exam that has one: the probability, fixed at
+# arrival, that the shipment would be examined at all. `referral_accepted` and `referral_outcome`
+# describe a discrepant shipment's referral (the first one with an outcome).
 _EXAM_FACTS = """
 SELECT shipment_id,
   TRUE AS examined,
@@ -31,7 +34,12 @@ SELECT shipment_id,
   coalesce(bool_or(result = 'discrepant') AND bool_or(referred_to_ice), FALSE) AS referred,
   list(DISTINCT selector_id) FILTER (WHERE selector_id IS NOT NULL) AS selectors,
   arg_min(coalesce(selection_method, 'unrecorded'), (exam_date, exam_id))
-    FILTER (WHERE result = 'discrepant') AS first_method
+    FILTER (WHERE result = 'discrepant') AS first_method,
+  arg_min(selection_probability, (exam_date, exam_id)) AS propensity,
+  coalesce(bool_or(result = 'discrepant') AND bool_or(referral_accepted), FALSE)
+    AS referral_accepted,
+  arg_min(referral_outcome, (referral_date, exam_date, exam_id))
+    FILTER (WHERE result = 'discrepant') AS referral_outcome
 FROM exams GROUP BY shipment_id
 """
 
