@@ -22,18 +22,20 @@ ENGINES = ("auto", "shipments", "grouped")
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
              reference_udrs: Sequence[Rule] | None = None,
-             starts: Mapping[int, dt.date] | None = None, method: str | None = None) -> Matches:
+             starts: Mapping[int, dt.date] | None = None, method: str | None = None,
+             estimate: str | None = None) -> Matches:
     """Match `rules` and the reference UDRs (default: the project's active UDRs) and count.
 
     `starts` maps the index of a measured rule to its own first arrival date: that rule's
     matches before it are dropped (prospective evidence); the reference UDRs keep the window.
     `method` is "shipments" (per-shipment), "grouped" (many rules) or "auto" (grouped from
     GROUPED_FROM rules on); default: the project's engine. Every method gives the same numbers
-    through the same interface.
+    through the same interface. `estimate` chooses the precision estimate (default: the
+    project's promotion.estimate).
     """
     plan = make_plan(project, rules, window, reference_udrs, starts)
     return Matches(project.dataset.con, plan, engine_for(project, plan, method or project.engine),
-                   project.config.promotion.estimate)
+                   estimate or project.config.promotion.estimate)
 
 
 def make_plan(project: Project, rules: Sequence[Rule], window: Window,

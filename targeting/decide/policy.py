@@ -144,7 +144,7 @@ def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy) -> list[Verd
     baselines = {day: run.baseline_since(day) for day in days}
     verdicts = []
     for i, rule in enumerate(plan.queries):
-        recent_base = baselines[plan.recent_starts[i]]["hit_rate"]
+        recent_base = population_rate(baselines[plan.recent_starts[i]])
         recent = dict(board[o + 2 * n + i], baseline_hit_rate=recent_base)
         evidence = Window(plan.starts[i], run.window.until)
         verdicts.append(_verdict(rule, board[o + i], board[o + n + i], recent,
@@ -159,7 +159,8 @@ def decide(project: Project, window: Window, policy: Policy,
     if queries is None:
         queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
     plan = evidence_plan(queries, window, policy)
-    run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates())
+    run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates(),
+                   estimate=policy.estimate)
     verdicts = verdicts_from(run, plan, policy)
     run.close()
     return sorted(verdicts, key=Verdict.strength)
@@ -168,31 +169,42 @@ def decide(project: Project, window: Window, policy: Policy,
 def _rows(run: Matches) -> dict[str, dict[str, Any]]:
     board = run.scoreboard_rows()
     for row in board:
-        row["baseline_hit_rate"] = run.baseline["hit_rate"]
+        row["baseline_hit_rate"] = population_rate(run.baseline)
     return {row["id"]: row for row in board}
 
 
 def effectiveness_threshold(policy: Policy, baseline_rate: float | None) -> float:
-    """The Wilson lower bound a rule needs: max(min_hit_rate, lift_factor x baseline)."""
+    """The lower bound a rule needs: max(min_hit_rate, lift_factor x baseline)."""
     return max(policy.min_hit_rate, policy.lift_factor * (baseline_rate or 0.0))
+
+
+def population_rate(base: dict[str, Any]) -> float | None:
+    """The baseline the bar is a multiple of: the population's estimated rate (the observed
+    hit rate of all exams when no estimate is possible, or when the policy asks for observed)."""
+    estimate: float | None = base.get("est_hit_rate")
+    return estimate if estimate is not None else base["hit_rate"]
 
 
 def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: dict[str, Any],
              base: dict[str, Any], evidence: Window,
              policy: Policy) -> Verdict:
-    threshold = effectiveness_threshold(policy, base["hit_rate"])
+    threshold = effectiveness_threshold(policy, population_rate(base))
     recent_threshold = effectiveness_threshold(policy, recent["baseline_hit_rate"])
-    low, recent_low = m["hit_rate_low"] or 0.0, recent["hit_rate_low"] or 0.0
+    low, recent_low = m["est_hit_rate_low"] or 0.0, recent["est_hit_rate_low"] or 0.0
     flags = national["targeted"] / evidence.days if evidence.days else 0.0
     overlap = m["max_overlap_jaccard"] or 0.0
     matches = sum(e.should_match for e in rule.examples)
     criteria = [
         Criterion("evidence",
-                  m["examined"] >= policy.min_examined and m["discrepant"] >= policy.min_discrepant,
-                  {"examined": m["examined"], "discrepant": m["discrepant"]},
-                  {"examined": policy.min_examined, "discrepant": policy.min_discrepant}),
-        Criterion("effectiveness", m["hit_rate_low"] is not None and low >= threshold, low, threshold,
-                  f"hit-rate lower bound {low:.2%} vs {threshold:.2%}"),
+                  m["est_examined"] >= policy.min_examined
+                  and m["est_discrepant"] >= policy.min_discrepant,
+                  {"examined": m["est_examined"], "discrepant": m["est_discrepant"]},
+                  {"examined": policy.min_examined, "discrepant": policy.min_discrepant},
+                  f"effective sample {m['est_examined']:.0f} examined, {m['est_discrepant']:.0f} "
+                  f"discrepant ({m['est_method']}) vs {policy.min_examined} and "
+                  f"{policy.min_discrepant}"),
+        Criterion("effectiveness", m["est_hit_rate_low"] is not None and low >= threshold, low,
+                  threshold, f"estimated precision's lower bound {low:.2%} vs {threshold:.2%}"),
         Criterion("breadth", national["ports_with_hits"] >= policy.min_ports, national["ports_with_hits"],
                   policy.min_ports, f"national projection hits at {national['ports_with_hits']} ports"
                   f" vs {policy.min_ports}"),
@@ -213,10 +225,11 @@ def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: di
                   {"match": matches, "no_match": len(rule.examples) - matches},
                   {"match": 1, "no_match": 1}, "needs at least one match and one no_match example"),
     ]
-    lift_low = low / base["hit_rate"] if base["hit_rate"] else None
-    measured = dict(m, lift_low=lift_low, baseline_hit_rate=base["hit_rate"],
-                   national_flags_per_day=flags, national_ports_with_hits=national["ports_with_hits"],
-                   recent_hit_rate_low=recent["hit_rate_low"])
+    population = population_rate(base)
+    lift_low = low / population if population else None
+    measured = dict(m, lift_low=lift_low, baseline_hit_rate=population,
+                    national_flags_per_day=flags, national_ports_with_hits=national["ports_with_hits"],
+                    recent_hit_rate_low=recent["est_hit_rate_low"])
     return Verdict(rule, criteria, measured, evidence)
 
 
@@ -227,10 +240,12 @@ def retirements(project: Project, window: Window, policy: Policy,
     udrs = list(project.active_udrs() if udrs is None else udrs)
     if not udrs:
         return []
-    recent_run = backtest(project, udrs, window.last_months(policy.recent_months), udrs)
+    recent_run = backtest(project, udrs, window.last_months(policy.recent_months), udrs,
+                          estimate=policy.estimate)
     recent = _rows(recent_run)
-    quiet = _rows(backtest(project, udrs, window.last_months(policy.retire_after_months), udrs))
-    full = backtest(project, udrs, window, udrs)
+    quiet = _rows(backtest(project, udrs, window.last_months(policy.retire_after_months), udrs,
+                           estimate=policy.estimate))
+    full = backtest(project, udrs, window, udrs, estimate=policy.estimate)
     covered = {row["rule"]: row for row in full.containment()}
     found = []
     for i, udr in enumerate(udrs):
@@ -244,10 +259,12 @@ def _retire_reasons(recent: dict[str, Any], quiet: dict[str, Any], covered: dict
                     policy: Policy) -> list[str]:
     reasons = []
     limit = policy.retire_factor * (recent["baseline_hit_rate"] or 0.0)
-    if recent["hit_rate_high"] is not None and recent["hit_rate_high"] < limit:
-        reasons.append(f"decayed: over the last {policy.recent_months} months its hit rate is at most "
-                       f"{recent['hit_rate_high']:.2%} (95% upper bound), below {policy.retire_factor:g} x "
-                       f"the baseline {recent['baseline_hit_rate']:.2%}")
+    high = recent["est_hit_rate_high"]
+    if high is not None and high < limit:
+        reasons.append(f"decayed: over the last {policy.recent_months} months its estimated "
+                       f"precision is at most {high:.2%} (95% upper bound), below "
+                       f"{policy.retire_factor:g} x the population's rate "
+                       f"{recent['baseline_hit_rate']:.2%}")
     if quiet["discrepant"] == 0:
         reasons.append(f"quiet: no discrepant shipment in the last {policy.retire_after_months} months")
     if covered is not None and covered["share"] >= policy.supersede_share:
