@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from targeting.data.config import Config, display_path
-from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
+from targeting.data.contract import (
+    CONTRACT,
+    DATE_ORDER,
+    NON_NEGATIVE,
+    PROBABILITIES,
+    REQUIRED,
+    VOCABULARIES,
+    cast_expr,
+)
 from targeting.data.dataset import Dataset, materialise
 from targeting.data.sources import FILE_COLUMN, Staged, stage
 from targeting.errors import DataError
@@ -87,6 +95,8 @@ def check_staged(staged: Staged) -> CheckReport:
         problems += _bad_types(staged, table, present)
         problems += _negatives(staged, table, present)
         problems += _vocabularies(staged, table, present)
+        problems += _probabilities(staged, table, present)
+        problems += _date_order(staged, table, present)
         if table == "manifest":
             problems += _duplicates(staged, "manifest", "shipment_id", "shipment")
         elif staged.config.data.labelled is None:  # synthesised exam ids are the shipment ids
@@ -148,12 +158,15 @@ def _bad_types(staged: Staged, table: str, present: dict[str, str]) -> list[Data
         bad = f'"{column}" IS NOT NULL AND ({converted}) IS NULL'
         if target == "DOUBLE":
             bad = f'"{column}" IS NOT NULL AND NOT coalesce(isfinite({converted}), false)'
-        problems += _problems(
-            staged, table, column, bad, [], TYPE_CODES[target],
-            lambda n, ex, t=target: (
-                f"{_rows(n)} {TYPE_WORDS[t][n != 1]}, e.g. {ex}. {TYPE_FIXES[t]}"),
-        )
+        problems += _problems(staged, table, column, bad, [], TYPE_CODES[target],
+                              _type_message(target))
     return problems
+
+
+def _type_message(target: str) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return f"{_rows(n)} {TYPE_WORDS[target][n != 1]}, e.g. {ex}. {TYPE_FIXES[target]}"
+    return describe
 
 
 def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
@@ -177,15 +190,53 @@ def _vocabularies(staged: Staged, table: str, present: dict[str, str]) -> list[D
         if column not in present or column not in CONTRACT[table]:
             continue
         bad = f'"{column}" IS NOT NULL AND NOT list_contains(?, CAST("{column}" AS VARCHAR))'
+        problems += _problems(staged, table, column, bad, [list(allowed)], "bad-value",
+                              _vocabulary_message(allowed, column, staged))
+    return problems
+
+
+def _vocabulary_message(allowed: tuple[str, ...], column: str,
+                        staged: Staged) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return (f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
+                f"Allowed: {', '.join(allowed)}. Map source values under data.values.{column} "
+                f"in {display_path(staged.config.path)}.")
+    return describe
+
+
+def _probabilities(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for column in PROBABILITIES:
+        kind = present.get(column)
+        if kind is None or column not in CONTRACT[table]:
+            continue
+        value = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
         problems += _problems(
-            staged, table, column, bad, [list(allowed)], "bad-value",
-            lambda n, ex, a=allowed, c=column: (
-                f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
-                f"Allowed: {', '.join(a)}. Map source values under data.values.{c} in "
-                f"{display_path(staged.config.path)}."
-            ),
+            staged, table, column, f"({value}) <= 0 OR ({value}) > 1", [], "bad-probability",
+            lambda n, ex: f"{_rows(n)} {_be(n)} not a probability in (0, 1], e.g. {ex}. A logged "
+                          f"selection probability is above 0 (every shipment could have been "
+                          f"examined) and at most 1; leave it empty where it was not logged.",
         )
     return problems
+
+
+def _date_order(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for later, earlier in DATE_ORDER:
+        if later not in present or earlier not in present or later not in CONTRACT[table]:
+            continue
+        late = cast_expr(later, present[later], "DATE", cast="TRY_CAST")
+        early = cast_expr(earlier, present[earlier], "DATE", cast="TRY_CAST")
+        problems += _problems(staged, table, later, f"({late}) < ({early})", [], "date-order",
+                              _order_message(later, earlier))
+    return problems
+
+
+def _order_message(later: str, earlier: str) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return (f"{_rows(n)} {_have(n)} a {later} before the {earlier}, e.g. {ex}. It cannot "
+                f"come first; correct the dates in the source.")
+    return describe
 
 
 def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[DataProblem]:
