@@ -36,6 +36,7 @@ class RuleCount:
     discrepant: int = 0
     own: int = 0
     own_found: int = 0
+    own_expected: float = 0.0
     monthly: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +51,8 @@ class MethodCount:
     finds: int = 0
     expected_exams: float = 0.0
     expected_finds: float = 0.0
+    wanted: float = 0.0         # rationed stages: sum of the selectors' p before capacity...
+    granted: float = 0.0        # ...and after
 
 
 class Tally:
@@ -83,6 +86,8 @@ class Tally:
         self._finds(seen.manifest, examined & found)
         self._patterns(seen)
         self._rules(seen, examined)
+        for rule_id, value in chosen.expected.items():
+            self.rules[rule_id].own_expected += value
         self._recorded(seen)
 
     def _methods(self, seen: Seen, chosen: Plan) -> None:
@@ -93,6 +98,8 @@ class Tally:
             count.finds += int((credited & found).sum())
             count.expected_exams += float(chosen.credit[name].sum())
             count.expected_finds += float(chosen.credit[name][found].sum())
+            wanted, granted = chosen.demand.get(name, (0.0, 0.0))
+            count.wanted, count.granted = count.wanted + wanted, count.granted + granted
 
     def _finds(self, manifest: pl.DataFrame, finds: np.ndarray) -> None:
         rows = manifest.filter(pl.Series(finds))
@@ -176,7 +183,9 @@ def _selection(tally: Tally) -> dict[str, Any]:
     expected = sum(c.expected_finds for c in tally.methods.values())
     return {m: {"exams": c.exams, "finds": c.finds, "hit_rate": rate(c.finds, c.exams),
                 "share_of_exams": rate(c.exams, exams), "share_of_finds": rate(c.finds, finds),
-                "expected_share_of_finds": rate(c.expected_finds, expected)}
+                "expected_exams": round(c.expected_exams, 3),
+                "expected_share_of_finds": rate(c.expected_finds, expected),
+                "cut_by_capacity": rate(c.wanted - c.granted, c.wanted)}
             for m, c in tally.methods.items()}
 
 
@@ -199,6 +208,7 @@ def _rule(rule: Rule, count: RuleCount, population: float,
         "examined_since_created": count.examined, "discrepant_since_created": count.discrepant,
         "observed_hit_rate": rate(count.discrepant, count.examined),
         "own_exams": count.own, "own_discrepant": count.own_found,
+        "own_expected_exams": round(count.own_expected, 3),
         "naive_hit_rate": rate(count.own_found, count.own),
         "monthly": [{"month": m.isoformat()[:7], "matches": int(a), "would_be_found": int(b)}
                     for m, (a, b) in zip(months, count.monthly)],

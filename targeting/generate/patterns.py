@@ -49,8 +49,9 @@ def words(values: Sequence[str]) -> pl.Expr:
 
 
 def _decay(month: int, months: int) -> float:
-    # Strong at first, gone 8 months before the end: violators moved to other routes.
-    return 0.40 * max(0.0, 1.0 - month / max(1, months - 8))
+    # Strong at first, gone after two thirds of the history (month 16 of 24): violators moved
+    # to other routes. Relative to the length, so a short history keeps the same story.
+    return 0.40 * max(0.0, 1.0 - month / max(1, (2 * months) // 3))
 
 
 def emerge_month(months: int) -> int:
@@ -106,7 +107,7 @@ def _fishing_reels() -> Pattern:
 def _mail_sneakers() -> Pattern:
     return Pattern(
         "mail_sneakers", "decaying",
-        "Branded sneakers from CN by mail; violators left this route, gone in the last 8 months",
+        "Branded sneakers from CN by mail; violators left this route, gone after 2/3 of the history",
         lambda: (pl.col("mode") == "mail") & (pl.col("country_of_origin") == "CN")
         & pl.col("hts_code").str.starts_with("640") & words(SHOE_BRANDS),
         _decay)

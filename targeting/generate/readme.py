@@ -59,16 +59,18 @@ def _population(facts: Mapping[str, Any]) -> str:
 
 def _selection(facts: Mapping[str, Any]) -> str:
     rows = [(m, c["exams"], _pct(c["share_of_exams"]), c["finds"], _pct(c["share_of_finds"]),
-             _pct(c["expected_share_of_finds"]), _pct(c["hit_rate"]))
+             _pct(c["expected_share_of_finds"]), _pct(c["hit_rate"]), _pct(c["cut_by_capacity"]))
             for m, c in facts["selection"].items()]
     finds = facts["finds"]
     modes = ", ".join(f"{m} {_pct(s)}" for m, s in finds["by_mode"].items())
     return ("## Who selected the exams\n\n" + _table(
         ("selected by", "exams", "share of exams", "finds", "share of finds",
-         "expected share of finds", "hit rate"), rows)
+         "expected share of finds", "hit rate", "demand cut by capacity"), rows)
         + f"\nFinds ({finds['total']:,}) by mode: {modes}; from CN or HK: "
-        f"{_pct(finds['cn_hk_share'])}. The expected share is computed from the logged "
-        "probabilities (each selector's chance of being credited, times would_be_found).\n")
+        f"{_pct(finds['cn_hk_share'])}. The expected share is computed from the selection "
+        "probabilities (each selector's chance of being credited, times would_be_found); the "
+        "cut is the share of a rationed stage's probability mass that port-day capacity "
+        "removed (random exams and tips are never rationed).\n")
 
 
 def _patterns(facts: Mapping[str, Any]) -> str:

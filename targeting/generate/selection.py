@@ -140,6 +140,8 @@ class Plan:
     draws: list[Draw]
     p: np.ndarray
     credit: dict[str, np.ndarray]   # method -> P(the exam is credited to it)
+    demand: dict[str, tuple[float, float]]   # rationed method -> (sum of p_s before, after)
+    expected: dict[str, float]      # rule id -> expected exams credited to it
 
 
 @dataclass(frozen=True)
@@ -163,16 +165,22 @@ def plan(arrivals: Arrivals, ports: Sequence[str], flagged: Sequence[tuple[Selec
     keep = np.ones(n)        # P(no selector so far fires)
     draws: list[Draw] = []
     credit: dict[str, np.ndarray] = {}
+    demand: dict[str, tuple[float, float]] = {}
+    expected: dict[str, float] = {}
     for method in ORDER:
         stage = _demands(method, arrivals, ports, flagged, settings, everyone)
         if method in RATIONED:
+            wanted = sum(float(d.probs.sum()) for d in stage)
             stage = _rationed(stage, keep, group, capacity)
+            demand[method] = (wanted, sum(float(d.probs.sum()) for d in stage))
         before = keep.copy()
         for draw in stage:
+            if draw.selector_id is not None:   # credited when no earlier selector fired
+                expected[draw.selector_id] = float((keep[draw.rows] * draw.probs).sum())
             np.multiply.at(keep, draw.rows, 1.0 - draw.probs)
         draws += stage
         credit[method] = before - keep
-    return Plan(draws, 1.0 - keep, credit)
+    return Plan(draws, 1.0 - keep, credit, demand, expected)
 
 
 def _demands(method: str, arrivals: Arrivals, ports: Sequence[str],

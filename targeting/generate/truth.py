@@ -64,7 +64,7 @@ class Truth:
             "pattern": pl.Series(self.label.tolist(), dtype=pl.String),
             "p_violation": self.p,
             "exam_type": np.array(EXAM_TYPES)[self.exam_type],
-            "suspicion": np.round(self.suspicion, 6),
+            "suspicion": self.suspicion,
         })
 
 
