@@ -219,7 +219,7 @@ def _port_shares() -> dict[str, float]:
 
 def _month(rows: pl.DataFrame, capacity, live, matches, sel) -> np.ndarray:
     n = rows.height
-    s = rows["suspicion"].to_numpy()
+    s = rows["suspicion"].to_numpy().astype(np.float64)
     ports = rows["port_code"].to_list()
     arrival = rows["arrival_date"].to_list()
     index = rows["row"].to_numpy()

@@ -184,7 +184,8 @@ def _month_part(rng: np.random.Generator, run: Run, month: Month, sels: list[Sel
     matches = match_all(df, sels)
     arrival = df["arrival_date"].to_numpy()
     arrivals = Arrivals(cols.port, df["arrival_date"].dt.day().to_numpy().astype(np.int64) - 1,
-                        truth.suspicion, _risky(df), run.capacity[month.index] * share)
+                        truth.suspicion.astype(np.float64), _risky(df),
+                        run.capacity[month.index] * share)
     chosen = plan(arrivals, list(PORT_CODES),
                   [(s, live(s, m, arrival)) for s, m in zip(sels, matches) if s.selects],
                   world.selection)
