@@ -26,7 +26,7 @@ SEEDS = tuple(range(1, 11))
 # enough for each scenario's facts (marginal needs ~1,000 matches a query to place it within a
 # few per cent of the bar), and at least ~7,000 shipments a month: thinner, a port-day holds a
 # single flag, and rationing it to the day's capacity erases the officers' choice.
-SIZES = {"default": (40_000, 6), "marginal": (120_000, 6), "snooped": (40_000, 12),
+SIZES = {"default": (40_000, 6), "marginal": (120_000, 6), "snooped": (60_000, 12),
          "audit": (50_000, 6), "drift": (40_000, 12)}
 
 

@@ -36,7 +36,7 @@ UNRECORDED = frozenset(PORT_PRACTICE) - RECORDING_PORTS
 SELECTION = Selection(
     capacity=0.06,
     # UDR alerts are rarely worked: a few exams a month per rule, nationally.
-    budget={"udr": (0.00002, 0.02), "query": (0.0012, 0.8)},
+    budget={"udr": (0.000025, 0.02), "query": (0.0012, 0.8)},
     tip_base=6.0e-5,
     observation_rate=0.008,
     observation_slope=1.0,
