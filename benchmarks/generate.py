@@ -1,7 +1,9 @@
-"""Time `targeting.generate.generate` at 10 million shipments over 24 months on 2 cores.
+"""Time the `default` scenario (`targeting fixtures generate --scenario default`) at 10 million
+shipments over 24 months on 2 cores.
 
-Runs the generator in a child process pinned to two CPUs (POLARS_MAX_THREADS=2) and reports
-wall time and the child's peak resident memory (getrusage ru_maxrss).
+Runs `targeting.generate.generate_project` in a child process pinned to two CPUs
+(POLARS_MAX_THREADS=2), with the repository's rules and queries selecting exams, and reports wall
+time and the child's peak resident memory (getrusage ru_maxrss).
 Usage: python benchmarks/generate.py [--shipments N] [--months M] [--out DIR]
 """
 from __future__ import annotations
@@ -20,9 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import os, sys
 os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])
-from targeting.generate import generate
-generate(int(sys.argv[1]), int(sys.argv[2]), 20241001, sys.argv[3],
-         rule_paths=[sys.argv[4] + '/rules', sys.argv[4] + '/queries'])
+from pathlib import Path
+from targeting.generate import generate_project
+root = Path(sys.argv[4])
+generate_project("default", sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), 20241001,
+                 rule_dirs=(root / "rules", root / "queries"), force=True)
 """
 
 

@@ -44,7 +44,7 @@ SELECTION = Selection(
 
 
 def rules(start: dt.date, months: int) -> list[RuleSpec]:
-    """Six national UDRs on known risks, and officers' queries at many ports."""
+    """Five national UDRs on known risks, and officers' queries at nine ports."""
     days = dt.timedelta(days=1)
     month = dt.timedelta(days=31)
     return [
