@@ -160,6 +160,8 @@ def test_referrals_follow_their_finds(history):
 
 
 def test_cli_writes_the_project(tmp_path):
+    """The CLI writes the whole project, the default scenario with copies of the given rule
+    folders. Catches a command that writes only the data, or copies the wrong folders."""
     out = tmp_path / "cli"
     result = CliRunner().invoke(main, ["fixtures", "generate", "--shipments", "5000",
                                        "--months", "3", "--seed", "1", "--out", str(out),
@@ -193,6 +195,7 @@ def test_cli_refuses_bad_input_with_exit_2(tmp_path):
 
 
 def test_cli_lists_the_scenarios():
+    """Catches a scenario missing from the listing (or the registry)."""
     result = CliRunner().invoke(main, ["fixtures", "scenarios"])
     assert result.exit_code == 0
     assert [line.split()[0] for line in result.output.splitlines()] == [

@@ -21,6 +21,7 @@ from targeting.generate.facts import Tally
 from targeting.generate.manifest import (
     EXAMPLE_REPEAT_VIOLATOR,
     PORT_CODES,
+    Columns,
     Month,
     Parties,
     draw_columns,
@@ -32,6 +33,7 @@ from targeting.generate.patterns import violation_probability
 from targeting.generate.selection import (
     OBSERVED_HTS,
     Arrivals,
+    Plan,
     Selector,
     draw_exams,
     live,
@@ -39,7 +41,7 @@ from targeting.generate.selection import (
     plan,
     selector,
 )
-from targeting.generate.truth import EXAM_TYPES, Planter, draw_truth
+from targeting.generate.truth import EXAM_TYPES, Planter, Truth, draw_truth
 from targeting.generate.world import Dynamics, Seen, World
 from targeting.generate.writer import PartWriter, write_lines
 from targeting.rules.model import Rule
@@ -149,7 +151,8 @@ def _selectors(run: Run, month: Month) -> list[Selector]:
         planned = run.dynamics.schedule(rule, month)
         key = (rule.id, tuple((name, hash(values)) for name, values in sorted(lists.items())))
         if key not in run.compiled:
-            run.compiled.clear() if len(run.compiled) > 4 * len(run.rules) else None
+            if len(run.compiled) > 4 * len(run.rules):   # lists that changed are not coming back
+                run.compiled.clear()
             run.compiled[key] = selector(rule, lists)
         sel = run.compiled[key]
         if planned is not None:
@@ -170,37 +173,53 @@ def _month_parts(seed: int, month: int, n: int) -> list[tuple[list[int], int]]:
 def _month_part(rng: np.random.Generator, run: Run, month: Month, sels: list[Selector], n: int,
                 share: float, offset: int,
                 exam_offset: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Manifest, exams and truth for `n` shipments of one month."""
-    world = run.world
-    cols = draw_columns(rng, run.parties, n)
-    for inject in world.injections:
-        inject(rng, cols, month)
-    run.dynamics.inject(rng, cols, month)
-    df = to_frame(rng, cols, run.parties, month.first, offset)
-    p, label = violation_probability(df, month.index, month.months,
-                                     np.isin(cols.importer, run.parties.repeat),
-                                     np.isin(cols.importer, run.parties.trusted), world.causes)
-    truth = draw_truth(rng, df, cols.mode, p, label, world.causes.patterns, world.truth, run.planter)
+    """Manifest, exams and truth for `n` shipments of one month (`share` of the month)."""
+    cols, df, truth = _arrivals(rng, run, month, n, offset)
     matches = match_all(df, sels)
-    arrival = df["arrival_date"].to_numpy()
-    arrivals = Arrivals(cols.port, df["arrival_date"].dt.day().to_numpy().astype(np.int64) - 1,
-                        truth.suspicion.astype(np.float64), _risky(df),
-                        run.capacity[month.index] * share)
-    chosen = plan(arrivals, list(PORT_CODES),
-                  [(s, live(s, m, arrival)) for s, m in zip(sels, matches) if s.selects],
-                  world.selection)
+    chosen = _plan(run, month, sels, matches, cols, df, truth, share)
     method, selector_id = draw_exams(rng, chosen, n)
     extra = {"exam_type": np.array(EXAM_TYPES)[truth.exam_type], "selection_probability": chosen.p}
-    exams = exam_rows(rng, df, truth.found, method, selector_id, extra, world.recording)
-    exams = exams.sort("exam_date", "shipment_id").with_columns(exam_id=pl.format(
-        "EX{}", (pl.int_range(1, len(exams) + 1) + exam_offset).cast(pl.String)
-        .str.zfill(10))).select("exam_id", pl.exclude("exam_id"))
+    exams = _numbered(exam_rows(rng, df, truth.found, method, selector_id, extra,
+                                run.world.recording), exam_offset)
     seen = Seen(month, df, cols.importer, truth, method, selector_id,
                 {s.id: m for s, m in zip(sels, matches)}, exams)
     run.tally.add(seen, chosen)
     run.dynamics.observe(seen)
-    facts = truth.frame(df["shipment_id"]).with_columns(selection_probability=chosen.p)
-    return df, exams, facts
+    return df, exams, truth.frame(df["shipment_id"]).with_columns(selection_probability=chosen.p)
+
+
+def _arrivals(rng: np.random.Generator, run: Run, month: Month, n: int,
+              offset: int) -> tuple[Columns, pl.DataFrame, Truth]:
+    """The month part's manifest (after the world's and the state's injections) and its truth."""
+    cols = draw_columns(rng, run.parties, n)
+    for inject in run.world.injections:
+        inject(rng, cols, month)
+    run.dynamics.inject(rng, cols, month)
+    df = to_frame(rng, cols, run.parties, month.first, offset)
+    causes = run.world.causes
+    p, label = violation_probability(df, month.index, month.months,
+                                     np.isin(cols.importer, run.parties.repeat),
+                                     np.isin(cols.importer, run.parties.trusted), causes)
+    return cols, df, draw_truth(rng, df, cols.mode, p, label, causes.patterns, run.world.truth,
+                                run.planter)
+
+
+def _plan(run: Run, month: Month, sels: list[Selector], matches: list[np.ndarray], cols: Columns,
+          df: pl.DataFrame, truth: Truth, share: float) -> Plan:
+    """Every selector's probability for the part; capacity is the month's, times its share."""
+    arrival = df["arrival_date"].to_numpy()
+    arrivals = Arrivals(cols.port, df["arrival_date"].dt.day().to_numpy().astype(np.int64) - 1,
+                        truth.suspicion.astype(np.float64), _risky(df),
+                        run.capacity[month.index] * share)
+    flagged = [(s, live(s, m, arrival)) for s, m in zip(sels, matches) if s.selects]
+    return plan(arrivals, list(PORT_CODES), flagged, run.world.selection)
+
+
+def _numbered(exams: pl.DataFrame, exam_offset: int) -> pl.DataFrame:
+    """Exams in date order with ids that continue from the previous part's."""
+    return exams.sort("exam_date", "shipment_id").with_columns(exam_id=pl.format(
+        "EX{}", (pl.int_range(1, len(exams) + 1) + exam_offset).cast(pl.String)
+        .str.zfill(10))).select("exam_id", pl.exclude("exam_id"))
 
 
 def _risky(df: pl.DataFrame) -> np.ndarray:

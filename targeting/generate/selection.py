@@ -70,7 +70,6 @@ class Selector:
 
     id: str
     kind: str
-    created: dt.date | None
     active_from: dt.date | None
     selects: bool
     port: str | None
@@ -89,8 +88,7 @@ def required_port(rule: Rule) -> str | None:
 def selector(rule: Rule, lists: Mapping[str, frozenset[str]],
              active_from: dt.date | None = None, selects: bool | None = None) -> Selector:
     """A rule compiled for generation; by default it selects from its created date unless draft."""
-    return Selector(rule.id, rule.kind, rule.created,
-                    rule.created if active_from is None else active_from,
+    return Selector(rule.id, rule.kind, rule.created if active_from is None else active_from,
                     rule.status != "draft" if selects is None else selects,
                     required_port(rule), compile_polars(rule.where, lists))
 
