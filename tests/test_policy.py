@@ -4,6 +4,9 @@ worked out by hand, retirement reasons, and the candidates JSON and dossier.
 The data (12 shipments, 2025-01-10 .. 2025-04-20): Q-1 targets "bag" at port 1111 and was
 written 2025-01-31, so b1 (a hit before that) is not evidence; its national projection also
 hits b5 (2222) and b6 (3333). U-1 targets every "toy"; U-2 the toys at 1111 only.
+Every exam logs selection_probability 1, so each estimate is the observed rate with its Wilson
+interval (Hajek weights all 1, no sampling variance beyond the count) and the numbers below
+are worked out from counts.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ DATA = Path(__file__).parent / "data" / "policy"
 # Loose enough for Q-1 to pass every criterion (each threshold is at or below its value).
 LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
            "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
-           "max_flags_per_day": 1}
+           "max_flags_per_day": 1, "retire_factor": 1.0}
 
 
 def low(discrepant: int, examined: int) -> float:
@@ -173,13 +176,15 @@ def test_examples_need_a_no_match_and_verdicts_are_strongest_first(project):
 
 def test_retirement_reasons(project):
     window = project_window(project)
-    found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy({"recent_months": 2}))}
+    found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy(
+        {"recent_months": 2, "retire_factor": 1.0}))}
     # U-2's targets (o1, o4) never turned up anything, and U-1 matches both of them.
     assert set(found) == {"U-2"}
     assert [r.split(":")[0] for r in found["U-2"]] == ["quiet", "superseded"]
     # Over 2025-03-21 .. 2025-04-20 neither UDR has a discrepant shipment (o3 was in March).
     found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy(
-        {"recent_months": 2, "retire_after_months": 1, "supersede_share": 1.0}))}
+        {"recent_months": 2, "retire_after_months": 1, "supersede_share": 1.0,
+         "retire_factor": 1.0}))}
     assert {k: [r.split(":")[0] for r in v] for k, v in found.items()} == {
         "U-1": ["quiet"], "U-2": ["quiet", "superseded"]}
     # Recent (2025-02-21 ..) baseline 4/6: U-1 has 1 of 2, U-2 0 of 1; factor 2 puts both below.

@@ -170,17 +170,24 @@ def _type_message(target: str) -> Callable[[int, str], str]:
 
 
 def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+    return _out_of_range(
+        staged, table, present, NON_NEGATIVE, "({value}) < 0", "negative-value",
+        lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
+                      f"Amounts must be zero or more; correct the sign in the source.")
+
+
+def _out_of_range(staged: Staged, table: str, present: dict[str, str], columns: tuple[str, ...],
+                  condition: str, code: str,
+                  describe: Callable[[int, str], str]) -> list[DataProblem]:
+    """Rows whose number breaks `condition` ({value} is the column as a number)."""
     problems = []
-    for column in NON_NEGATIVE:
+    for column in columns:
         kind = present.get(column)
         if kind is None or column not in CONTRACT[table]:
             continue
-        converted = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
-        problems += _problems(
-            staged, table, column, f"({converted}) < 0", [], "negative-value",
-            lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
-                          f"Amounts must be zero or more; correct the sign in the source.",
-        )
+        value = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
+        problems += _problems(staged, table, column, condition.format(value=value), [], code,
+                              describe)
     return problems
 
 
@@ -205,19 +212,12 @@ def _vocabulary_message(allowed: tuple[str, ...], column: str,
 
 
 def _probabilities(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
-    problems = []
-    for column in PROBABILITIES:
-        kind = present.get(column)
-        if kind is None or column not in CONTRACT[table]:
-            continue
-        value = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
-        problems += _problems(
-            staged, table, column, f"({value}) <= 0 OR ({value}) > 1", [], "bad-probability",
-            lambda n, ex: f"{_rows(n)} {_be(n)} not a probability in (0, 1], e.g. {ex}. A logged "
-                          f"selection probability is above 0 (every shipment could have been "
-                          f"examined) and at most 1; leave it empty where it was not logged.",
-        )
-    return problems
+    return _out_of_range(
+        staged, table, present, PROBABILITIES, "({value}) <= 0 OR ({value}) > 1",
+        "bad-probability",
+        lambda n, ex: f"{_rows(n)} {_be(n)} not a probability in (0, 1], e.g. {ex}. A logged "
+                      f"selection probability is above 0 (every shipment could have been "
+                      f"examined) and at most 1; leave it empty where it was not logged.")
 
 
 def _date_order(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:

@@ -40,7 +40,8 @@ class PromotionSettings:
     min_unique: int = _setting(5, "novelty: discrepant shipments no active UDR catches")
     max_overlap: float = _setting(0.5, "novelty: highest Jaccard index with an active UDR", 1)
     max_flags_per_day: float = _setting(150.0, "workload: national projection's flags per day")
-    retire_factor: float = _setting(1.0, "retire when the recent upper bound < this x baseline")
+    retire_factor: float = _setting(
+        2.0, "retire when the recent upper bound < this x the population rate (2 = the bar)")
     retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
     supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
     estimate: str = _setting("auto", "the precision estimate criteria use (docs/metrics.md)",

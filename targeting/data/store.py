@@ -32,7 +32,7 @@ from targeting.data.lists import load_lists
 from targeting.data.sources import drop_staging, limit_memory
 from targeting.db import connect
 
-STORE_FORMAT = 10  # bump when the stored tables change shape
+STORE_FORMAT = 11  # bump when the stored tables change shape
 KEEP_STORES = 2  # the store just built and the most recently used other one
 _BUILDER = re.compile(r"\.(\d+)\.tmp(\.wal)?$")  # .<key>.duckdb.<pid>.tmp[.wal]
 CACHE_DIR = Path(".targeting-cache")
