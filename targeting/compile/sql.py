@@ -13,10 +13,14 @@ from typing import Any
 import duckdb
 
 from targeting.errors import CompileError
-from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not
+from targeting.rules.model import NAMED_LIST_OPERATORS, All, AnyOf, Catalogue, Leaf, Node, Not
 from targeting.text import SPACE_CHARS, normalise, simple_folds
 
 LISTS_TABLE = "target_lists"
+# From this many values on, a text list operator binds its values as one list parameter: DuckDB
+# plans an OR of 10,000 `strpos` leaves in 11 s and 890 MB, one bound list in 0.02 s and
+# 100 MB, and below a handful of values the plain OR is as fast to run.
+MANY = 8
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,16 @@ def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list[Any],
     target = col
     if is_text and leaf.op != "matches":
         target = _quote(folded[leaf.field]) if leaf.field in folded else _folded(col)
-    value = _normalised(leaf.value) if is_text and leaf.op not in ("matches", "in_list") else leaf.value
+    named = leaf.op in NAMED_LIST_OPERATORS
+    value = _normalised(leaf.value) if is_text and leaf.op != "matches" and not named else leaf.value
+    if (named or _many(leaf.op, value)) and dialect.name != "duckdb":
+        raise CompileError(f"'{leaf.field}' {leaf.op}: a list file, or more than {MANY} values, "
+                           f"has no {dialect.name} form yet; it compiles for DuckDB")
     return f"COALESCE({_op_sql(leaf.op, target, value, dialect, params)}, FALSE)"
+
+
+def _many(op: str, value: Any) -> bool:
+    return op in ("contains_any", "contains_all", "startswith_any") and len(value) > MANY
 
 
 def _quote(name: str) -> str:
@@ -129,6 +141,8 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) 
         return f"{col} BETWEEN {_bind(params, value[0])} AND {_bind(params, value[1])}"
     if op == "contains":
         return dialect.contains.format(col=col, val=_bind(params, value))
+    if _many(op, value):
+        return _many_sql(op, col, _bind(params, list(value)))
     if op in ("contains_any", "contains_all"):
         parts = [dialect.contains.format(col=col, val=_bind(params, v)) for v in value]
         return "(" + (" OR " if op == "contains_any" else " AND ").join(parts) + ")"
@@ -142,7 +156,40 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) 
         return dialect.regex.format(col=col, pat=_bind(params, value))
     if op == "in_list":
         return f"{col} IN (SELECT value FROM {LISTS_TABLE} WHERE list_name = {_bind(params, value)})"
+    if op == "contains_list":
+        return _contains_list_sql(col, value, params)
+    if op == "startswith_list":
+        return (f"EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) + 1)) AS p) q "
+                f"JOIN {LISTS_TABLE} t ON t.list_name = {_bind(params, value)} "
+                f"AND t.value = left({col}, q.p))")
     raise CompileError(f"operator {op!r} has no SQL form")
+
+
+def _many_sql(op: str, col: str, values: str) -> str:
+    """A long inline list bound as one parameter (see MANY), matched term by term."""
+    terms = f"unnest(CAST({values} AS VARCHAR[])) AS t(v)"
+    if op == "contains_any":
+        return f"EXISTS (SELECT 1 FROM {terms} WHERE strpos({col}, t.v) > 0)"
+    if op == "startswith_any":
+        return f"EXISTS (SELECT 1 FROM {terms} WHERE starts_with({col}, t.v))"
+    return f"({col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {terms} WHERE strpos({col}, t.v) = 0))"
+
+
+def _contains_list_sql(col: str, name: str, params: list[Any]) -> str:
+    """Whether `col` contains an entry of a list file, however long the list.
+
+    Testing each entry in turn costs one `strpos` per entry and row (10,000 entries: about
+    40 s per million rows); instead each three-letter piece of the value is looked up among
+    the entries' first three letters (a hash join), and only the entries found there are
+    compared in full. Entries shorter than three letters are tested one by one. DuckDB runs
+    the correlated subqueries once per distinct value.
+    """
+    return (f"(EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) - 1)) AS p) q "
+            f"JOIN {LISTS_TABLE} t ON t.list_name = {_bind(params, name)} "
+            f"AND length(t.value) >= 3 AND left(t.value, 3) = substr({col}, q.p, 3) "
+            f"WHERE substr({col}, q.p, length(t.value)) = t.value) "
+            f"OR EXISTS (SELECT 1 FROM {LISTS_TABLE} t WHERE t.list_name = {_bind(params, name)} "
+            f"AND length(t.value) < 3 AND strpos({col}, t.value) > 0))")
 
 
 def target_lists_table(con: duckdb.DuckDBPyConnection, lists: Mapping[str, frozenset[str]],

@@ -12,9 +12,10 @@ import yaml
 
 from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
 from targeting.errors import ConfigError
+from targeting.rules.limits import RuleLimits, yaml_limit_problem
 
 CONFIG_NAME = "targeting.yaml"
-TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate")
+TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "limits")
 DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
@@ -67,6 +68,7 @@ class Config:
     promotion: PromotionSettings
     gate: GateSettings
     lists_explicit: bool = False
+    limits: RuleLimits = field(default_factory=RuleLimits)
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -89,10 +91,39 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"{shown}: config file not found. Try --config with an existing file.")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(_config_text(path, shown))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{shown}: not valid YAML: {exc}") from exc
     return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
+
+
+# The configuration is read before its own `limits:` are known, so it has fixed ones.
+CONFIG_LIMITS = RuleLimits(max_file_bytes=10_000_000, max_yaml_nodes=200_000, max_depth=64)
+
+
+def _config_text(path: Path, shown: str) -> str:
+    """The config's text, refused with a ConfigError when it is too large, not UTF-8, or
+    expands (through aliases) or nests beyond CONFIG_LIMITS."""
+    try:
+        size = path.stat().st_size
+        if size > CONFIG_LIMITS.max_file_bytes:
+            raise ConfigError(f"{shown}: the file is {size:,} bytes; a targeting.yaml may have "
+                              f"at most {CONFIG_LIMITS.max_file_bytes:,}. Check it is the "
+                              "project's configuration.")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{shown}:{line}:{column}: byte 0x{raw[exc.start]:02X} is not UTF-8. "
+                          "Save the file as UTF-8 (most editors offer it under 'encoding').") from None
+    limit = yaml_limit_problem(text, CONFIG_LIMITS, where=None)
+    if limit is not None:
+        raise ConfigError(f"{shown}:{limit.line + 1}:{limit.column + 1}: {limit.message}.")
+    return text
 
 
 def display_path(path: Path | str) -> str:
@@ -121,6 +152,7 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         promotion=parse_settings(PromotionSettings, doc.get("promotion"), shown, "promotion"),
         gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
         lists_explicit="lists" in doc,
+        limits=parse_settings(RuleLimits, doc.get("limits"), shown, "limits"),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from targeting.canonical import digest
 from targeting.errors import ConfigError
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import did_you_mean
 
 _PERIOD = re.compile(r"^\d+[dmy]$")
@@ -73,7 +74,7 @@ class GateSettings:
         return digest(self.values)
 
 
-Settings = TypeVar("Settings", PromotionSettings, GateSettings)
+Settings = TypeVar("Settings", PromotionSettings, GateSettings, RuleLimits)
 
 
 def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:
@@ -107,6 +108,9 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be a non-negative number; got {value!r}")
     if isinstance(default, int) and not float(value).is_integer():
         raise ConfigError(f"{where} must be a whole number; got {value!r}")
+    at_least = spec.metadata.get("at_least")
+    if at_least is not None and value < at_least:
+        raise ConfigError(f"{where} must be at least {at_least}; got {value!r}")
     at_most = spec.metadata.get("at_most")
     if at_most is not None and value > at_most:
         raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")

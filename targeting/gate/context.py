@@ -15,6 +15,7 @@ from targeting.gate.cache import Cache, cache_key, data_fingerprint
 from targeting.gate.changes import Changes, base_files
 from targeting.gate.result import METRICS, Check
 from targeting.project import Project
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import parse_rules, rule_files
 from targeting.rules.model import Rule
 
@@ -44,9 +45,11 @@ class GateContext:
     def load(self, folder: Path) -> None:
         top = self.changes.top
         current = rule_files(self.project.rule_paths)
-        self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current})
+        limits = self.project.config.limits
+        self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current}, limits)
         written = base_files(self.changes, list(self.changes.modified + self.changes.deleted), folder)
-        self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()})
+        self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()},
+                            limits)
         self.now_problems = self._validate(self.now)
         self.before_problems = self._validate(self.before)
 
@@ -138,8 +141,8 @@ class GateContext:
 
 
 
-def _side(paths: list[Path], rel: dict[str, str]) -> _Side:
-    rules, problems = parse_rules(paths)
+def _side(paths: list[Path], rel: dict[str, str], limits: RuleLimits | None = None) -> _Side:
+    rules, problems = parse_rules(paths, limits)
     by_path = {rel[os.path.abspath(r.path)]: r for r in rules}
     return _Side(by_path, problems, rel)
 

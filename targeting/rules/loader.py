@@ -13,10 +13,12 @@ from typing import Any
 import yaml
 
 from targeting.errors import Location, Problem, RuleError
+from targeting.rules.limits import RuleLimits, yaml_limit_problem
 from targeting.rules.model import (
     COMBINATORS,
     KINDS,
     LIST_OPERATORS,
+    NAMED_LIST_OPERATORS,
     OPERATORS,
     STATUSES,
     All,
@@ -60,20 +62,21 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_rules(paths: Iterable[Path]) -> list[Rule]:
+def load_rules(paths: Iterable[Path], limits: RuleLimits | None = None) -> list[Rule]:
     """Load every rule under `paths`; raise RuleError listing every problem in every file."""
-    rules, problems = parse_rules(paths)
+    rules, problems = parse_rules(paths, limits)
     if any(p.severity == "error" for p in problems):
         raise RuleError(problems)
     return rules
 
 
-def parse_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[Problem]]:
+def parse_rules(paths: Iterable[Path], limits: RuleLimits | None = None
+                ) -> tuple[list[Rule], list[Problem]]:
     """Load what can be loaded and return it with every problem found (no raise)."""
     rules: list[Rule] = []
     problems: list[Problem] = []
     for path in rule_files(paths):
-        rule = _parse_file(path, problems)
+        rule = _parse_file(path, problems, limits or RuleLimits())
         if rule is not None:
             rules.append(rule)
     problems += _duplicate_ids(rules)
@@ -86,23 +89,66 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _parse_file(path: Path, problems: list[Problem]) -> Rule | None:
+def _parse_file(path: Path, problems: list[Problem], limits: RuleLimits) -> Rule | None:
     shown = display_path(path)
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem("unreadable", f"cannot read the file: {exc}", Location(shown, 1, 1)))
+    found = read_yaml(path, limits)
+    if isinstance(found, Problem):
+        problems.append(found)
         return None
+    raw, loader, root = found
+    parser = _Parser(shown, loader, problems, limits)
+    return parser.rule(root, hashlib.sha256(raw).hexdigest())
+
+
+def read_yaml(path: Path, limits: RuleLimits | None = None
+              ) -> Problem | tuple[bytes, yaml.SafeLoader, yaml.Node | None]:
+    """A rule file's bytes, loader and node tree, or the Problem that stops it being read: too
+    large, not UTF-8, over a limit (limits.py) or not YAML."""
+    limits, shown = limits or RuleLimits(), display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            return Problem("file-too-large", f"the file is {size:,} bytes; a rule file may have "
+                           f"at most {limits.max_file_bytes:,} (limits.max_file_bytes in "
+                           "targeting.yaml). Put long lists of values in a list file under "
+                           "lists/ and use in_list or contains_list", Location(shown, 1, 1))
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Problem("unreadable", f"cannot read the file: {exc.strerror or exc}",
+                       Location(shown, 1, 1))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(raw, exc, shown)
+    limit = yaml_limit_problem(text, limits)
+    if limit is not None:
+        return Problem(limit.code, limit.message, Location(shown, limit.line + 1, limit.column + 1))
     try:
         loader, root = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
-        problems.append(Problem("yaml-syntax", f"invalid YAML: {getattr(exc, 'problem', exc)}", loc))
+        return Problem("yaml-syntax", f"invalid YAML: {getattr(exc, 'problem', exc)}", loc)
+    return raw, loader, root
+
+
+def rule_id(path: Path, limits: RuleLimits | None = None) -> str | None:
+    """The `id` a rule file declares, read within the limits, or None."""
+    found = read_yaml(path, limits)
+    if isinstance(found, Problem) or not isinstance(found[2], yaml.MappingNode):
         return None
-    parser = _Parser(shown, loader, problems)
-    return parser.rule(root, hashlib.sha256(raw).hexdigest())
+    for key, value in found[2].value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "id" and \
+                isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return None
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError, shown: str) -> Problem:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return Problem("not-utf8", f"byte 0x{raw[exc.start]:02X} is not UTF-8; save the file as "
+                   "UTF-8 (most editors offer it under 'encoding')", Location(shown, line, column))
 
 
 def _compose(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
@@ -129,8 +175,10 @@ def _single_node(make: Callable[[str], Any], text: str) -> tuple[yaml.SafeLoader
 class _Parser:
     """Turns one file's YAML node tree into a Rule, recording problems as it goes."""
 
-    def __init__(self, path: str, loader: yaml.SafeLoader, problems: list[Problem]):
+    def __init__(self, path: str, loader: yaml.SafeLoader, problems: list[Problem],
+                 limits: RuleLimits | None = None):
         self.path, self.loader, self.problems = path, loader, problems
+        self.limits = limits or RuleLimits()
         self.start = len(problems)
 
     def loc(self, node: yaml.Node) -> Location:
@@ -228,6 +276,11 @@ class _Parser:
         value = self.value(node)
         if isinstance(value, dt.datetime):
             return value.date()
+        if isinstance(value, str):  # quoted: '2024-10-01' is as clear a date as 2024-10-01
+            try:
+                return dt.date.fromisoformat(value.strip())
+            except ValueError:
+                pass
         if not isinstance(value, dt.date):
             self.error("bad-date", f"'created' must be a date such as 2021-03-02; got {value!r}", node)
             return _INVALID
@@ -332,6 +385,11 @@ class _Parser:
 
     def leaf(self, name: str, op: str, node: yaml.Node, loc: Location,
              field_loc: Location) -> Leaf | None:
+        if isinstance(node, yaml.SequenceNode) and len(node.value) > self.limits.max_values:
+            self.error("too-many-values", f"'{name}' {op}: {len(node.value):,} values; a rule "
+                       f"may list at most {self.limits.max_values:,} (limits.max_values in "
+                       f"targeting.yaml). {_list_file_hint(name, op)}", node)
+            return None
         value = self.value(node)
         problem = _operand_problem(op, value)
         if problem:
@@ -345,6 +403,22 @@ class _Parser:
 
 
 _INVALID = object()
+
+_LIST_FILE_FORMS = {
+    "in": "`{name}: {{in_list: NAME}}`",
+    "not_in": "`not: {{{name}: {{in_list: NAME}}}}` with `{name}: {{is_null: false}}` beside it "
+              "(not_in is false where the value is missing)",
+    "contains_any": "`{name}: {{contains_list: NAME}}`",
+    "startswith_any": "`{name}: {{startswith_list: NAME}}`",
+}
+
+
+def _list_file_hint(name: str, op: str) -> str:
+    form = _LIST_FILE_FORMS.get(op)
+    if form is None:
+        return ("Split them into several conditions under all:, each with a shorter list")
+    return (f"Put them in a list file, one per line (lists/NAME.txt), and write "
+            f"{form.format(name=name)}")
 
 
 def _is_scalar(value: Any) -> bool:
@@ -365,8 +439,8 @@ def _operand_problem(op: str, value: Any) -> str | None:
         return None
     if op == "is_null":
         return None if isinstance(value, bool) else "expects true or false"
-    if op in ("in_list", "matches") and not isinstance(value, str):
-        return "expects text" + (" (the name of a list in lists/)" if op == "in_list" else "")
+    if op in ("matches", *NAMED_LIST_OPERATORS) and not isinstance(value, str):
+        return "expects text" + (" (the name of a list in lists/)" if op != "matches" else "")
     if not _is_scalar(value):
         return "expects a single value; use a list operator such as in or contains_any for several"
     return None

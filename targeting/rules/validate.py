@@ -15,6 +15,7 @@ from targeting.errors import Problem
 from targeting.rules.loader import did_you_mean, present
 from targeting.rules.model import (
     LIST_OPERATORS,
+    NAMED_LIST_OPERATORS,
     OPERATORS,
     All,
     AnyOf,
@@ -126,7 +127,7 @@ def _close_fields(name: str, cat: Catalogue) -> str:
 def _typed_operand(leaf: Leaf, kind: str, lists: Lists) -> Any:
     if leaf.op == "is_null":
         return leaf.value
-    if leaf.op == "in_list":
+    if leaf.op in NAMED_LIST_OPERATORS:
         if leaf.value not in lists:
             known = ", ".join(sorted(lists)) or "none (add files to lists/)"
             raise InvalidValue(f"no list named '{leaf.value}'; known lists: {known}"
