@@ -8,6 +8,7 @@ from typing import Any
 from targeting.data.config import Config, display_path
 from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
 from targeting.data.dataset import Dataset, materialise
+from targeting.data.problems import DataProblem
 from targeting.data.sources import FILE_COLUMN, Staged, stage
 from targeting.errors import DataError
 
@@ -24,22 +25,6 @@ TYPE_FIXES = {
               "(no thousands separators, units or currency signs).",
     "BOOLEAN": "Use true or false.",
 }
-
-
-@dataclass(frozen=True)
-class DataProblem:
-    """One way a data file breaks the contract: which file, a stable code, and the details."""
-
-    code: str
-    file: str
-    message: str
-    rows: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.file}: error[{self.code}]: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "file": self.file, "rows": self.rows, "message": self.message}
 
 
 @dataclass(frozen=True)

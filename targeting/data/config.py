@@ -13,6 +13,7 @@ import yaml
 from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
 from targeting.errors import ConfigError
 from targeting.rules.limits import RuleLimits, yaml_limit_problem
+from targeting.text import decode_position
 
 CONFIG_NAME = "targeting.yaml"
 TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "limits")
@@ -20,14 +21,19 @@ DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+# CSV encodings DuckDB reads without an extension: the spellings people use -> DuckDB's name.
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
+             "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where one table comes from: a file path or glob (absolute), or a table in `database`."""
+    """Where one table comes from: a file path or glob (absolute), or a table in `database`;
+    a CSV source's `encoding` when it is set."""
 
     pattern: str | None = None
     table: str | None = None
+    encoding: str | None = None
 
     def describe(self) -> str:
         return f"table {self.table!r}" if self.table else str(self.pattern)
@@ -116,8 +122,7 @@ def _config_text(path: Path, shown: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line, column = decode_position(raw, exc)
         raise ConfigError(f"{shown}:{line}:{column}: byte 0x{raw[exc.start]:02X} is not UTF-8. "
                           "Save the file as UTF-8 (most editors offer it under 'encoding').") from None
     limit = yaml_limit_problem(text, CONFIG_LIMITS, where=None)
@@ -187,6 +192,11 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
 
 
 def _source(value: Any, root: Path, database: Path | None, shown: str, key: str) -> Source:
+    if isinstance(value, dict) and "table" not in value:
+        _no_unknown(value, ("path", "encoding"), shown, key)
+        pattern = _file_pattern(value.get("path"), root, shown, f"{key}.path")
+        return Source(pattern=pattern, encoding=_encoding(value.get("encoding"), pattern, shown,
+                                                          f"{key}.encoding"))
     if isinstance(value, dict):
         _no_unknown(value, ("table",), shown, key)
         if database is None:
@@ -195,13 +205,29 @@ def _source(value: Any, root: Path, database: Path | None, shown: str, key: str)
                 f"Add data.database, or give a file path instead."
             )
         return Source(table=_text(value.get("table"), shown, f"{key}.table"))
+    return Source(pattern=_file_pattern(value, root, shown, key))
+
+
+def _file_pattern(value: Any, root: Path, shown: str, key: str) -> str:
     text = _text(value, shown, key)
     if not text.lower().endswith((".parquet", ".csv")):
         raise ConfigError(
             f"{shown}: {key}: {text!r} is neither .parquet nor .csv. "
             f"Give a .parquet or .csv file or glob, or {{table: NAME}} with data.database."
         )
-    return Source(pattern=str(root / text))
+    return str(root / text)
+
+
+def _encoding(value: Any, pattern: str, shown: str, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in ENCODINGS:
+        raise ConfigError(f"{shown}: {key}: {value!r} is not an encoding this tool reads; use "
+                          "utf-8, utf-16 or latin-1 (or save the file as UTF-8)")
+    if not pattern.lower().endswith(".csv"):
+        raise ConfigError(f"{shown}: {key}: only CSV files have an encoding; remove it for a "
+                          "Parquet source")
+    return ENCODINGS[value.lower()]
 
 
 def _columns(value: Any, shown: str) -> dict[str, dict[str, str]]:

@@ -5,8 +5,12 @@ import csv
 from pathlib import Path
 
 from targeting.data.config import Config, display_path
+from targeting.data.problems import unreadable
 from targeting.errors import ConfigError, DataError
-from targeting.text import normalise  # shared with the rule compilers so list matching agrees
+from targeting.text import (
+    decode_position,
+    normalise,  # shared with the rule compilers so list matching agrees
+)
 
 Lists = dict[str, frozenset[str]]
 
@@ -42,7 +46,14 @@ def list_files(config: Config) -> list[Path]:
 
 
 def _read_list(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8-sig")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, column = decode_position(raw, exc)
+        raise unreadable(display_path(path), f"line {line:,}, column {column}: byte "
+                         f"0x{raw[exc.start]:02X} is not UTF-8. Save the list as UTF-8.",
+                         "encoding") from None
     if path.suffix.lower() == ".txt":
         lines = (line.strip() for line in text.splitlines())
         return [line for line in lines if line and not line.startswith("#")]

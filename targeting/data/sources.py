@@ -17,6 +17,7 @@ import duckdb
 
 from targeting.data.config import Config, Source, display_path
 from targeting.data.contract import ident
+from targeting.data.reading import csv_sql, database_error, parquet_sql, read_error
 from targeting.errors import ConfigError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
@@ -78,7 +79,7 @@ def _stage(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     for table in tables:
         source: Source = getattr(data, table)
         read, from_text[table] = _read_source(con, source, config, table, files)
-        con.execute(f'CREATE TABLE "_raw_{table}" AS {read[0]}', read[1])
+        _read_raw(con, table, read, source, config)
         labels[table] = _label(source, config)
         renames[table] = _stage_table(con, config, table, labels[table])
     if data.labelled is not None:
@@ -97,7 +98,25 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> None:
             f"{display_path(config.path)}: data.database: {display_path(path)} does not exist. "
             f"Check the path (it is relative to the config file's folder)."
         )
-    con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    try:
+        con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise database_error(exc, path) from None
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[Any]],
+              source: Source, config: Config) -> None:
+    """`_raw_<table>` from the source's query; a file that cannot be read is a DataError that
+    says which and why (data/reading.py), never DuckDB's own exception."""
+    try:
+        con.execute(f'CREATE TABLE "_raw_{table}" AS {read[0]}', read[1])
+    except duckdb.Error as exc:
+        if source.table is not None:
+            assert config.data.database is not None
+            raise database_error(exc, config.data.database) from None
+        paths = sorted(glob.glob(source.pattern or "", recursive=True))
+        kind = "csv" if paths and paths[0].lower().endswith(".csv") else "parquet"
+        raise read_error(exc, paths, kind, f"data.{table}") from None
 
 
 def _sql_text(value: str) -> str:
@@ -135,11 +154,8 @@ def _read_source(
         )
     files.extend(Path(p) for p in paths)
     if kinds == {".csv"}:
-        sql = (f"SELECT * FROM read_csv(?, header=true, all_varchar=true, union_by_name=true, "
-               f"filename='{FILE_COLUMN}')")
-        return (sql, [paths]), True
-    sql = f"SELECT * FROM read_parquet(?, union_by_name=true, filename='{FILE_COLUMN}')"
-    return (sql, [paths]), False
+        return csv_sql(paths, source.encoding, f"data.{table}", FILE_COLUMN), True
+    return parquet_sql(paths, FILE_COLUMN), False
 
 
 def _check_value_columns(staged: Staged) -> None:

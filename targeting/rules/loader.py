@@ -29,6 +29,7 @@ from targeting.rules.model import (
     Not,
     Rule,
 )
+from targeting.text import decode_position
 
 ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 REQUIRED_KEYS = ("id", "kind", "title", "where")
@@ -145,8 +146,7 @@ def rule_id(path: Path, limits: RuleLimits | None = None) -> str | None:
 
 
 def _not_utf8(raw: bytes, exc: UnicodeDecodeError, shown: str) -> Problem:
-    line = raw.count(b"\n", 0, exc.start) + 1
-    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    line, column = decode_position(raw, exc)
     return Problem("not-utf8", f"byte 0x{raw[exc.start]:02X} is not UTF-8; save the file as "
                    "UTF-8 (most editors offer it under 'encoding')", Location(shown, line, column))
 
