@@ -84,7 +84,7 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
      "priorities, promotion, gate, limits (did you mean 'priorities'?)"),
     ("data: {manifest: m.csv, exam: e.csv}\n",
      "targeting.yaml: data: unknown key 'exam'; allowed: manifest, exams, database, columns, "
-     "values, labelled (did you mean 'exams'?)"),
+     "values, labelled, extracted, earliest, implausible_arrivals (did you mean 'exams'?)"),
     ("rules: [rules]\n",
      "targeting.yaml: missing key 'data'. Add a data section naming the manifest."),
     ("data: {manifest: m.csv}\n",

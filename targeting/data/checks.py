@@ -8,6 +8,7 @@ from typing import Any
 from targeting.data.config import Config, display_path
 from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
 from targeting.data.dataset import Dataset, materialise
+from targeting.data.plausible import arrival_problems
 from targeting.data.problems import DataProblem
 from targeting.data.sources import FILE_COLUMN, Staged, stage
 from targeting.errors import DataError
@@ -36,19 +37,26 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """No problem is an error (warnings do not stop the data being used)."""
+        return not any(p.severity == "error" for p in self.problems)
 
 
 def check(config: Config) -> CheckReport:
-    """Check the configured data; profile it when it is clean."""
+    """Check the configured data; profile it when it passes the contract (implausible arrival
+    dates are then reported too, as errors or warnings)."""
     staged = stage(config)
     try:
         report = check_staged(staged)
         if report.problems:
             return report
-        return CheckReport((), profile(materialise(staged)))
+        dataset = materialise(staged)
+        dates = arrival_problems(dataset.con, _DAYS_SQL, config)
+        return CheckReport(tuple(dates), profile(dataset))
     finally:
         staged.con.close()
+
+
+_DAYS_SQL = "SELECT arrival_date, count(*) AS n FROM manifest GROUP BY arrival_date"
 
 
 def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
@@ -67,6 +75,7 @@ def check_staged(staged: Staged) -> CheckReport:
     problems: list[DataProblem] = []
     for table in ("manifest", "exams"):
         present = staged.columns(table)
+        problems += _empty_table(staged, table)
         problems += _missing_columns(staged, table, present)
         problems += _empty_required(staged, table, present)
         problems += _bad_types(staged, table, present)
@@ -81,6 +90,18 @@ def check_staged(staged: Staged) -> CheckReport:
 
 
 # --- the checks ------------------------------------------------------------------------
+
+
+def _empty_table(staged: Staged, table: str) -> list[DataProblem]:
+    if table == "exams" and staged.config.data.labelled is not None:
+        return []  # built from the manifest: empty exactly when the manifest is
+    if staged.con.execute(f'SELECT count(*) FROM "_src_{table}"').fetchall()[0][0]:
+        return []
+    what = ("the manifest has no rows, so no rule can be measured on it" if table == "manifest"
+            else "the exam table has no rows, so every rule would show no exam and no hit")
+    return [DataProblem("empty-table", staged.labels[table],
+                        f"{what}. Export the {'shipments' if table == 'manifest' else 'exam findings'} "
+                        f"again, or point data.{table} at the file that holds them.")]
 
 
 def _missing_columns(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:

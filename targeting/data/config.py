@@ -10,14 +10,16 @@ from typing import Any
 
 import yaml
 
-from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
+from targeting.data.settings import DataChecks, GateSettings, PromotionSettings, parse_settings
 from targeting.errors import ConfigError
 from targeting.rules.limits import RuleLimits, yaml_limit_problem
 from targeting.text import decode_position
 
 CONFIG_NAME = "targeting.yaml"
 TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "limits")
-DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
+DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled", "extracted",
+             "earliest", "implausible_arrivals")
+CHECK_KEYS = ("extracted", "earliest", "implausible_arrivals")  # typed as DataChecks
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -58,6 +60,7 @@ class DataConfig:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     labelled: Labelled | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    checks: DataChecks = field(default_factory=DataChecks)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,10 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
         doc = yaml.safe_load(_config_text(path, shown))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{shown}: not valid YAML: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors: a date such as 2024-02-30, !!int abc
+        raise ConfigError(f"{shown}: a value cannot be read ({exc}); write dates as "
+                          "YYYY-MM-DD, and quote values that are text") from None
     return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
 
 
@@ -188,6 +195,8 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
         values=_values(section.get("values", {}), shown),
         labelled=labelled,
         raw=section,
+        checks=parse_settings(DataChecks, {k: v for k, v in section.items() if k in CHECK_KEYS},
+                              shown, "data"),
     )
 
 

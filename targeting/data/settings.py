@@ -9,6 +9,7 @@ them; a change to a default is a change to every project's policy or gate.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,8 +22,8 @@ from targeting.rules.loader import did_you_mean
 _PERIOD = re.compile(r"^\d+[dmy]$")
 
 
-def _setting(default: Any, meaning: str, at_most: float | None = None) -> Any:
-    return field(default=default, metadata={"meaning": meaning, "at_most": at_most})
+def _setting(default: Any, meaning: str, at_most: float | None = None, **more: Any) -> Any:
+    return field(default=default, metadata={"meaning": meaning, "at_most": at_most, **more})
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,26 @@ class GateSettings:
         return digest(self.values)
 
 
-Settings = TypeVar("Settings", PromotionSettings, GateSettings, RuleLimits)
+@dataclass(frozen=True)
+class DataChecks:
+    """How plausible the data's arrival dates must be: the `data:` keys extracted, earliest and
+    implausible_arrivals (docs/data-contract.md)."""
+
+    extracted: dt.date | None = field(default=None, metadata={
+        "meaning": "the day the data was extracted; arrivals after it are implausible "
+                   "(default: today)", "kind": "date"})
+    earliest: dt.date = field(default=dt.date(1990, 1, 1), metadata={
+        "meaning": "arrivals before it are implausible", "kind": "date"})
+    implausible_arrivals: str = _setting(
+        "error", "error: stop; warning: say so, and keep those shipments out of every window",
+        choices=("error", "warning"))
+
+    def last_day(self) -> dt.date:
+        """The latest plausible arrival date."""
+        return self.extracted or dt.date.today()
+
+
+Settings = TypeVar("Settings", PromotionSettings, GateSettings, RuleLimits, DataChecks)
 
 
 def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:
@@ -96,6 +116,13 @@ def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -
 
 def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     default = spec.default
+    if spec.metadata.get("kind") == "date":
+        return _date(value, where)
+    choices = spec.metadata.get("choices")
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {value!r}")
+        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false; got {value!r}")
@@ -115,3 +142,17 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     if at_most is not None and value > at_most:
         raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")
     return float(value) if isinstance(default, float) else int(value)
+
+
+def _date(value: Any, where: str) -> dt.date:
+    """A date from YAML: unquoted (2026-11-29) or quoted ('2026-11-29')."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where} must be a date such as 2026-11-29; got {value!r}")

@@ -171,6 +171,12 @@ def _check_value_columns(staged: Staged) -> None:
             )
 
 
+def table_label(config: Config, table: str) -> str:
+    """How messages name a table's source: its file or glob, or database:table."""
+    source = getattr(config.data, table if table == "manifest" or config.data.exams else "manifest")
+    return _label(source, config)
+
+
 def _label(source: Source, config: Config) -> str:
     if source.table is not None:
         return f"{display_path(config.data.database or '')}:{source.table}"
