@@ -97,8 +97,55 @@ def _parse_file(path: Path, problems: list[Problem], limits: RuleLimits) -> Rule
         problems.append(found)
         return None
     raw, loader, root = found
+    bad = _unreadable_value(loader, root, shown)
+    if bad is not None:
+        problems.append(bad)
+        return None
     parser = _Parser(shown, loader, problems, limits)
     return parser.rule(root, hashlib.sha256(raw).hexdigest())
+
+
+def _unreadable_value(loader: yaml.SafeLoader, root: yaml.Node | None,
+                      shown: str) -> Problem | None:
+    """The first value PyYAML cannot construct (an unknown tag such as !!python/object, a date
+    such as 2024-02-30, !!int abc), as a Problem at its line, before the parser meets it."""
+    stack = [root] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) or _tag(node) not in _PLAIN_TAGS:
+            try:
+                loader.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+                return Problem("bad-yaml-value", _construct_message(node, exc),
+                               Location(shown, node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            stack += [item for pair in reversed(node.value) for item in reversed(pair)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += list(reversed(node.value))
+    return None
+
+
+_PLAIN_TAGS = ("str", "int", "float", "bool", "null", "timestamp", "binary", "seq", "map", "set",
+               "omap", "pairs", "merge", "value")
+
+
+def _tag(node: yaml.Node) -> str:
+    return str(node.tag).removeprefix("tag:yaml.org,2002:")
+
+
+def _construct_message(node: yaml.Node, exc: Exception) -> str:
+    tag = _tag(node)
+    if isinstance(exc, yaml.constructor.ConstructorError) and "constructor for the tag" in str(exc):
+        return (f"the tag !!{tag} is not allowed; rule files hold plain values (text, numbers, "
+                "dates, true/false, lists and mappings)")
+    if tag == "timestamp":
+        return (f"{node.value!r} is not a date; write a real date as YYYY-MM-DD, or quote the "
+                "value if it is text")
+    return f"{node.value!r} cannot be read as !!{tag} ({exc}); quote it if it is text"
 
 
 def read_yaml(path: Path, limits: RuleLimits | None = None
