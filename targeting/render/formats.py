@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from targeting.render.escape import markdown
 from targeting.units import missing, num, pct
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -62,7 +63,7 @@ def markdown_table(frame: pl.DataFrame, formats: dict[str, Any] | None = None) -
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return num(value, 3)
-    return "–" if value is None else str(value).replace("|", "\\|")
+    return "–" if value is None else markdown(value)
 
 
 def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: dict[str, Any]) -> str:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from targeting.decide import ledger
+from targeting.render.escape import terminal
 
 
 def ledger_table(entries: list[ledger.Entry]) -> Table:
@@ -17,9 +17,9 @@ def ledger_table(entries: list[ledger.Entry]) -> Table:
     for header in ("actor", "action", "subject", "details"):
         table.add_column(header, overflow="fold")
     for e in entries:
-        # escape: user text, and rich would read "[...]" as markup.
-        table.add_row(str(e.seq), e.at, *map(escape, (e.actor, e.action, e.subject,
-                                                      summary(e.details))))
+        # user text: rich would read "[...]" as markup, and a terminal obeys escape codes.
+        table.add_row(str(e.seq), terminal(e.at), *map(terminal, (e.actor, e.action, e.subject,
+                                                                  summary(e.details))))
     return table
 
 
