@@ -107,10 +107,17 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
             return col.str.contains_any(list(value))
         case "contains_any":
             return pl.any_horizontal([col.str.contains(v, literal=True) for v in value])
+        case "contains_all" if len(value) > MANY:  # every term found, in one Aho-Corasick pass
+            terms = sorted(set(value) - {""})
+            if not terms:
+                return col.is_not_null()
+            return col.str.extract_many(terms, overlapping=True).list.n_unique() == len(terms)
         case "contains_all":
             return pl.all_horizontal([col.str.contains(v, literal=True) for v in value])
         case "startswith":
             return col.str.starts_with(value)
+        case "startswith_any" if len(value) > MANY:
+            return _startswith_list(col, frozenset(value))
         case "startswith_any":
             return pl.any_horizontal([col.str.starts_with(v) for v in value])
         case "endswith":

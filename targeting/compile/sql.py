@@ -6,6 +6,7 @@ a comparison on NULL is false and NOT of it is true, as in the Polars backend.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,16 @@ from typing import Any
 import duckdb
 
 from targeting.errors import CompileError
-from targeting.rules.model import NAMED_LIST_OPERATORS, All, AnyOf, Catalogue, Leaf, Node, Not
+from targeting.rules.model import (
+    LIST_OPERATORS,
+    NAMED_LIST_OPERATORS,
+    All,
+    AnyOf,
+    Catalogue,
+    Leaf,
+    Node,
+    Not,
+)
 from targeting.text import SPACE_CHARS, normalise, simple_folds
 
 LISTS_TABLE = "target_lists"
@@ -118,7 +128,7 @@ def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list[Any],
 
 
 def _many(op: str, value: Any) -> bool:
-    return op in ("contains_any", "contains_all", "startswith_any") and len(value) > MANY
+    return op in LIST_OPERATORS and len(value) > MANY
 
 
 def _quote(name: str) -> str:
@@ -134,6 +144,10 @@ def _normalised(value: Any) -> Any:
 def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) -> str:
     if op in _COMPARE:
         return f"{col} {_COMPARE[op]} {_bind(params, value)}"
+    if op in ("in", "not_in") and _many(op, value):
+        kind = _LIST_TYPES[type(value[0])] if value else "VARCHAR"
+        listed = f"{col} IN (SELECT unnest(CAST({_bind(params, list(value))} AS {kind}[])))"
+        return f"NOT ({listed})" if op == "not_in" else listed
     if op in ("in", "not_in"):
         marks = ", ".join(_bind(params, v) for v in value)
         return f"{col} {'NOT IN' if op == 'not_in' else 'IN'} ({marks})"
@@ -163,6 +177,10 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) 
                 f"JOIN {LISTS_TABLE} t ON t.list_name = {_bind(params, value)} "
                 f"AND t.value = left({col}, q.p))")
     raise CompileError(f"operator {op!r} has no SQL form")
+
+
+# The SQL type of a bound list of `in` values, by the (typed) values' Python type.
+_LIST_TYPES = {str: "VARCHAR", int: "DOUBLE", float: "DOUBLE", dt.date: "DATE", bool: "BOOLEAN"}
 
 
 def _many_sql(op: str, col: str, values: str) -> str:

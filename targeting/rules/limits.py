@@ -26,11 +26,12 @@ class RuleLimits:
     """The `limits:` section of targeting.yaml (docs/rules.md, "Limits")."""
 
     max_file_bytes: int = _limit(1_000_000, "size of one rule file, in bytes")
-    max_yaml_nodes: int = _limit(10_000, "YAML values one file expands to, aliases counted "
-                                         "each time they are used")
+    max_yaml_nodes: int = _limit(100_000, "YAML values one file expands to, aliases counted "
+                                          "each time they are used")
     max_depth: int = _limit(64, "how deeply mappings and lists may nest in one file")
     max_values: int = _limit(1_000, "values in one inline list (in, contains_any, ...); "
                                     "longer lists belong in list files")
+    max_conditions: int = _limit(2_000, "conditions (field tests) in one rule")
 
 
 @dataclass(frozen=True)

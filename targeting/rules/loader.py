@@ -28,6 +28,7 @@ from targeting.rules.model import (
     Node,
     Not,
     Rule,
+    leaves,
 )
 from targeting.text import decode_position
 
@@ -116,6 +117,10 @@ def _unreadable_value(loader: yaml.SafeLoader, root: yaml.Node | None,
         if id(node) in seen:
             continue
         seen.add(id(node))
+        if _tag(node) == "merge":
+            return Problem("merge-key", "merge keys (<<) are not read in rule files; write the "
+                           "keys out", Location(shown, node.start_mark.line + 1,
+                                                node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode) or _tag(node) not in _PLAIN_TAGS:
             try:
                 loader.construct_object(node, deep=True)
@@ -343,6 +348,12 @@ class _Parser:
 
     def key_where(self, node: yaml.Node, key: str) -> Any:
         tree = self.predicate(node, "'where'")
+        if tree is not None and len(leaves(tree)) > self.limits.max_conditions:
+            self.error("too-many-conditions", f"'where' has {len(leaves(tree)):,} conditions; a "
+                       f"rule may have at most {self.limits.max_conditions:,} "
+                       "(limits.max_conditions in targeting.yaml). Put values that share a "
+                       "field and an operator in one list, or in a list file", node)
+            return _INVALID
         return _INVALID if tree is None else tree
 
     def key_tests(self, node: yaml.Node, key: str) -> Any:
