@@ -9,12 +9,13 @@ import polars as pl
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from targeting import files
 from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
 from targeting.decide.policy import Verdict
 from targeting.errors import TargetingError
-from targeting.render.escape import one_line, terminal
+from targeting.render.escape import one_line, plain, terminal
 from targeting.render.formats import interval, sparkline, window_line
 from targeting.render.terminal import rows_table
 from targeting.units import num, pct
@@ -27,7 +28,8 @@ WIDE_SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "mode", "coun
 def print_report(r: RuleReport, out: Console) -> None:
     """The officer's screen for one rule."""
     m = r.metrics
-    title = terminal(one_line(f"{r.rule.id} · {r.rule.kind} · {r.rule.title}"))
+    # A Text title: rich reads a str title as markup with emoji codes, whatever the console says.
+    title = Text(plain(one_line(f"{r.rule.id} · {r.rule.kind} · {r.rule.title}")))
     out.print(Panel(terminal(r.english), title=title, title_align="left"))
     for problem in r.problems:
         out.print(f"[yellow]{terminal(one_line(problem))}[/]")
