@@ -173,9 +173,9 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) 
     if op == "contains_list":
         return _contains_list_sql(col, value, params)
     if op == "startswith_list":
-        return (f"EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) + 1)) AS p) q "
-                f"JOIN {LISTS_TABLE} t ON t.list_name = {_bind(params, value)} "
-                f"AND t.value = left({col}, q.p))")
+        return (f"EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) + 1)) AS __p) __q "
+                f"JOIN {LISTS_TABLE} __l ON __l.list_name = {_bind(params, value)} "
+                f"AND __l.value = left({col}, __q.__p))")
     raise CompileError(f"operator {op!r} has no SQL form")
 
 
@@ -185,12 +185,14 @@ _LIST_TYPES = {str: "VARCHAR", int: "DOUBLE", float: "DOUBLE", dt.date: "DATE", 
 
 def _many_sql(op: str, col: str, values: str) -> str:
     """A long inline list bound as one parameter (see MANY), matched term by term."""
-    terms = f"unnest(CAST({values} AS VARCHAR[])) AS t(v)"
+    # Aliases start with two underscores: no field can (sources.snake_case), so none is hidden.
+    terms = f"unnest(CAST({values} AS VARCHAR[])) AS __t(__v)"
     if op == "contains_any":
-        return f"EXISTS (SELECT 1 FROM {terms} WHERE strpos({col}, t.v) > 0)"
+        return f"EXISTS (SELECT 1 FROM {terms} WHERE strpos({col}, __t.__v) > 0)"
     if op == "startswith_any":
-        return f"EXISTS (SELECT 1 FROM {terms} WHERE starts_with({col}, t.v))"
-    return f"({col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {terms} WHERE strpos({col}, t.v) = 0))"
+        return f"EXISTS (SELECT 1 FROM {terms} WHERE starts_with({col}, __t.__v))"
+    return (f"({col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {terms} "
+            f"WHERE strpos({col}, __t.__v) = 0))")
 
 
 def _contains_list_sql(col: str, name: str, params: list[Any]) -> str:
@@ -202,12 +204,12 @@ def _contains_list_sql(col: str, name: str, params: list[Any]) -> str:
     compared in full. Entries shorter than three letters are tested one by one. DuckDB runs
     the correlated subqueries once per distinct value.
     """
-    return (f"(EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) - 1)) AS p) q "
-            f"JOIN {LISTS_TABLE} t ON t.list_name = {_bind(params, name)} "
-            f"AND length(t.value) >= 3 AND left(t.value, 3) = substr({col}, q.p, 3) "
-            f"WHERE substr({col}, q.p, length(t.value)) = t.value) "
-            f"OR EXISTS (SELECT 1 FROM {LISTS_TABLE} t WHERE t.list_name = {_bind(params, name)} "
-            f"AND length(t.value) < 3 AND strpos({col}, t.value) > 0))")
+    return (f"(EXISTS (SELECT 1 FROM (SELECT unnest(range(1, length({col}) - 1)) AS __p) __q "
+            f"JOIN {LISTS_TABLE} __l ON __l.list_name = {_bind(params, name)} "
+            f"AND length(__l.value) >= 3 AND left(__l.value, 3) = substr({col}, __q.__p, 3) "
+            f"WHERE substr({col}, __q.__p, length(__l.value)) = __l.value) "
+            f"OR EXISTS (SELECT 1 FROM {LISTS_TABLE} __l WHERE __l.list_name = "
+            f"{_bind(params, name)} AND length(__l.value) < 3 AND strpos({col}, __l.value) > 0))")
 
 
 def target_lists_table(con: duckdb.DuckDBPyConnection, lists: Mapping[str, frozenset[str]],
