@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from targeting.dates import date_of
 from targeting.errors import TargetingError, TargetingWarning
 
 _PERIOD = re.compile(r"^(\d+)([dmy])$")
@@ -22,15 +23,11 @@ class WindowError(TargetingError):
 
 def as_date(value: DateLike | None, name: str = "date") -> dt.date | None:
     """A date from a `date`, a `datetime` or an ISO string such as '2025-01-31' (None stays None)."""
-    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    if value is None:
+        return None
+    found = date_of(value)
+    if found is not None:
+        return found
     raise WindowError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, such as 2025-01-31")
 
 

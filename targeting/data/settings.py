@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from targeting.canonical import digest
+from targeting.dates import date_of
 from targeting.errors import ConfigError
 from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import did_you_mean
@@ -146,13 +147,7 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
 
 def _date(value: Any, where: str) -> dt.date:
     """A date from YAML: unquoted (2026-11-29) or quoted ('2026-11-29')."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{where} must be a date such as 2026-11-29; got {value!r}")
+    found = date_of(value)
+    if found is None:
+        raise ConfigError(f"{where} must be a date such as 2026-11-29; got {value!r}")
+    return found

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from targeting.dates import date_of
 from targeting.errors import Location, Problem, RuleError
 from targeting.rules.limits import RuleLimits, yaml_limit_problem
 from targeting.rules.model import (
@@ -326,17 +327,11 @@ class _Parser:
 
     def key_created(self, node: yaml.Node, key: str) -> Any:
         value = self.value(node)
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, str):  # quoted: '2024-10-01' is as clear a date as 2024-10-01
-            try:
-                return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        if not isinstance(value, dt.date):
+        found = date_of(value)  # quoted too: '2024-10-01' is as clear a date as 2024-10-01
+        if found is None:
             self.error("bad-date", f"'created' must be a date such as 2021-03-02; got {value!r}", node)
             return _INVALID
-        return value
+        return found
 
     def key_priorities(self, node: yaml.Node, key: str) -> Any:
         value = self.value(node)

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from targeting.dates import date_of
 from targeting.errors import Problem
 from targeting.rules.loader import did_you_mean, present
 from targeting.rules.model import (
@@ -167,15 +168,9 @@ def _number_text(value: float) -> str:
 
 
 def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    found = date_of(value)
+    if found is not None:
+        return found
     raise InvalidValue(f"{value!r} is not a date; write dates as YYYY-MM-DD, such as 2021-03-02",
                    "bad-date")
 
