@@ -43,8 +43,14 @@ class CheckReport:
 
 def check(config: Config) -> CheckReport:
     """Check the configured data; profile it when it passes the contract (implausible arrival
-    dates are then reported too, as errors or warnings)."""
-    staged = stage(config)
+    dates are then reported too, as errors or warnings). A file that cannot be read is
+    reported as its problem, so `data check --format json` carries it too."""
+    try:
+        staged = stage(config)
+    except DataError as exc:
+        if not exc.problems:
+            raise
+        return CheckReport(tuple(p for p in exc.problems if isinstance(p, DataProblem)))
     try:
         report = check_staged(staged)
         if report.problems:

@@ -25,7 +25,8 @@ from targeting.data.config import display_path
 from targeting.data.problems import unreadable
 from targeting.errors import DataError
 
-HEAD_BYTES = 1 << 20  # what is read to find a CSV file's layout
+HEAD = 1 << 16  # what is read to find a CSV file's layout ...
+HEAD_MAX = 1 << 20  # ... or, when its header row is longer, up to this
 DELIMITERS = ",;\t|"
 MAX_LINE = 2_097_152  # DuckDB's max_line_size default
 _UTF16 = {codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16-be"}
@@ -60,7 +61,9 @@ def csv_sql(paths: Sequence[str], encoding: str | None, key: str,
 def csv_layout(path: Path, encoding: str | None, key: str) -> CsvLayout:
     """The layout of one CSV file; DataError when it is empty, binary or another format."""
     shown = display_path(path)
-    head = _head(path)
+    head = _head(path, HEAD)
+    if b"\n" not in head and len(head) == HEAD:
+        head = _head(path, HEAD_MAX)
     if not head:
         raise unreadable(shown, "the file is empty (0 bytes); a CSV file needs at least a "
                          f"header row naming its columns. Export it again, or point {key} at "
@@ -74,9 +77,9 @@ def csv_layout(path: Path, encoding: str | None, key: str) -> CsvLayout:
     return CsvLayout(name if name != "utf-16-le" else "utf-16", *_header(text, shown))
 
 
-def _head(path: Path) -> bytes:
+def _head(path: Path, size: int = 4096) -> bytes:
     with path.open("rb") as handle:
-        return handle.read(HEAD_BYTES)
+        return handle.read(size)
 
 
 def _encoding(head: bytes, configured: str | None, shown: str) -> str:
@@ -163,7 +166,8 @@ def read_error(exc: duckdb.Error, paths: Sequence[str], kind: str, key: str) -> 
 
 
 def _named_file(text: str, paths: Sequence[str]) -> str | None:
-    named = re.search(r"file = (.+)", text) or re.search(r"""file ['"]([^'"]+)['"]""", text)
+    named = (re.search(r"file = (.+)", text)
+             or re.search(r"""file ['"]([^'"]+)['"]""", text, re.IGNORECASE))
     if named:
         for path in paths:
             if path == named.group(1).strip() or Path(path).name == Path(named.group(1).strip()).name:
@@ -211,7 +215,7 @@ def _failing_parquet(paths: Sequence[str]) -> str | None:
 def _parquet_problem(path: Path, text: str, key: str) -> str:
     try:
         size = path.stat().st_size
-        head = _head(path)[:4096]
+        head = _head(path)
     except OSError as exc:
         return f"the file cannot be opened ({exc.strerror}). Check its permissions."
     if size == 0:
@@ -239,7 +243,7 @@ def database_error(exc: duckdb.Error, path: Path) -> DataError:
     shown, text = display_path(path), str(exc)
     try:
         size = path.stat().st_size
-        head = _head(path)[:4096]
+        head = _head(path)
     except OSError as err:
         return unreadable(shown, f"the file cannot be opened ({err.strerror}). Check its "
                           "permissions.")
