@@ -123,14 +123,12 @@ def _leaf_sql(leaf: Leaf, cat: Catalogue, dialect: Dialect, params: list[Any],
         target = _quote(folded[leaf.field]) if leaf.field in folded else _folded(col)
     named = leaf.op in NAMED_LIST_OPERATORS
     value = _normalised(leaf.value) if is_text and leaf.op != "matches" and not named else leaf.value
-    if (named or _many(leaf.op, value)) and dialect.name != "duckdb":
-        raise CompileError(f"'{leaf.field}' {leaf.op}: a list file, or more than {MANY} values, "
-                           f"has no {dialect.name} form yet; it compiles for DuckDB")
-    return f"COALESCE({_op_sql(leaf.op, target, value, dialect, params)}, FALSE)"
-
-
-def _many(op: str, value: Any) -> bool:
-    return op in LIST_OPERATORS and len(value) > MANY
+    if leaf.op in ("contains_list", "startswith_list") and dialect.name != "duckdb":
+        raise CompileError(f"'{leaf.field}' {leaf.op} has no {dialect.name} form yet; it "
+                           "compiles for DuckDB")
+    # Other dialects keep one parameter per value (their list syntax differs).
+    many = leaf.op in LIST_OPERATORS and len(value) > MANY and dialect.name == "duckdb"
+    return f"COALESCE({_op_sql(leaf.op, target, value, dialect, params, many)}, FALSE)"
 
 
 def _quote(name: str) -> str:
@@ -143,10 +141,11 @@ def _normalised(value: Any) -> Any:
     return normalise(str(value))
 
 
-def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) -> str:
+def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any],
+            many: bool = False) -> str:
     if op in _COMPARE:
         return f"{col} {_COMPARE[op]} {_bind(params, value)}"
-    if op in ("in", "not_in") and _many(op, value):
+    if op in ("in", "not_in") and many:
         kind = _LIST_TYPES[type(value[0])] if value else "VARCHAR"
         listed = f"{col} IN (SELECT unnest(CAST({_bind(params, list(value))} AS {kind}[])))"
         return f"NOT ({listed})" if op == "not_in" else listed
@@ -157,7 +156,7 @@ def _op_sql(op: str, col: str, value: Any, dialect: Dialect, params: list[Any]) 
         return f"{col} BETWEEN {_bind(params, value[0])} AND {_bind(params, value[1])}"
     if op == "contains":
         return dialect.contains.format(col=col, val=_bind(params, value))
-    if _many(op, value):
+    if many:
         return _many_sql(op, col, _bind(params, list(value)))
     if op in ("contains_any", "contains_all"):
         parts = [dialect.contains.format(col=col, val=_bind(params, v)) for v in value]
