@@ -91,7 +91,8 @@ def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None =
     loaded = load_config(Path(config) if config is not None else None)
     catalogue, lists = field_catalogue(loaded), load_lists(loaded)
     rules, problems = check_rules([path] if path.is_file() else default_paths(loaded),
-                                  catalogue, lists, loaded.priorities or None)
+                                  catalogue, lists, loaded.priorities or None,
+                                  limits=loaded.limits)
     rule = _one(rule_ref, rules, problems)
     if target == "english":
         return describe(rule.where)
@@ -118,7 +119,7 @@ def _one(rule_ref: str, rules: list[Rule], problems: list[Any]) -> Rule:
 
 def _file_has_id(path: str, rule_id: str) -> bool:
     try:
-        return rule_id in Path(path).read_text(encoding="utf-8")
+        return rule_id.encode() in Path(path).read_bytes()
     except OSError:
         return False
 

@@ -43,6 +43,12 @@ class Problem:
         return cls(doc["code"], doc["message"], loc, doc["severity"])
 
 
+class TargetingWarning(UserWarning):
+    """Something the user should know that does not stop the command: a window clipped to the
+    data, arrivals left out as implausible. Its text is a complete line, such as
+    `warning[window-clipped]: ...`; the CLI prints it on stderr and keeps the exit code."""
+
+
 class TargetingError(Exception):
     """Base of every error the tool reports to a user."""
 

@@ -12,7 +12,7 @@ from targeting.data.dataset import Dataset
 from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
 from targeting.errors import Problem, RuleError, TargetingError
-from targeting.rules.loader import did_you_mean, rule_files
+from targeting.rules.loader import did_you_mean, rule_files, rule_id
 from targeting.rules.model import Rule
 
 
@@ -40,7 +40,7 @@ class Project:
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
                                       self.config.priorities or None, run_examples,
-                                      Cache(self.config.root))
+                                      Cache(self.config.root), self.config.limits)
         return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
@@ -90,22 +90,12 @@ class Project:
         if named:
             return named[0]
         for path in files:
-            if _file_id(path) == ref:
+            if rule_id(path, self.config.limits) == ref:
                 return path
         known = [path.stem.upper() for path in files]
         raise TargetingError(f"no rule file or id {ref!r} in {', '.join(str(p) for p in self.rule_paths)}"
                              f"{did_you_mean(ref.upper(), known)}. Give a rule file's path or the id "
                              "of a rule in the configured folders.")
-
-
-def _file_id(path: Path) -> str | None:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    return doc.get("id") if isinstance(doc, dict) else None
 
 
 def default_paths(config: Config) -> list[Path]:
@@ -122,7 +112,7 @@ def check_files(config: Config, paths: Sequence[Path] | None = None
 
     catalogue, lists = field_catalogue(config), load_lists(config)
     rules, problems = check_rules(list(paths or default_paths(config)), catalogue, lists,
-                                  config.priorities or None)
+                                  config.priorities or None, limits=config.limits)
     return rules, problems + outcome_problems(rules, outcome_fields(config))
 
 

@@ -19,6 +19,12 @@ def normalise(value: str) -> str:
     return text.lower()
 
 
+def decode_position(raw: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
+    """The 1-based line and column of the byte a decoder stopped at, for messages."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return line, exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+
+
 def simple_folds() -> dict[str, str]:
     """The characters a backend must map before lowercasing (see `normalise`)."""
     return dict(_SIMPLE_FOLD)

@@ -72,8 +72,8 @@ def test_rule_errors_exit_1_and_are_all_reported(project):
     assert lines == [
         "rules/udr-0001.yaml:6:20: error[unknown-operator]: 'containz' is not an operator; "
         "expected one of eq, ne, in, not_in, lt, le, gt, ge, between, contains, contains_any, "
-        "contains_all, startswith, startswith_any, endswith, matches, is_null, in_list "
-        "(did you mean 'contains'?)",
+        "contains_all, startswith, startswith_any, endswith, matches, is_null, in_list, "
+        "contains_list, startswith_list (did you mean 'contains'?)",
     ]
     (project / "rules" / "udr-0001.yaml").write_text(BAD.replace("containz", "gt"))
     result = run("validate")

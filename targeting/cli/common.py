@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -11,7 +12,8 @@ from typing import Any, TypeVar, cast
 import click
 
 from targeting import files
-from targeting.errors import RuleError, TargetingError
+from targeting.errors import RuleError, TargetingError, TargetingWarning
+from targeting.render.escape import plain
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -54,19 +56,32 @@ def as_date(value: dt.datetime | None) -> dt.date | None:
 
 
 def reports_errors(func: Command) -> Command:
-    """Turn the library's errors into a message on stderr and the error's exit code."""
+    """Turn the library's errors into a message on stderr and the error's exit code, and print
+    its warnings (TargetingWarning) on stderr as they come, leaving the exit code alone."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RuleError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(exc.exit_code)
-        except TargetingError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", TargetingWarning)
+            show = warnings.showwarning
+            warnings.showwarning = functools.partial(_show_warning, show)
+            try:
+                return func(*args, **kwargs)
+            except RuleError as exc:
+                for problem in exc.problems:
+                    click.echo(plain(problem), err=True)
+                sys.exit(exc.exit_code)
+            except TargetingError as exc:
+                click.echo(f"error: {plain(exc)}", err=True)
+                sys.exit(exc.exit_code)
     return cast(Command, wrapper)
+
+
+def _show_warning(default: Callable[..., None], message: Warning | str, category: type[Warning],
+                  *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, TargetingWarning):
+        click.echo(plain(message), err=True)
+    else:
+        default(message, category, *args, **kwargs)
 
 
 def write_atomic(path: Path, text: str) -> None:

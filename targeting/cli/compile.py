@@ -7,6 +7,7 @@ import click
 
 from targeting.api import compile_rule
 from targeting.cli.common import reports_errors
+from targeting.render.escape import plain
 
 
 @click.command(name="compile")
@@ -18,4 +19,4 @@ from targeting.cli.common import reports_errors
 @reports_errors
 def command(rule: str, target: str, config_path: Path | None) -> None:
     """Print RULE (a rule file, or an id in the configured folders) as SQL, Polars or English."""
-    click.echo(compile_rule(rule, target, config_path))
+    click.echo(plain(compile_rule(rule, target, config_path)))

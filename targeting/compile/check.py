@@ -10,6 +10,7 @@ from targeting.cache import Cache, cache_key
 from targeting.canonical import digest
 from targeting.compile.regex import regex_problem
 from targeting.errors import Problem
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import parse_rules
 from targeting.rules.model import Catalogue, Rule, leaves
 from targeting.rules.validate import Lists, outcome_problems, type_rule
@@ -19,9 +20,10 @@ __all__ = ["check_rules", "outcome_problems", "validate_rules"]
 
 def check_rules(paths: Iterable[Path], catalogue: Catalogue, lists: Lists,
                 priorities: Iterable[str] | None = None, run_examples: bool = True,
-                cache: Cache | None = None) -> tuple[list[Rule], list[Problem]]:
+                cache: Cache | None = None, limits: RuleLimits | None = None
+                ) -> tuple[list[Rule], list[Problem]]:
     """Parse and validate every rule under `paths`; return the typed rules and every problem."""
-    rules, problems = parse_rules(paths)
+    rules, problems = parse_rules(paths, limits)
     typed, more = validate_rules(rules, catalogue, lists, priorities, run_examples, cache)
     return typed, problems + more
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import glob
 
+import duckdb
+
 from targeting.data.config import Config
 from targeting.data.contract import MANIFEST_COLUMNS, field_type, infer_text_type
+from targeting.data.reading import read_error
 from targeting.data.sources import snake_case, stage
 from targeting.db import connect
 from targeting.rules.model import Catalogue, FieldType
@@ -26,6 +29,8 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
                            [paths]).fetchall()
+    except duckdb.Error as exc:
+        raise read_error(exc, paths, "parquet", "data.manifest") from None
     finally:
         con.close()
     mapping = config.data.columns.get("manifest", {})

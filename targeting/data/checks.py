@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from targeting.data.config import Config, display_path
 from targeting.data.contract import (
     CONTRACT,
@@ -16,7 +18,9 @@ from targeting.data.contract import (
     cast_expr,
 )
 from targeting.data.dataset import Dataset, materialise
-from targeting.data.sources import FILE_COLUMN, ROW_COLUMN, Staged, stage
+from targeting.data.plausible import arrival_problems
+from targeting.data.problems import DataProblem
+from targeting.data.sources import FILE_COLUMN, ROW_COLUMN, Staged, stage, staging_error
 from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -35,22 +39,6 @@ TYPE_FIXES = {
 
 
 @dataclass(frozen=True)
-class DataProblem:
-    """One way a data file breaks the contract: which file, a stable code, and the details."""
-
-    code: str
-    file: str
-    message: str
-    rows: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.file}: error[{self.code}]: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "file": self.file, "rows": self.rows, "message": self.message}
-
-
-@dataclass(frozen=True)
 class CheckReport:
     """Every contract problem found, and the profile when there were none."""
 
@@ -59,30 +47,50 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """No problem is an error (warnings do not stop the data being used)."""
+        return not any(p.severity == "error" for p in self.problems)
 
 
 def check(config: Config) -> CheckReport:
-    """Check the configured data; profile it when it is clean."""
-    staged = stage(config)
+    """Check the configured data; profile it when it passes the contract (implausible arrival
+    dates are then reported too, as errors or warnings). A file that cannot be read is
+    reported as its problem, so `data check --format json` carries it too."""
+    try:
+        staged = stage(config)
+    except DataError as exc:
+        if not exc.problems:
+            raise
+        return CheckReport(tuple(p for p in exc.problems if isinstance(p, DataProblem)))
     try:
         report = check_staged(staged)
         if report.problems:
             return report
-        return CheckReport((), profile(materialise(staged)))
+        dataset = materialise(staged)
+        dates = arrival_problems(dataset.con, _DAYS_SQL, config)
+        return CheckReport(tuple(dates), profile(dataset))
+    except duckdb.Error as exc:
+        error = staging_error(config, exc)
+        return CheckReport(tuple(p for p in error.problems if isinstance(p, DataProblem)))
     finally:
         staged.con.close()
+
+
+_DAYS_SQL = "SELECT arrival_date, count(*) AS n FROM manifest GROUP BY arrival_date"
 
 
 def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
     """Stage, check and type the sources, in memory or in the given DuckDB database file;
     DataError (exit 2) lists every problem."""
     staged = stage(config, database)
-    report = check_staged(staged)
-    if report.problems:
+    try:
+        report = check_staged(staged)
+        if not report.problems:
+            return materialise(staged)
+    except duckdb.Error as exc:
         staged.con.close()
-        raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
-    return materialise(staged)
+        raise staging_error(config, exc) from None
+    staged.con.close()
+    raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
 
 
 def check_staged(staged: Staged) -> CheckReport:
@@ -90,6 +98,7 @@ def check_staged(staged: Staged) -> CheckReport:
     problems: list[DataProblem] = []
     for table in ("manifest", "exams"):
         present = staged.columns(table)
+        problems += _empty_table(staged, table)
         problems += _missing_columns(staged, table, present)
         problems += _empty_required(staged, table, present)
         problems += _bad_types(staged, table, present)
@@ -106,6 +115,18 @@ def check_staged(staged: Staged) -> CheckReport:
 
 
 # --- the checks ------------------------------------------------------------------------
+
+
+def _empty_table(staged: Staged, table: str) -> list[DataProblem]:
+    if table == "exams" and staged.config.data.labelled is not None:
+        return []  # built from the manifest: empty exactly when the manifest is
+    if staged.con.execute(f'SELECT count(*) FROM "_src_{table}"').fetchall()[0][0]:
+        return []
+    what = ("the manifest has no rows, so no rule can be measured on it" if table == "manifest"
+            else "the exam table has no rows, so every rule would show no exam and no hit")
+    return [DataProblem("empty-table", staged.labels[table],
+                        f"{what}. Export the {'shipments' if table == 'manifest' else 'exam findings'} "
+                        f"again, or point data.{table} at the file that holds them.")]
 
 
 def _missing_columns(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:

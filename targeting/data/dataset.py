@@ -49,12 +49,19 @@ class Dataset:
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
 
     def arrival_range(self) -> tuple[dt.date | None, dt.date | None]:
-        """The first and last arrival dates (None, None for an empty manifest)."""
+        """The first and last plausible arrival dates (None, None for an empty manifest):
+        arrivals before data.earliest or after data.extracted are in no window."""
         if self._arrivals is None:
             first, last = self.con.execute(
                 "SELECT min(arrival_date), max(arrival_date) FROM arrivals").fetchall()[0]
             self._arrivals = (first, last)
-        return self._arrivals
+        first, last = self._arrivals
+        low, high = self.config.data.checks.earliest, self.config.data.checks.last_day()
+        if first is not None and last is not None and (first < low or last > high):
+            first, last = self.con.execute(
+                "SELECT min(arrival_date), max(arrival_date) FROM arrivals "
+                "WHERE arrival_date BETWEEN ? AND ?", [low, high]).fetchall()[0]
+        return first, last
 
     def manifest_frame(self) -> pl.DataFrame:
         """The typed manifest as a Polars DataFrame."""

@@ -9,20 +9,23 @@ them; a change to a default is a change to every project's policy or gate.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from targeting.canonical import digest
+from targeting.dates import date_of
 from targeting.errors import ConfigError
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import did_you_mean
 
 _PERIOD = re.compile(r"^\d+[dmy]$")
 ESTIMATES = ("auto", "ipw", "random", "observed")  # see targeting/backtest/estimate.py
 
 
-def _setting(default: Any, meaning: str, at_most: float | None = None, kind: str = "number") -> Any:
-    return field(default=default, metadata={"meaning": meaning, "at_most": at_most, "kind": kind})
+def _setting(default: Any, meaning: str, at_most: float | None = None, **more: Any) -> Any:
+    return field(default=default, metadata={"meaning": meaning, "at_most": at_most, **more})
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class PromotionSettings:
     retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
     supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
     estimate: str = _setting("auto", "the precision estimate criteria use (docs/metrics.md)",
-                             kind="estimate")
+                             choices=ESTIMATES)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -92,7 +95,27 @@ class LedgerSettings:
         return dataclasses.asdict(self)
 
 
-Settings = TypeVar("Settings", PromotionSettings, GateSettings, LedgerSettings)
+@dataclass(frozen=True)
+class DataChecks:
+    """How plausible the data's arrival dates must be: the `data:` keys extracted, earliest and
+    implausible_arrivals (docs/data-contract.md)."""
+
+    extracted: dt.date | None = field(default=None, metadata={
+        "meaning": "the day the data was extracted; arrivals after it are implausible "
+                   "(default: today)", "kind": "date"})
+    earliest: dt.date = field(default=dt.date(1990, 1, 1), metadata={
+        "meaning": "arrivals before it are implausible", "kind": "date"})
+    implausible_arrivals: str = _setting(
+        "error", "error: stop; warning: say so, and keep those shipments out of every window",
+        choices=("error", "warning"))
+
+    def last_day(self) -> dt.date:
+        """The latest plausible arrival date."""
+        return self.extracted or dt.date.today()
+
+
+Settings = TypeVar("Settings", PromotionSettings, GateSettings, LedgerSettings, RuleLimits,
+                    DataChecks)
 
 
 def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:
@@ -114,6 +137,14 @@ def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -
 
 def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     default = spec.default
+    if spec.metadata.get("kind") == "date":
+        return _date(value, where)
+    choices = spec.metadata.get("choices")
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {value!r}"
+                              f"{did_you_mean(str(value), choices)}")
+        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false; got {value!r}")
@@ -121,11 +152,6 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     if spec.metadata.get("kind") == "period":
         if value is not None and not (isinstance(value, str) and _PERIOD.match(value.strip())):
             raise ConfigError(f"{where} must be a period such as 12m, 90d or 2y; got {value!r}")
-        return value
-    if spec.metadata.get("kind") == "estimate":
-        if value not in ESTIMATES:
-            raise ConfigError(f"{where} must be one of {', '.join(ESTIMATES)}; got {value!r}"
-                              f"{did_you_mean(str(value), ESTIMATES)}")
         return value
     if spec.metadata.get("kind") == "text":
         if value is not None and not (isinstance(value, str) and value.strip()):
@@ -135,7 +161,18 @@ def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be a non-negative number; got {value!r}")
     if isinstance(default, int) and not float(value).is_integer():
         raise ConfigError(f"{where} must be a whole number; got {value!r}")
+    at_least = spec.metadata.get("at_least")
+    if at_least is not None and value < at_least:
+        raise ConfigError(f"{where} must be at least {at_least}; got {value!r}")
     at_most = spec.metadata.get("at_most")
     if at_most is not None and value > at_most:
         raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")
     return float(value) if isinstance(default, float) else int(value)
+
+
+def _date(value: Any, where: str) -> dt.date:
+    """A date from YAML: unquoted (2026-11-29) or quoted ('2026-11-29')."""
+    found = date_of(value)
+    if found is None:
+        raise ConfigError(f"{where} must be a date such as 2026-11-29; got {value!r}")
+    return found

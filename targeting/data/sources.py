@@ -17,8 +17,9 @@ import duckdb
 
 from targeting.data.config import Config, Source, display_path
 from targeting.data.contract import ident
+from targeting.data.reading import csv_sql, database_error, parquet_sql, read_error
 from targeting.db import connect, drop_relation
-from targeting.errors import ConfigError
+from targeting.errors import ConfigError, DataError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
 ROW_COLUMN = "_source_row"  # its position in that file, so examples are shown in file order
@@ -81,7 +82,7 @@ def _stage(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     for table in tables:
         source: Source = getattr(data, table)
         read, from_text[table] = _read_source(con, source, config, table, files)
-        _stage_raw(con, table, read, from_text[table])
+        _read_raw(con, table, read, source, config)
         labels[table] = _label(source, config)
         renames[table] = _stage_table(con, config, table, labels[table])
     if data.labelled is not None:
@@ -100,7 +101,45 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> None:
             f"{display_path(config.path)}: data.database: {display_path(path)} does not exist. "
             f"Check the path (it is relative to the config file's folder)."
         )
-    con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    try:
+        con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise database_error(exc, path) from None
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[Any]],
+              source: Source, config: Config) -> None:
+    """`_raw_<table>`: a view over a Parquet file or database table (read again by each check,
+    column by column, rather than copied: a copy of 10M shipments costs more than every check),
+    over a table for CSV (parsed once); each row with its position in its file. A file that
+    cannot be read is a DataError that says which and why (data/reading.py), never DuckDB's
+    own exception."""
+    try:
+        if source.pattern is not None and source.pattern.lower().endswith(".csv"):
+            con.execute(f'CREATE TABLE "_csv_{table}" AS {read[0]}', read[1])
+            con.execute(f'CREATE VIEW "_raw_{table}" AS SELECT *, rowid AS "{ROW_COLUMN}" '
+                        f'FROM "_csv_{table}"')
+        else:
+            con.sql(read[0], params=read[1]).create_view(f"_raw_{table}")
+    except duckdb.Error as exc:
+        if source.table is not None:
+            assert config.data.database is not None
+            raise database_error(exc, config.data.database) from None
+        paths = sorted(glob.glob(source.pattern or "", recursive=True))
+        kind = "csv" if paths and paths[0].lower().endswith(".csv") else "parquet"
+        raise read_error(exc, paths, kind, f"data.{table}") from None
+
+
+def staging_error(config: Config, exc: duckdb.Error) -> DataError:
+    """The DataError for a source that failed while the checks or the typing read it (staging
+    reads Parquet and database tables through views, so damage past their metadata shows
+    then)."""
+    if config.data.database is not None:
+        return database_error(exc, config.data.database)
+    paths = [p for source in (config.data.manifest, config.data.exams) if source is not None
+             for p in sorted(glob.glob(source.pattern or "", recursive=True))]
+    kind = "csv" if paths and paths[0].lower().endswith(".csv") else "parquet"
+    return read_error(exc, paths, kind, "data")
 
 
 def _sql_text(value: str) -> str:
@@ -139,12 +178,8 @@ def _read_source(
         )
     files.extend(Path(p) for p in paths)
     if kinds == {".csv"}:
-        sql = (f"SELECT * FROM read_csv(?, header=true, all_varchar=true, union_by_name=true, "
-               f"filename='{FILE_COLUMN}')")
-        return (sql, [paths]), True
-    sql = (f'SELECT * RENAME (file_row_number AS "{ROW_COLUMN}") FROM read_parquet(?, '
-           f"union_by_name=true, filename='{FILE_COLUMN}', file_row_number=true)")
-    return (sql, [paths]), False
+        return csv_sql(paths, source.encoding, f"data.{table}", FILE_COLUMN), True
+    return parquet_sql(paths, FILE_COLUMN, ROW_COLUMN), False
 
 
 def _check_value_columns(staged: Staged) -> None:
@@ -158,6 +193,12 @@ def _check_value_columns(staged: Staged) -> None:
                 f"{display_path(staged.config.path)}: data.values: no table has a column "
                 f"{column!r} (names after column mapping){hint}"
             )
+
+
+def table_label(config: Config, table: str) -> str:
+    """How messages name a table's source: its file or glob, or database:table."""
+    source = getattr(config.data, table if table == "manifest" or config.data.exams else "manifest")
+    return _label(source, config)
 
 
 def _label(source: Source, config: Config) -> str:
@@ -181,19 +222,6 @@ def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("exams", "manifest"):
         for stage_name in (f"_src_{table}", f"_raw_{table}", f"_csv_{table}"):
             drop_relation(con, stage_name)
-
-
-def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[Any]],
-               from_text: bool) -> None:
-    """`_raw_<table>`: a view over a Parquet file or database table (read again by each check,
-    column by column, rather than copied: a copy of 10M shipments costs more than every check),
-    a table for CSV (parsed once)."""
-    if from_text:
-        con.execute(f'CREATE TABLE "_csv_{table}" AS {read[0]}', read[1])
-        con.execute(f'CREATE VIEW "_raw_{table}" AS SELECT *, rowid AS "{ROW_COLUMN}" '
-                    f'FROM "_csv_{table}"')
-    else:
-        con.sql(read[0], params=read[1]).create_view(f"_raw_{table}")
 
 
 def _stage_table(

@@ -73,12 +73,9 @@ class Verdict:
         lift_low = self.metrics.get("lift_low") or 0.0
         return (not self.promote, -sum(c.passed for c in self.criteria), -lift_low, self.rule.id)
 
-    def render(self) -> str:
-        """A short text for the terminal."""
-        if self.promote:
-            return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
-        reasons = "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
-        return f"[yellow]verdict: not yet[/] — fails {reasons}"
+    def reasons(self) -> str:
+        """Each failing criterion with why, in words: 'breadth (2 vs 3); ...'."""
+        return "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
 
 
 def _compare(c: Criterion) -> str:

@@ -17,6 +17,7 @@ from targeting.gate.cache import Cache, cache_key, data_fingerprint
 from targeting.gate.changes import Changes, base_files
 from targeting.gate.result import METRICS, Check
 from targeting.project import Project
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import parse_rules, rule_files
 from targeting.rules.model import Rule
 
@@ -55,9 +56,11 @@ class GateContext:
         top = self.changes.top
         chosen = self.project.rule_paths if folders is None else folders
         current = list(dict.fromkeys(rule_files([f for f in chosen if f.is_dir()])))
-        self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current})
+        limits = self.project.config.limits
+        self.now = _side(current, {os.path.abspath(p): _rel(p, top) for p in current}, limits)
         written = base_files(self.changes, list(self.changes.modified + self.changes.deleted), folder)
-        self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()})
+        self.before = _side(list(written), {os.path.abspath(p): rel for p, rel in written.items()},
+                            limits)
         self.now_problems = self._validate(self.now)
         self.before_problems = self._validate(self.before)
 
@@ -195,8 +198,8 @@ class GateContext:
 
 
 
-def _side(paths: list[Path], rel: dict[str, str]) -> _Side:
-    rules, problems = parse_rules(paths)
+def _side(paths: list[Path], rel: dict[str, str], limits: RuleLimits | None = None) -> _Side:
+    rules, problems = parse_rules(paths, limits)
     by_path = {rel[os.path.abspath(r.path)]: r for r in rules}
     return _Side(by_path, problems, rel)
 

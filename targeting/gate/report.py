@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from targeting.gate.result import Check, GateResult, RuleChange
+from targeting.render import escape
 
 ROWS = (("targeted", "targeted"), ("flags/day", "flags_per_day"), ("hit rate (95% CI)", "hit_rate"),
         ("lift", "lift"), ("unique discrepant", "unique_discrepant"))
@@ -41,22 +42,24 @@ def _header(result: GateResult) -> str:
 
 
 def text(result: GateResult) -> str:
-    lines = [f"targeting gate: {_header(result)}"]
+    lines = [f"targeting gate: {escape.one_line(_header(result))}"]
     if not result.changes:
         lines.append("no rule or query files added, changed or removed")
     for change in result.changes:
-        lines.append(f"\n{change.id} ({change.kind}, {change.change}) {change.path}")
+        lines.append(f"\n{escape.one_line(change.id)} ({change.kind}, {change.change}) "
+                     f"{escape.one_line(change.path)}")
         if change.after or change.before:
             for label, key in ROWS:
                 lines.append(f"  {label:<20} {_value(change.before, key):>28}  →  "
                              f"{_value(change.after, key)}")
         for check in _checks_of(result, change.id):
-            lines.append(f"  {_mark(check)} {check.name}: {check.message}")
+            lines.append(f"  {_mark(check)} {check.name}: {escape.one_line(check.message)}")
     others = [c for c in result.checks if c.rule not in {ch.id for ch in result.changes}
               and c.outcome != "pass"]
     if others:
         lines.append("")
-        lines += [f"{_mark(c)} {c.rule} {c.name}: {c.message} ({c.path}:{c.line or 1})" for c in others]
+        lines += [f"{_mark(c)} {escape.one_line(c.rule)} {c.name}: {escape.one_line(c.message)} "
+                  f"({escape.one_line(c.path)}:{c.line or 1})" for c in others]
     lines.append(f"\n{verdict(result)}  (cache: {result.cache_hits} hits, "
                  f"{result.cache_misses} misses)")
     return "\n".join(lines)
@@ -71,7 +74,7 @@ def _mark(check: Check) -> str:
 
 
 def markdown(result: GateResult) -> str:
-    lines = ["## targeting gate", "", f"_{_header(result)}_", ""]
+    lines = ["## targeting gate", "", f"_{escape.markdown(_header(result))}_", ""]
     if not result.changes:
         lines += ["No rule or query files added, changed or removed.", ""]
     for change in result.changes:
@@ -80,20 +83,23 @@ def markdown(result: GateResult) -> str:
               and c.outcome != "pass"]
     if others:
         lines += ["### Other findings", ""]
-        lines += [f"- {_icon(c)} `{c.path}:{c.line or 1}` {c.name}: {_md(c.message)}" for c in others]
+        lines += [f"- {_icon(c)} {escape.markdown_code(f'{c.path}:{c.line or 1}')} "
+                  f"{escape.markdown(c.name)}: {escape.markdown(c.message)}" for c in others]
         lines.append("")
     lines.append(f"**{'✅' if result.passed else '❌'} {verdict(result)}**")
     return "\n".join(lines) + "\n"
 
 
 def _markdown_change(result: GateResult, change: RuleChange) -> list[str]:
-    lines = [f"### `{change.id}` ({change.kind}, {change.change})", "", f"`{change.path}`", ""]
+    lines = [f"### {escape.markdown_code(change.id)} ({change.kind}, {change.change})", "",
+             escape.markdown_code(change.path), ""]
     if change.after or change.before:
         lines += ["| metric | before | after |", "|---|---:|---:|"]
         lines += [f"| {label} | {_value(change.before, key)} | {_value(change.after, key)} |"
                   for label, key in ROWS]
         lines.append("")
-    lines += [f"- {_icon(c)} {c.name}: {_md(c.message)}" for c in _checks_of(result, change.id)]
+    lines += [f"- {_icon(c)} {escape.markdown(c.name)}: {escape.markdown(c.message)}"
+              for c in _checks_of(result, change.id)]
     return lines + [""]
 
 
@@ -101,8 +107,6 @@ def _icon(check: Check) -> str:
     return {"pass": "✅", "fail": "❌", "warn": "⚠️"}[check.outcome]
 
 
-def _md(message: str) -> str:
-    return message.replace("|", "\\|").replace("\n", " ")
 
 
 def junit(result: GateResult) -> str:
@@ -110,15 +114,17 @@ def junit(result: GateResult) -> str:
     suite = ET.Element("testsuite", name="targeting gate", tests=str(len(result.checks)))
     failing = 0
     for check in result.checks:
-        case = ET.SubElement(suite, "testcase", classname=check.rule, name=check.name,
-                             file=check.path or "", line=str(check.line or 1))
+        case = ET.SubElement(suite, "testcase", classname=escape.xml(check.rule),
+                             name=escape.xml(check.name), file=escape.xml(check.path or ""),
+                             line=str(check.line or 1))
         fails = check.outcome == "fail" or (check.outcome == "warn" and result.fail_on_warnings)
+        message = escape.xml(check.message)
         if fails:
             failing += 1
-            ET.SubElement(case, "failure", message=check.message,
-                          type="warning" if check.outcome == "warn" else "error").text = check.message
+            ET.SubElement(case, "failure", message=message,
+                          type="warning" if check.outcome == "warn" else "error").text = message
         else:
-            ET.SubElement(case, "system-out").text = f"{check.outcome}: {check.message}"
+            ET.SubElement(case, "system-out").text = f"{check.outcome}: {message}"
     suite.set("failures", str(failing))
     suite.set("errors", "0")
     root = ET.Element("testsuites", name="targeting gate")
@@ -134,19 +140,14 @@ def github(result: GateResult) -> str:
         if check.outcome == "pass":
             continue
         level = "error" if check.outcome == "fail" else "warning"
-        props = [f"file={_prop(check.path)}"] if check.path else []
-        props += [f"line={check.line or 1}", f"title={_prop(f'gate {check.name}: {check.rule}')}"]
-        lines.append(f"::{level} {','.join(props)}::{_data(check.message)}")
-    lines.append(f"::notice title=targeting gate::{_data(verdict(result))}")
+        props = [f"file={escape.github_property(check.path)}"] if check.path else []
+        props += [f"line={check.line or 1}",
+                  f"title={escape.github_property(f'gate {check.name}: {check.rule}')}"]
+        lines.append(f"::{level} {','.join(props)}::{escape.github(check.message)}")
+    lines.append(f"::notice title=targeting gate::{escape.github(verdict(result))}")
     return "\n".join(lines)
 
 
-def _data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(value: str) -> str:
-    return _data(value).replace(":", "%3A").replace(",", "%2C")
 
 
 def as_json(result: GateResult) -> str:

@@ -10,6 +10,9 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Criterion, Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.render.escape import markdown as md
+from targeting.render.escape import one_line
+from targeting.render.escape import terminal as shown
 from targeting.units import pct
 
 
@@ -38,12 +41,13 @@ def terminal(review: Review) -> Iterator[Any]:
     for v in review.verdicts:
         verdict = "[green]PROMOTE[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
-        table.add_row(v.rule.id, v.rule.port or "", verdict, report.interval(v.metrics), fails)
+        table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
+                      report.interval(v.metrics), fails)
     yield table
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
         for r in review.retire:
-            yield f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)
+            yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
     else:
         yield "\nNo active UDR meets a retirement criterion."
 
@@ -71,19 +75,22 @@ def _summary(review: Review) -> str:
              "|---|---|---|---|---|"]
     for v in review.verdicts:
         fails = ", ".join(c.name for c in v.failing) or "–"
-        lines.append(f"| {v.rule.id} | {v.rule.port or ''} | {'**promote**' if v.promote else 'not yet'} | "
+        lines.append(f"| {md(v.rule.id)} | {md(v.rule.port or '')} | "
+                     f"{'**promote**' if v.promote else 'not yet'} | "
                      f"{report.interval(v.metrics)} | {fails} |")
     return "\n".join(lines) + "\n"
 
 
 def _candidate(review: Review, v: Verdict) -> str:
-    lines = [f"## {v.rule.id}: {v.rule.title}\n", f"Owner {v.rule.owner or '–'}, port {v.rule.port or '–'}, "
-             f"created {v.rule.created or '–'}.\n", f"> {describe(v.rule.where)}\n"]
-    if v.rule.rationale:
-        lines.append(f"Rationale: {v.rule.rationale}\n")
+    rule = v.rule
+    lines = [f"## {md(rule.id)}: {md(rule.title)}\n",
+             f"Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
+             f"created {rule.created or '–'}.\n", f"> {md(describe(rule.where))}\n"]
+    if rule.rationale:
+        lines.append(f"Rationale: {md(rule.rationale)}\n")
     lines += ["| criterion | passed | value | threshold |", "|---|---|---|---|"]
-    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {_value(c.value)} | {_value(c.threshold)} |"
-              for c in v.criteria]
+    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {md(_value(c.value))} | "
+              f"{md(_value(c.threshold))} |" for c in v.criteria]
     detail = review.details.get(v.rule.id)
     if detail is not None:
         lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
@@ -108,7 +115,8 @@ def _retirements(review: Review) -> str:
     if not review.retire:
         return "## Retirement\n\nNo active UDR meets a retirement criterion.\n"
     lines = ["## UDRs proposed for retirement\n"]
-    lines += [f"- **{r.rule.id}** ({r.rule.title}): " + "; ".join(r.reasons) for r in review.retire]
+    lines += [f"- **{md(r.rule.id)}** ({md(r.rule.title)}): " + md("; ".join(r.reasons))
+              for r in review.retire]
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from targeting.render.escape import markdown
 from targeting.units import missing, num, pct
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], formats: dict[str, Any] | Non
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return num(value, 3)
-    return "–" if value is None else str(value).replace("|", "\\|")
+    return "–" if value is None else markdown(value)
 
 
 def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 no external files. Rendering only: everything shown comes from `review.Review`."""
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from targeting.backtest.matches import Rows
@@ -10,6 +9,7 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.render.escape import html_text as escape
 from targeting.units import num, pct
 
 _STYLE = """

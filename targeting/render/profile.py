@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from targeting.data.checks import CheckReport
+from targeting.render.escape import one_line, terminal
 
 TOP_PORTS = 5
 SHOWN_NULLS = 12
@@ -34,8 +35,8 @@ def _summary(profile: dict[str, Any]) -> Table:
     ports, modes = profile["ports"], profile["modes"]
     table.add_row("rows", f"{profile['rows']:,}")
     table.add_row("arrival dates", f"{profile['date_min']} .. {profile['date_max']}")
-    table.add_row("ports", f"{len(ports)}" + (f" (most rows: {_top(ports)})" if ports else ""))
-    table.add_row("modes", _top(modes, len(modes)) if modes else "(no mode column)")
+    table.add_row("ports", f"{len(ports)}" + (f" (most rows: {terminal(_top(ports))})" if ports else ""))
+    table.add_row("modes", terminal(_top(modes, len(modes))) if modes else "(no mode column)")
     table.add_row("exams", f"{profile['exams']:,}")
     table.add_row("exam rate", _rate(profile["exam_rate"], profile["examined_shipments"],
                                      profile["rows"], "shipments examined"))
@@ -53,7 +54,7 @@ def _null_table(profile: dict[str, Any]) -> Table:
     rows = [("manifest", c, s) for c, s in profile["null_share"].items() if s > 0]
     rows += [("exams", c, s) for c, s in profile["exam_null_share"].items() if 0 < s < 1]
     for name, column, share in sorted(rows, key=lambda r: -r[2])[:SHOWN_NULLS]:
-        table.add_row(name, column, f"{share:.1%}")
+        table.add_row(name, terminal(one_line(column)), f"{share:.1%}")
     return table
 
 

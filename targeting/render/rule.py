@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from targeting import files
 from targeting.backtest.matches import Rows
 from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
+from targeting.decide.policy import Verdict
 from targeting.errors import TargetingError
+from targeting.render.escape import one_line, plain, terminal
 from targeting.render.formats import interval, sparkline, window_line
 from targeting.render.terminal import rows_table
 from targeting.units import num, pct
@@ -28,10 +31,11 @@ WIDE_SAMPLE_COLUMNS = ("shipment_id", "arrival_date", "port_code", "mode", "coun
 def print_report(r: RuleReport, out: Console) -> None:
     """The officer's screen for one rule."""
     m = r.metrics
-    title = f"{r.rule.id} · {r.rule.kind} · {r.rule.title}"
-    out.print(Panel(r.english, title=title, title_align="left"))
+    # A Text title: rich reads a str title as markup with emoji codes, whatever the console says.
+    title = Text(plain(one_line(f"{r.rule.id} · {r.rule.kind} · {r.rule.title}")))
+    out.print(Panel(terminal(r.english), title=title, title_align="left"))
     for problem in r.problems:
-        out.print(f"[yellow]{problem}[/]")
+        out.print(f"[yellow]{terminal(one_line(problem))}[/]")
     examples = len(r.rule.examples)
     out.print(f"examples: {examples} pass" if examples
               else "[yellow]examples: none; add tests.match and tests.no_match[/]")
@@ -42,12 +46,18 @@ def print_report(r: RuleReport, out: Console) -> None:
         out.print(rows_table(r.by_port, _PORT_COLUMNS, title="By port"))
     out.print(_overlap_line(r))
     if r.verdict is not None:
-        out.print(r.verdict.render())
+        out.print(_verdict(r.verdict))
     sample = r.sample
     if sample:
         out.print(_sample_table(sample, WIDE_SAMPLE_COLUMNS if out.width >= 120 else SAMPLE_COLUMNS))
     if m["targeted"] == 0:
         out.print("[yellow]The rule matches no shipment in the window.[/]")
+
+
+def _verdict(verdict: Verdict) -> str:
+    if verdict.promote:
+        return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
+    return f"[yellow]verdict: not yet[/] — fails {terminal(verdict.reasons())}"
 
 
 def _panel(r: RuleReport) -> Table:
@@ -106,7 +116,8 @@ _PORT_COLUMNS = [("port", "port", str), ("targeted", "targeted", num),
 def _overlap_line(r: RuleReport) -> str:
     if not r.overlaps:
         return "overlap: no active UDR matches any of the same shipments"
-    parts = [f"{o['udr']} {pct(o['jaccard'])} ({o['shared']:,} shared)" for o in r.overlaps]
+    parts = [f"{terminal(o['udr'])} {pct(o['jaccard'])} ({o['shared']:,} shared)"
+             for o in r.overlaps]
     return (f"overlap with active UDRs (Jaccard): {', '.join(parts)}; "
             f"{r.metrics['unique_discrepant']:,} discrepant shipments no active UDR catches")
 
@@ -126,7 +137,7 @@ def _sample_table(sample: Rows, columns: tuple[str, ...]) -> Table:
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else terminal(one_line(value))
 
 
 def report_json(r: RuleReport) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from targeting.render.escape import terminal
 from targeting.units import num, pct
 
 if TYPE_CHECKING:
@@ -14,16 +15,17 @@ if TYPE_CHECKING:
 
 
 def console() -> Console:
-    """The terminal console; rich honours NO_COLOR and the terminal's width."""
-    return Console(highlight=False)
+    """The terminal console; rich honours NO_COLOR and the terminal's width. No emoji codes:
+    a title such as ':warning:' is shown as written (markup is escaped per cell, escape.py)."""
+    return Console(highlight=False, emoji=False)
 
 
 # --- scoreboard -------------------------------------------------------------------------------
 # (header, render, minimum terminal width at which the column is shown)
 _BOARD_COLUMNS: list[tuple[str, Any, int]] = [
-    ("id", lambda r: r["id"], 0),
+    ("id", lambda r: terminal(r["id"]), 0),
     ("kind", lambda r: r["kind"], 0),
-    ("port", lambda r: r["port"] or "", 100),
+    ("port", lambda r: terminal(r["port"] or ""), 100),
     ("targeted", lambda r: num(r["targeted"]), 0),
     ("exam'd", lambda r: num(r["examined"]), 0),
     ("disc.", lambda r: num(r["discrepant"]), 0),
@@ -36,7 +38,7 @@ _BOARD_COLUMNS: list[tuple[str, Any, int]] = [
     ("flags/day", lambda r: num(r["flags_per_day"], 1), 140),
     ("ports", lambda r: f"{r['ports_with_hits']}/{r['ports_targeted']}", 150),
     ("unique", lambda r: num(r["unique_discrepant"]), 160),
-    ("overlap", lambda r: f"{r['max_overlap_id']} {pct(r['max_overlap_jaccard'], 0)}"
+    ("overlap", lambda r: f"{terminal(r['max_overlap_id'])} {pct(r['max_overlap_jaccard'], 0)}"
      if r["max_overlap_id"] else "–", 170),
 ]
 
@@ -55,10 +57,11 @@ def scoreboard_table(board: pl.DataFrame, width: int) -> Table:
 
 def rows_table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, Any]],
                title: str | None = None) -> Table:
-    """A small rich table: columns are (header, key, render)."""
+    """A small rich table: columns are (header, key, render); every cell is shown as text,
+    never read as markup (groups and ports come from the data)."""
     table = Table(box=None, pad_edge=False, header_style="bold", title=title, title_justify="left")
     for header, _, _ in columns:
         table.add_column(header, no_wrap=True)
     for row in rows:
-        table.add_row(*[render(row[key]) for _, key, render in columns])
+        table.add_row(*[terminal(render(row[key])) for _, key, render in columns])
     return table
