@@ -20,6 +20,7 @@ from targeting.data.catalogue import field_catalogue
 from targeting.data.config import load_config
 from targeting.data.lists import load_lists
 from targeting.decide import coverage as _coverage
+from targeting.decide.coverage import Coverage
 from targeting.decide.inspect import RuleReport, inspect_rule
 from targeting.decide.review import Review, build_review
 from targeting.errors import TargetingError
@@ -75,9 +76,10 @@ def load_rules(paths: Sequence[str | Path]) -> list[Rule]:
 
 
 def coverage(*, config: ConfigLike = None, since: DateLike | None = None,
-             until: DateLike | None = None, last: str | None = None) -> pl.DataFrame:
-    """Of the window's discrepant shipments, the share an active UDR, only queries, or no
-    rule matched; by selection method, priority and outcome."""
+             until: DateLike | None = None, last: str | None = None) -> Coverage:
+    """What the programme misses: the estimated share of all violations no active UDR (or no
+    rule) matches (`.missed`), the observed split of the recorded discrepant shipments by who
+    matched them (`.table`), and outcome recording per port (`.recording`)."""
     project = _project(config)
     return _coverage.coverage_of(project, project_window(project, since, until, last))
 

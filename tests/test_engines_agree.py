@@ -83,7 +83,7 @@ def _answers(config: Path, engine: str) -> dict:
         "overlaps": [run.overlaps(i) for i in some],
         "sample": [sorted(run.export(i)["shipment_id"].to_list()) for i in some],
         "sample_top": [run.sample(i, 5) for i in some],
-        "coverage": coverage_of(project, window),
+        "coverage": coverage_of(project, window).table,
         "containment": backtest(project, udrs, window, udrs).containment(),
         "verdicts": [(v.rule.id, [c.as_dict() for c in v.criteria]) for v in review.verdicts],
         "retire": [(r.rule.id, r.reasons) for r in review.retire],

@@ -227,7 +227,9 @@ WITH matched AS (
   FROM {ns}.members m JOIN {ns}.rule_kinds k ON k.rule = m.rule GROUP BY m.cell
 )
 SELECT c.cell, c.n, c.outcome, coalesce(c.first_method, 'unrecorded') AS selection_method,
-  CASE WHEN x.by_udr THEN 'udr' WHEN x.by_query THEN 'query_only' ELSE 'none' END AS category
+  CASE WHEN x.by_udr THEN 'udr' WHEN x.by_query THEN 'query_only' ELSE 'none' END AS category,
+  c.random_discrepant, c.referred, c.referral_accepted, c.referral_outcome, c.w, c.w_var, c.w_sq,
+  c.unweighted
 FROM {ns}.cells c LEFT JOIN matched x ON x.cell = c.cell
 WHERE c.discrepant
 """

@@ -5,8 +5,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 from targeting.data.config import Config, display_path
 from targeting.data.contract import (
     CONTRACT,
@@ -20,7 +18,15 @@ from targeting.data.contract import (
 from targeting.data.dataset import Dataset, materialise
 from targeting.data.plausible import arrival_problems
 from targeting.data.problems import DataProblem
-from targeting.data.sources import FILE_COLUMN, ROW_COLUMN, Staged, stage, staging_error
+from targeting.data.recording import recording_completeness
+from targeting.data.sources import (
+    FILE_COLUMN,
+    READ_ERRORS,
+    ROW_COLUMN,
+    Staged,
+    stage,
+    staging_error,
+)
 from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -68,7 +74,7 @@ def check(config: Config) -> CheckReport:
         dataset = materialise(staged)
         dates = arrival_problems(dataset.con, _DAYS_SQL, config)
         return CheckReport(tuple(dates), profile(dataset))
-    except duckdb.Error as exc:
+    except READ_ERRORS as exc:
         error = staging_error(config, exc)
         return CheckReport(tuple(p for p in error.problems if isinstance(p, DataProblem)))
     finally:
@@ -86,7 +92,7 @@ def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
         report = check_staged(staged)
         if not report.problems:
             return materialise(staged)
-    except duckdb.Error as exc:
+    except READ_ERRORS as exc:
         staged.con.close()
         raise staging_error(config, exc) from None
     staged.con.close()
@@ -355,14 +361,13 @@ def profile(dataset: Dataset) -> dict[str, Any]:
     """Size, dates, ports, modes, exam and discrepancy rates, and null shares of a dataset."""
     con = dataset.con
     rows, first, last = con.execute(
-        'SELECT count(*), min(arrival_date), max(arrival_date) FROM "manifest"'
-    ).fetchone() or (0, None, None)
+        'SELECT count(*), min(arrival_date), max(arrival_date) FROM "manifest"').fetchall()[0]
     examined, discrepant, exams = con.execute(
         """SELECT count(DISTINCT e.shipment_id),
                   count(DISTINCT e.shipment_id) FILTER (WHERE e.result = 'discrepant'),
                   (SELECT count(*) FROM "exams")
            FROM "exams" e SEMI JOIN "manifest" m ON e.shipment_id = m.shipment_id"""
-    ).fetchone() or (0, 0, 0)
+    ).fetchall()[0]
     return {
         "rows": rows,
         "date_min": first.isoformat() if first else None,
@@ -376,6 +381,7 @@ def profile(dataset: Dataset) -> dict[str, Any]:
         "discrepancy_rate": discrepant / examined if examined else None,
         "null_share": _null_shares(dataset, "manifest"),
         "exam_null_share": _null_shares(dataset, "exams"),
+        "recording": recording_completeness(con, None, None).to_dicts(),
     }
 
 
@@ -393,5 +399,5 @@ def _null_shares(dataset: Dataset, table: str) -> dict[str, float]:
     if not columns:
         return {}
     shares = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 1.0 ELSE 0.0 END)' for c in columns)
-    values = dataset.con.execute(f'SELECT {shares} FROM "{table}"').fetchone() or ()
+    values = dataset.con.execute(f'SELECT {shares} FROM "{table}"').fetchall()[0]
     return {c: (v if v is not None else 0.0) for c, v in zip(columns, values)}

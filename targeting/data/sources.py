@@ -130,6 +130,10 @@ def _read_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[
         raise read_error(exc, paths, kind, f"data.{table}") from None
 
 
+# What DuckDB raises when a source's bytes cannot be read (not a mistake in our own SQL).
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException)
+
+
 def staging_error(config: Config, exc: duckdb.Error) -> DataError:
     """The DataError for a source that failed while the checks or the typing read it (staging
     reads Parquet and database tables through views, so damage past their metadata shows

@@ -7,11 +7,12 @@ from rich.console import Console
 from rich.table import Table
 
 from targeting.data.checks import CheckReport
+from targeting.render.coverage import RECORDING_COLUMNS
 from targeting.render.escape import one_line, terminal
+from targeting.render.terminal import rows_table
 
 TOP_PORTS = 5
 SHOWN_NULLS = 12
-
 
 
 def check_json(report: CheckReport) -> dict[str, Any]:
@@ -26,6 +27,9 @@ def print_profile(profile: dict[str, Any], out: Console) -> None:
     nulls = _null_table(profile)
     if nulls.row_count:
         out.print(nulls)
+    if profile.get("recording"):
+        out.print(rows_table(profile["recording"], RECORDING_COLUMNS,
+                             title="Outcome recording by port (discrepant exams)"))
 
 
 def _summary(profile: dict[str, Any]) -> Table:
