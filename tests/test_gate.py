@@ -98,7 +98,7 @@ def test_changed_udr_hit_rate_drop_fails(repo):
     assert doc["exit"] == 1
     assert outcome(doc, "UDR-0001", "regression") == "fail"
     message = next(c["message"] for c in doc["checks"] if c["name"] == "regression")
-    assert "hit-rate" in message
+    assert "estimated precision" in message
 
 
 def test_changed_udr_workload_growth_fails(repo):

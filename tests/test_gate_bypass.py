@@ -342,7 +342,8 @@ def test_a_same_size_same_time_data_edit_is_not_served_from_the_cache(repo):
 @pytest.mark.parametrize("new, fails", [(110.0, False), (125.0, False), (130.0, True)])
 def test_workload_growth_tolerance_is_relative(new, fails):
     """Planted bug: an absolute tolerance (flags/day may grow by 0.25) would fail 100 -> 110."""
-    row = {"hit_rate": 0.2, "hit_rate_low": 0.15, "hit_rate_high": 0.25}
+    row = {"hit_rate": 0.2, "hit_rate_low": 0.15, "hit_rate_high": 0.25,
+           "est_hit_rate": 0.2, "est_hit_rate_low": 0.15, "est_hit_rate_high": 0.25}
     reasons = regression_reasons(GateSettings(), "udr", {**row, "flags_per_day": 100.0},
                                  {**row, "flags_per_day": new})
     assert bool(reasons) is fails

@@ -72,5 +72,5 @@ def project_window(project: Project, since: DateLike | None = None,
 
 
 def sort_by_lift(board: pl.DataFrame) -> pl.DataFrame:
-    """Highest lift first; rules without a lift last; ties by id."""
-    return board.sort(["lift", "id"], descending=[True, False], nulls_last=True)
+    """Highest estimated lift first (then observed lift); rules without one last; ties by id."""
+    return board.sort(["est_lift", "lift", "id"], descending=[True, True, False], nulls_last=True)

@@ -50,4 +50,9 @@ def command(paths: tuple[Path, ...], config_path: Path | None, since: dt.datetim
     else:
         out = console()
         out.print(report.window_line(window_info, run.baseline))
-        out.print(scoreboard_table(board, out.width))
+        table, hidden = scoreboard_table(board, out.width,
+                                         project.config.promotion.min_examined)
+        out.print(table)
+        if hidden:
+            out.print(f"[dim]{len(hidden)} more columns at a wider terminal: "
+                      f"{', '.join(hidden)}; all of them with --format json or csv.[/]")

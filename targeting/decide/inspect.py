@@ -37,6 +37,12 @@ class RuleReport:
     sample: Rows
     matched: pl.DataFrame | None = None
     verdict: Verdict | None = None
+    policy_floor: int = 0  # the policy's min_examined
+
+    @property
+    def min_examined(self) -> float:
+        """The policy's evidence floor: below it an estimate is shown as insufficient."""
+        return float(self.policy_floor)
 
     @property
     def enough_random(self) -> bool:
@@ -65,7 +71,7 @@ def inspect_rule(project: Project, ref: str | Path, window: Window,
         baseline=run.baseline, metrics=run.scoreboard_rows()[0],
         monthly=run.monthly(0), by_port=run.by_port(0), overlaps=run.overlaps(0),
         sample=run.sample(0, SAMPLE_SIZE), matched=run.export(0) if all_matches else None,
-        verdict=verdicts[0] if verdicts else None,
+        verdict=verdicts[0] if verdicts else None, policy_floor=policy.min_examined,
     )
     run.close()
     return report

@@ -121,7 +121,9 @@ class GateContext:
         reference = self.reference()
         ref_digest = cache_key(reference=sorted((r.id, r.content_hash) for r in reference))
         keys = {r.content_hash: cache_key(rule=r.content_hash, reference=ref_digest,
-                                          data=self.fingerprint, window=window.as_dict())
+                                          data=self.fingerprint, window=window.as_dict(),
+                                          metrics=METRICS,
+                                          estimate=self.project.config.promotion.estimate)
                 for r in rules}
         rows: dict[str, dict[str, Any]] = {}
         missing = []
@@ -187,14 +189,15 @@ class GateContext:
 
     def _backtest(self, rules: list[Rule], reference: list[Rule], window: Window) -> list[dict[str, Any]]:
         from targeting.backtest.run import backtest
+        from targeting.decide.policy import population_rate
 
         typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
         typed = [t for t in (self.typed(r) for r in rules) if t is not None]
         assert len(typed) == len(rules), "only rules that validate are backtested"
         run = backtest(self.project, typed, window, typed_ref)
         board = run.scoreboard_rows()
-        return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": run.baseline["hit_rate"]}
-                for row in board]
+        base = population_rate(run.baseline)
+        return [{**{k: row[k] for k in METRICS}, "baseline_hit_rate": base} for row in board]
 
 
 

@@ -118,11 +118,12 @@ def _metric_checks(gate: GateContext, rule: Rule, change: RuleChange, policy: Po
     note = " (unchanged by this branch; already so on the base)" if same else ""
     if rule.kind == "udr" and rule.is_active:
         threshold = effectiveness_threshold(policy, baseline)
-        low = after["hit_rate_low"]
+        low = after["est_hit_rate_low"]
         ok = low is not None and low >= threshold
         checks.append(Check(rule.id, "effectiveness", "pass" if ok else miss,
-                            f"hit-rate lower bound {_pct(low)} {'≥' if ok else '<'} floor "
-                            f"{_pct(threshold)} (max of min_hit_rate and lift_factor × baseline)"
+                            f"estimated precision's lower bound {_pct(low)} {'≥' if ok else '<'} "
+                            f"floor {_pct(threshold)} (max of min_hit_rate and lift_factor × the "
+                            "population's estimated rate)"
                             + ("" if ok else note), path, line))
         flags = after["flags_per_day"] or 0.0
         ok = flags <= policy.max_flags_per_day
@@ -140,24 +141,27 @@ def _regression(gate: GateContext, rule: Rule, before: dict[str, Any], after: di
     reasons = regression_reasons(gate.settings, rule.kind, before, after)
     old_flags, new_flags = before["flags_per_day"] or 0.0, after["flags_per_day"] or 0.0
     if not reasons:
-        return Check(rule.id, "regression", "pass", f"no significant change: hit rate {_ci(before)} "
-                     f"→ {_ci(after)}, {old_flags:.1f} → {new_flags:.1f} flags/day", path, line)
+        return Check(rule.id, "regression", "pass", f"no significant change: estimated precision "
+                     f"{_ci(before)} → {_ci(after)}, {old_flags:.1f} → {new_flags:.1f} flags/day",
+                     path, line)
     outcome = "fail" if rule.kind == "udr" and rule.is_active else "warn"
     return Check(rule.id, "regression", outcome, "; ".join(reasons), path, line)
 
 
 def regression_reasons(s: GateSettings, kind: str, before: dict[str, Any],
                        after: dict[str, Any]) -> list[str]:
-    """Why the new version regresses: its hit-rate interval fell wholly below the old one, its
-    lower bound fell by more than `max_lower_bound_drop` (absolute), or, for a UDR, its flags
-    per day grew by more than `max_workload_growth` (relative: 0.25 allows 100 -> 125)."""
+    """Why the new version regresses: its estimated precision's interval fell wholly below the
+    old one, its lower bound fell by more than `max_lower_bound_drop` (absolute), or, for a UDR,
+    its flags per day grew by more than `max_workload_growth` (relative: 0.25 allows 100 ->
+    125)."""
     reasons = []
-    old_low, new_low, new_high = before["hit_rate_low"], after["hit_rate_low"], after["hit_rate_high"]
+    old_low = before["est_hit_rate_low"]
+    new_low, new_high = after["est_hit_rate_low"], after["est_hit_rate_high"]
     if old_low is not None and new_high is not None and new_high < old_low:
-        reasons.append(f"hit-rate interval fell wholly below the old one "
+        reasons.append(f"estimated precision's interval fell wholly below the old one "
                        f"({_ci(after)} vs {_ci(before)})")
     elif old_low is not None and (new_low or 0.0) < old_low - s.max_lower_bound_drop - 1e-12:
-        reasons.append(f"hit-rate lower bound fell by {_pp(old_low - (new_low or 0.0))} "
+        reasons.append(f"estimated precision's lower bound fell by {_pp(old_low - (new_low or 0.0))} "
                        f"({_pct(old_low)} → {_pct(new_low)}; tolerance {_pp(s.max_lower_bound_drop)})")
     old_flags, new_flags = before["flags_per_day"] or 0.0, after["flags_per_day"] or 0.0
     grew = new_flags > old_flags * (1 + s.max_workload_growth) + 1e-12
@@ -466,4 +470,5 @@ def _pp(value: float) -> str:
 
 
 def _ci(row: dict[str, Any]) -> str:
-    return f"{_pct(row['hit_rate'])} [{_pct(row['hit_rate_low'])}, {_pct(row['hit_rate_high'])}]"
+    return (f"{_pct(row['est_hit_rate'])} [{_pct(row['est_hit_rate_low'])}, "
+            f"{_pct(row['est_hit_rate_high'])}]")

@@ -8,8 +8,9 @@ from typing import Any
 from targeting.gate.result import Check, GateResult, RuleChange
 from targeting.render import escape
 
-ROWS = (("targeted", "targeted"), ("flags/day", "flags_per_day"), ("hit rate (95% CI)", "hit_rate"),
-        ("lift", "lift"), ("unique discrepant", "unique_discrepant"))
+ROWS = (("targeted", "targeted"), ("flags/day", "flags_per_day"),
+        ("estimated precision (95% CI)", "est_hit_rate"), ("observed hit rate (95% CI)", "hit_rate"),
+        ("estimated lift", "est_lift"), ("unique discrepant", "unique_discrepant"))
 
 
 def verdict(result: GateResult) -> str:
@@ -22,14 +23,14 @@ def verdict(result: GateResult) -> str:
 def _value(row: dict[str, Any] | None, key: str) -> str:
     if row is None:
         return "—"
-    if key == "hit_rate":
-        if row["hit_rate"] is None:
+    if key in ("hit_rate", "est_hit_rate"):
+        if row.get(key) is None:
             return "n/a"
-        return f"{row['hit_rate']:.2%} [{row['hit_rate_low']:.2%}, {row['hit_rate_high']:.2%}]"
+        return f"{row[key]:.2%} [{row[key + '_low']:.2%}, {row[key + '_high']:.2%}]"
     value = row.get(key)
     if value is None:
         return "n/a"
-    if key in ("flags_per_day", "lift"):
+    if key in ("flags_per_day", "lift", "est_lift"):
         return f"{value:.2f}"
     return f"{value:,}"
 
@@ -38,7 +39,7 @@ def _header(result: GateResult) -> str:
     window = f"{result.window.since} to {result.window.until}" if result.window else "n/a"
     base = f"{result.base_ref} ({result.base[:10]})"
     baseline = f"{result.baseline_hit_rate:.2%}" if result.baseline_hit_rate is not None else "n/a"
-    return f"base {base}; window {window}; baseline hit rate {baseline}"
+    return f"base {base}; window {window}; population rate (estimate) {baseline}"
 
 
 def text(result: GateResult) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 from targeting.backtest.window import Window
 
 METRICS = ("targeted", "examined", "discrepant", "flags_per_day", "hit_rate", "hit_rate_low",
-           "hit_rate_high", "lift", "unique_discrepant")
+           "hit_rate_high", "lift", "unique_discrepant", "est_hit_rate", "est_hit_rate_low",
+           "est_hit_rate_high", "est_method", "est_examined", "est_lift")
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,14 @@ def terminal(review: Review) -> Iterator[Any]:
            if review.policy.prospective else f"policy {review.policy.hash[:12]}")
     table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
                   title_justify="left")
-    for header in ("id", "port", "verdict", "hit rate [95% CI]", "fails"):
+    for header in ("id", "port", "verdict", "estimate [95% CI]", "observed", "fails"):
         table.add_column(header, no_wrap=header != "fails")
     for v in review.verdicts:
         verdict = "[green]PROMOTE[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
         table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
-                      report.interval(v.metrics), fails)
+                      report.estimate(v.metrics, review.policy.min_examined),
+                      pct(v.metrics.get("hit_rate")), fails)
     yield table
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
@@ -71,13 +72,15 @@ def _header(review: Review) -> str:
 
 
 def _summary(review: Review) -> str:
-    lines = ["## All active queries\n", "| id | port | verdict | hit rate [95% CI] | fails |",
-             "|---|---|---|---|---|"]
+    lines = ["## All active queries\n",
+             "| id | port | verdict | estimated precision [95% CI] | observed hit rate | fails |",
+             "|---|---|---|---|---|---|"]
     for v in review.verdicts:
         fails = ", ".join(c.name for c in v.failing) or "–"
         lines.append(f"| {md(v.rule.id)} | {md(v.rule.port or '')} | "
                      f"{'**promote**' if v.promote else 'not yet'} | "
-                     f"{report.interval(v.metrics)} | {fails} |")
+                     f"{report.estimate(v.metrics, review.policy.min_examined)} | "
+                     f"{pct(v.metrics.get('hit_rate'))} | {fails} |")
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,51 @@ def interval(row: dict[str, Any]) -> str:
     return f"{pct(row['hit_rate'])} [{pct(row['hit_rate_low'], 1)[:-1]}–{pct(row['hit_rate_high'])}]"
 
 
+def estimate(row: dict[str, Any], min_examined: float = 0.0, prefix: str = "est") -> str:
+    """The estimate with its interval, '12.3% [9.8–15.1%]'; 'insufficient' when its effective
+    sample is below the policy's evidence floor; '–' when there is none."""
+    rate = row.get(f"{prefix}_hit_rate")
+    if rate is None:
+        return "–"
+    if (row.get(f"{prefix}_examined") or 0) < min_examined:
+        return "insufficient"
+    low, high = row[f"{prefix}_hit_rate_low"], row[f"{prefix}_hit_rate_high"]
+    return f"{pct(rate)} [{pct(low)[:-1]}–{pct(high)}]"
+
+
+def estimate_basis(row: dict[str, Any], prefix: str = "est") -> str:
+    """How the estimate was made, in a few words: 'weighted, effective n 340'."""
+    method = row.get(f"{prefix}_method")
+    n = row.get(f"{prefix}_examined") or 0
+    words = {"ipw": f"weighted by selection probability, effective n {n:,.0f}",
+             "random": f"from {n:,.0f} random exams", "census": f"every match examined ({n:,.0f})",
+             "observed": f"observed, {n:,.0f} exams", "none": "no estimate"}
+    return words.get(str(method), str(method))
+
+
+def disagreement(row: dict[str, Any]) -> str:
+    """A sentence when the observed hit rate lies outside the estimate's interval, saying why
+    it can: who chose the exams. '' when they agree or there is nothing to compare."""
+    observed, low, high = row.get("hit_rate"), row.get("est_hit_rate_low"), row.get("est_hit_rate_high")
+    if row.get("est_method") not in ("ipw", "random") or observed is None or low is None \
+            or high is None:
+        return ""
+    if low <= observed <= high:
+        return ""
+    side = "above" if observed > high else "below"
+    top, share = row.get("top_selector_id"), row.get("top_selector_share")
+    if top and share is not None and share >= 0.5:
+        who = ("its exams were mostly its own selections" if top == row.get("id")
+               else f"its exams were mostly chosen by {top}")
+        why = f"{who} ({pct(share, 0)})"
+    elif top:
+        why = f"its exams were chosen by several selectors, most by {top} ({pct(share, 0)})"
+    else:
+        why = "its exams were not a random sample of what it matches"
+    return (f"The observed hit rate {pct(observed)} is {side} the estimate's interval: {why}, "
+            "so the observed rate says more about who chose the exams than about the rule.")
+
+
 def sparkline(values: Sequence[float | None]) -> str:
     """One character per value, scaled to the largest; missing values as a space."""
     present = [v for v in values if v is not None]
@@ -31,11 +76,15 @@ def sparkline(values: Sequence[float | None]) -> str:
 
 def window_line(window: dict[str, Any], baseline: dict[str, Any]) -> str:
     """The line above every scoreboard: what was measured against what."""
+    population = baseline.get("est_hit_rate")
+    rate = (f"violation rate of all shipments {pct(population, 2)} "
+            f"[{pct(baseline['est_hit_rate_low'], 2)}–{pct(baseline['est_hit_rate_high'], 2)}] "
+            f"({estimate_basis(baseline)})" if population is not None
+            else "no estimate of the violation rate of all shipments")
     return (f"window {window['since']} .. {window['until']} ({window['days']:,} days) · "
             f"{baseline['shipments']:,} shipments, {baseline['examined']:,} examined, "
-            f"{baseline['discrepant']:,} discrepant · baseline hit rate {pct(baseline['hit_rate'], 2)}"
-            f" · random-exam hit rate {pct(baseline['random_hit_rate'], 2)}"
-            f" ({baseline['random_discrepant']:,}/{baseline['random_examined']:,})")
+            f"{baseline['discrepant']:,} discrepant · {rate} · observed hit rate of all exams "
+            f"{pct(baseline['hit_rate'], 2)}")
 
 
 def to_json(document: dict[str, Any]) -> str:

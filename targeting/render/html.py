@@ -44,24 +44,26 @@ def _summary(review: Review) -> str:
     rows = "".join(
         f"<tr><td>{escape(v.rule.id)}<td>{escape(v.rule.port or '')}"
         f"<td class={'pass' if v.promote else 'fail'}>{'promote' if v.promote else 'not yet'}"
-        f"<td>{escape(report.interval(v.metrics))}<td>{_bar_of(v.metrics)}"
+        f"<td>{escape(report.estimate(v.metrics, review.policy.min_examined))}"
+        f"<td>{escape(pct(v.metrics.get('hit_rate')))}<td>{_bar_of(v.metrics)}"
         f"<td>{escape(', '.join(c.name for c in v.failing) or '–')}"
         for v in review.verdicts)
-    return ("<h2>All active queries</h2><table><tr><th>id<th>port<th>verdict<th>hit rate [95% CI]"
-            f"<th>interval (red: baseline)<th>fails{rows}</table>")
+    return ("<h2>All active queries</h2><table><tr><th>id<th>port<th>verdict<th>estimated precision"
+            " [95% CI]<th>observed hit rate<th>estimate's interval (red: population's rate)"
+            f"<th>fails{rows}</table>")
 
 
 def _bar_of(metrics: dict[str, Any]) -> str:
-    return _bar(metrics.get("hit_rate_low"), metrics.get("hit_rate_high"),
+    return _bar(metrics.get("est_hit_rate_low"), metrics.get("est_hit_rate_high"),
                 metrics.get("baseline_hit_rate"))
 
 
 def _bar(low: float | None, high: float | None, baseline: float | None, width: int = 160) -> str:
-    """The 95% interval as a bar on a 0-100% scale, with the baseline hit rate as a red tick."""
+    """The 95% interval as a bar on a 0-100% scale, with the population's rate as a red tick."""
     if low is None or high is None:
         return ""
     x, w = low * width, max((high - low) * width, 1)
-    tick = (f"<rect x={baseline * width:.1f} width=2 height=10 fill=#c0392b><title>baseline "
+    tick = (f"<rect x={baseline * width:.1f} width=2 height=10 fill=#c0392b><title>population "
             f"{pct(baseline)}</title></rect>" if baseline is not None else "")
     return (f"<svg width={width} height=10 role=img aria-label='interval'><rect width={width} "
             f"height=10 fill=#eee /><rect x={x:.1f} width={w:.1f} height=10 fill=#3b6ea5 />{tick}</svg>")

@@ -16,7 +16,14 @@ from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
 from targeting.decide.policy import Verdict
 from targeting.errors import TargetingError
 from targeting.render.escape import one_line, plain, terminal
-from targeting.render.formats import interval, sparkline, window_line
+from targeting.render.formats import (
+    disagreement,
+    estimate,
+    estimate_basis,
+    interval,
+    sparkline,
+    window_line,
+)
 from targeting.render.terminal import rows_table
 from targeting.units import num, pct
 
@@ -41,6 +48,9 @@ def print_report(r: RuleReport, out: Console) -> None:
               else "[yellow]examples: none; add tests.match and tests.no_match[/]")
     out.print(window_line(r.window.as_dict(), r.baseline))
     out.print(_panel(r))
+    sentence = disagreement(m)
+    if sentence:
+        out.print(f"[yellow]{terminal(sentence)}[/]")
     out.print(_trend(r))
     if r.by_port:
         out.print(rows_table(r.by_port, _PORT_COLUMNS, title="By port"))
@@ -67,13 +77,18 @@ def _panel(r: RuleReport) -> Table:
     table.add_column()
     table.add_row("targeted", f"{m['targeted']:,}  ({num(m['flags_per_day'], 1)} per day, "
                   f"{m['ports_targeted']} ports)")
-    table.add_row("examined", f"{m['examined']:,}  (exam rate {pct(m['exam_rate'])})")
-    table.add_row("discrepant", f"{m['discrepant']:,}")
-    table.add_row("hit rate", interval(m) + "  (95% Wilson interval)")
-    table.add_row("lift", f"{num(m['lift'], 2)} over the baseline; "
-                  f"{num(m['lift_within_ports'], 2)} within its ports")
+    table.add_row("estimated precision", f"{estimate(m, r.min_examined)}  "
+                  f"({estimate_basis(m)}; over everything it matches)")
+    table.add_row("estimated lift", f"{num(m['est_lift'], 2)} over the population's "
+                  f"{pct(r.baseline.get('est_hit_rate'), 2)}")
+    table.add_row("examined", f"{m['examined']:,}  (exam rate {pct(m['exam_rate'])}): "
+                  f"{m['own_examined']:,} chosen by this rule, {m['other_examined']:,} by others")
+    table.add_row("observed hit rate", f"{interval(m)}  ({m['discrepant']:,} discrepant; "
+                  f"own selections {m['own_discrepant']}/{m['own_examined']}, others' "
+                  f"{m['other_discrepant']}/{m['other_examined']})")
+    table.add_row("observed lift", f"{num(m['lift'], 2)} over all exams' hit rate; "
+                  f"{num(m['lift_within_ports'], 2)} within its ports (its own exams left out)")
     table.add_row("random exams", _random_line(r))
-    table.add_row("self-selected", pct(m["self_selected_share"]) + " of its exams came from this rule")
     table.add_row("outcomes", f"{m['seizures']} seizures, {m['abandonments']} abandonments, "
                   f"{m['refused_entries']} refused entries, {m['other_outcomes']} other; "
                   f"MSRP ${num(m['msrp_total'], 0)}; {m['referrals']} referred to ICE")
@@ -82,11 +97,12 @@ def _panel(r: RuleReport) -> Table:
 
 def _random_line(r: RuleReport) -> str:
     m = r.metrics
+    found = (f"{m['random_discrepant']}/{m['random_examined']}, "
+             f"{pct(m['random_hit_rate'])} [{pct(m['random_hit_rate_low'])}–"
+             f"{pct(m['random_hit_rate_high'])}]" if m["random_examined"] else "none")
     if not r.enough_random:
-        return (f"only {m['random_examined']} random exams (< {MIN_RANDOM_EXAMS}); "
-                "too few for an unbiased estimate")
-    return (f"{pct(m['random_hit_rate'])} ({m['random_discrepant']}/{m['random_examined']}) "
-            f"vs baseline random {pct(r.baseline['random_hit_rate'])}")
+        return f"{found}: fewer than {MIN_RANDOM_EXAMS}, too few to judge on their own"
+    return f"{found}; all random exams find {pct(r.baseline['random_hit_rate'])}"
 
 
 def _trend(r: RuleReport) -> str:
