@@ -62,7 +62,8 @@ def estimate(c: Mapping[str, Any], choice: str = "auto") -> Estimate:
         return _none("nothing it matches was examined")
     if choice == "auto" and examined == c["targeted"]:
         return _observed(discrepant, examined, "census",
-                         "every shipment it matches was examined: the observed rate is exact")
+                         "every shipment it matches was examined, so the estimate is the observed "
+                         "rate; its interval is the Wilson interval of that rate")
     weighted = c["est_unweighted"] == 0 and c["est_w"] > 0
     if choice in ("auto", "ipw") and weighted:
         return ipw(c)

@@ -1,7 +1,6 @@
 """The tables every backtest reads, built once per dataset (and kept in the store):
 
-- `manifest_f`: the manifest with a row id (`__rid`) and a folded copy of every text column
-  (`__folded__<name>`), so rules compare text without folding it per leaf and per run;
+- `manifest_f`: a view of the manifest with a row id (`__rid`), the key of every match table;
 - `exam_facts`: one row per examined shipment with its row id, port, month, arrival date and
   the facts the metrics need (docs/metrics.md);
 - `arrivals`: shipments per arrival day and port, so a baseline never scans the manifest.

@@ -27,10 +27,20 @@ def estimate(row: dict[str, Any], min_examined: float = 0.0, prefix: str = "est"
     rate = row.get(f"{prefix}_hit_rate")
     if rate is None:
         return "–"
-    if (row.get(f"{prefix}_examined") or 0) < min_examined:
+    if not sufficient(row, min_examined, prefix):
         return "insufficient"
     low, high = row[f"{prefix}_hit_rate_low"], row[f"{prefix}_hit_rate_high"]
     return f"{pct(rate)} [{pct(low)[:-1]}–{pct(high)}]"
+
+
+def sufficient(row: dict[str, Any], min_examined: float, prefix: str = "est") -> bool:
+    """Whether the estimate's effective sample reaches the policy's evidence floor."""
+    return bool((row.get(f"{prefix}_examined") or 0) >= min_examined)
+
+
+def estimate_lift(row: dict[str, Any], min_examined: float = 0.0, digits: int = 1) -> str:
+    """The estimated lift, or 'insufficient' as for the estimate it divides."""
+    return num(row.get("est_lift"), digits) if sufficient(row, min_examined) else "insufficient"
 
 
 def estimate_basis(row: dict[str, Any], prefix: str = "est") -> str:

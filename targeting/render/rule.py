@@ -20,6 +20,7 @@ from targeting.render.formats import (
     disagreement,
     estimate,
     estimate_basis,
+    estimate_lift,
     interval,
     sparkline,
     window_line,
@@ -79,7 +80,7 @@ def _panel(r: RuleReport) -> Table:
                   f"{m['ports_targeted']} ports)")
     table.add_row("estimated precision", f"{estimate(m, r.min_examined)}  "
                   f"({estimate_basis(m)}; over everything it matches)")
-    table.add_row("estimated lift", f"{num(m['est_lift'], 2)} over the population's "
+    table.add_row("estimated lift", f"{estimate_lift(m, r.min_examined, 2)} over the population's "
                   f"{pct(r.baseline.get('est_hit_rate'), 2)}")
     table.add_row("examined", f"{m['examined']:,}  (exam rate {pct(m['exam_rate'])}): "
                   f"{m['own_examined']:,} chosen by this rule, {m['other_examined']:,} by others")

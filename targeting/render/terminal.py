@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from targeting.render.escape import terminal
-from targeting.render.formats import estimate
+from targeting.render.formats import estimate, estimate_lift
 from targeting.units import num, pct
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ _BOARD_COLUMNS: list[tuple[str, Any, int]] = [
     ("targeted", lambda r: num(r["targeted"]), 0),
     ("exam'd", lambda r: num(r["examined"]), 0),
     ("estimate [95% CI]", lambda r, floor=0.0: estimate(r, floor), 0),
-    ("est. lift", lambda r: num(r["est_lift"], 1), 0),
+    ("est. lift", lambda r, floor=0.0: estimate_lift(r, floor), 0),
     ("kind", lambda r: r["kind"], 90),
     ("observed", lambda r: pct(r["hit_rate"]), 100),
     ("method", lambda r: r["est_method"], 110),
@@ -44,6 +44,7 @@ _BOARD_COLUMNS: list[tuple[str, Any, int]] = [
     ("overlap", lambda r: f"{terminal(r['max_overlap_id'])} {pct(r['max_overlap_jaccard'], 0)}"
      if r["max_overlap_id"] else "–", 185),
 ]
+_FLOORED = ("estimate [95% CI]", "est. lift")  # 'insufficient' below the evidence floor
 _LEFT = ("id", "kind", "port", "overlap", "method", "estimate [95% CI]")
 
 
@@ -58,7 +59,7 @@ def scoreboard_table(board: pl.DataFrame, width: int,
     for header, _, _ in columns:
         table.add_column(header, justify="left" if header in _LEFT else "right", no_wrap=True)
     for row in board.iter_rows(named=True):
-        cells = [render(row, min_examined) if header == "estimate [95% CI]" else render(row)
+        cells = [render(row, min_examined) if header in _FLOORED else render(row)
                  for header, render, _ in columns]
         table.add_row(*cells)
     return table, hidden
