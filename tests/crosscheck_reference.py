@@ -106,21 +106,22 @@ def estimate(group: pl.DataFrame, targeted: int, examined: int, discrepant: int,
 
 
 def _hajek(propensities: list[float], found: list[bool], discrepant: int) -> dict:
-    """The Hajek ratio Σ y/p / Σ 1/p; variance Σ (1-p)/p² (y - rate)² / (Σ 1/p)² under Poisson
-    sampling; Wilson at the sample size rate(1-rate)/variance (Kish's (Σ 1/p)²/Σ 1/p² at 0 or 1)."""
+    """The Hajek ratio Σ y/p / Σ 1/p; with-replacement variance Σ (y - rate)²/p² / (Σ 1/p)²;
+    Wilson at the sample size rate(1-rate)/variance (Kish's (Σ 1/p)²/Σ 1/p² at 0 or 1)."""
     total = sum(1 / p for p in propensities)
     rate = sum(1 / p for p, y in zip(propensities, found) if y) / total
     kish = total ** 2 / sum(1 / p ** 2 for p in propensities)
-    variance = sum((1 - p) / p ** 2 * (y - rate) ** 2 for p, y in zip(propensities, found)) / total ** 2
+    variance = sum((y - rate) ** 2 / p ** 2 for p, y in zip(propensities, found)) / total ** 2
     n = rate * (1 - rate) / variance if variance > 0 and 0 < rate < 1 else kish
     low, high = _wilson_p(rate, n)
-    return _est(rate, low, high, "ipw", kish, discrepant)
+    return _est(rate, low, high, "ipw", kish, discrepant, n)
 
 
-def _est(rate, low, high, method, examined, discrepant) -> dict:
+def _est(rate, low, high, method, examined, discrepant, n=None) -> dict:
+    """`n`, the interval's sample size, is the effective sample unless the variance says else."""
     return {"est_hit_rate": rate, "est_hit_rate_low": low, "est_hit_rate_high": high,
             "est_method": method, "est_examined": float(examined),
-            "est_discrepant": float(discrepant)}
+            "est_discrepant": float(discrepant), "est_n": float(examined if n is None else n)}
 
 
 def matches(shipments: pl.DataFrame, rules: Sequence[Rule], lists: Mapping[str, frozenset[str]],
@@ -154,7 +155,8 @@ def scoreboard(manifest: pl.DataFrame, exams: pl.DataFrame, rules: Sequence[Rule
                              schema={"rule_id": pl.String, "est_hit_rate": pl.Float64,
                                      "est_hit_rate_low": pl.Float64,
                                      "est_hit_rate_high": pl.Float64, "est_method": pl.String,
-                                     "est_examined": pl.Float64, "est_discrepant": pl.Float64})
+                                     "est_examined": pl.Float64, "est_discrepant": pl.Float64,
+                                     "est_n": pl.Float64})
     extra = _self_selected(targeted).join(_uniqueness(targeted, hits, ref_ids), on="rule_id",
                                           how="full", coalesce=True)
     ids = pl.DataFrame({"rule_id": [r.id for r in rules]})
@@ -167,6 +169,7 @@ def scoreboard(manifest: pl.DataFrame, exams: pl.DataFrame, rules: Sequence[Rule
         est_method=pl.col("est_method").fill_null("none"),
         est_examined=pl.col("est_examined").fill_null(0.0),
         est_discrepant=pl.col("est_discrepant").fill_null(0.0),
+        est_n=pl.col("est_n").fill_null(0.0),
         est_lift=pl.col("est_hit_rate") / base["est_hit_rate"] if base["est_hit_rate"] else None,
         top_selector_share=pl.col("top_selector_n") / pl.col("examined"),
     )

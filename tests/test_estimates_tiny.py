@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 
 from targeting.backtest.estimate import wilson_at
-from targeting.backtest.run import backtest
+from targeting.backtest.run import backtest, project_window
+from targeting.backtest.stats import score_p_value
 from targeting.backtest.window import Window
 from targeting.decide.coverage import coverage_of
 from targeting.project import open_project
@@ -65,14 +66,14 @@ def test_population_rate_is_weighted_over_every_exam():
     assert base["est_method"] == "ipw"
     # Kish: (Σw)² / Σw² = 39.5² / (4+4+16+25+1.5625+1.5625+6·16) = 1560.25 / 148.125
     assert base["est_examined"] == pytest.approx(1560.25 / 148.125)
-    # design variance: Σ(w² − w) over discrepant = 2+2+20+12+12 = 48, over clean
-    # 12+0.3125+0.3125+4·12 = 60.625; ((1−r)²·48 + r²·60.625) / 39.5², at n = r(1−r)/var
+    # variance (with replacement): Σw² over discrepant = 4+4+25+16+16 = 65, over clean
+    # 16+1.5625+1.5625+4·16 = 83.125; ((1−r)²·65 + r²·83.125) / 39.5², at n = r(1−r)/var
     r = 17 / 39.5
-    variance = ((1 - r) ** 2 * 48 + r ** 2 * 60.625) / 39.5 ** 2
+    variance = ((1 - r) ** 2 * 65 + r ** 2 * 83.125) / 39.5 ** 2
     low, high = wilson_by_hand(r, r * (1 - r) / variance)
     assert (base["est_hit_rate_low"], base["est_hit_rate_high"]) == (
         pytest.approx(low), pytest.approx(high))
-    assert (low, high) == (pytest.approx(0.21664, abs=1e-5), pytest.approx(0.67365, abs=1e-5))
+    assert r * (1 - r) / variance == pytest.approx(10.4831, abs=1e-4)
     # the observed figures beside it: 5 of 12 exams, 2 of 8 random exams
     assert (base["hit_rate"], base["random_hit_rate"]) == (pytest.approx(5 / 12), 0.25)
 
@@ -92,10 +93,9 @@ def test_query_estimate_by_hand():
     assert q["random_hit_rate_high"] == pytest.approx(Z * Z / (1 + Z * Z))
     # Hajek: (2+2) / (2+2+4) = 0.5
     assert q["est_hit_rate"] == pytest.approx(0.5)
-    # variance ((½)²·(2+2) + (½)²·12) / 8² = 1/16, so n = ¼ / (1/16) = 4
+    # variance ((½)²·(4+4) + (½)²·16) / 8² = 6/64, so n = ¼ / (6/64) = 8/3
     assert (q["est_hit_rate_low"], q["est_hit_rate_high"]) == tuple(
-        pytest.approx(v) for v in wilson_by_hand(0.5, 4))
-    assert q["est_hit_rate_low"] == pytest.approx(0.15004, abs=1e-5)
+        pytest.approx(v) for v in wilson_by_hand(0.5, 8 / 3))
     # Kish 8² / (4+4+16)
     assert (q["est_method"], q["est_examined"], q["est_discrepant"]) == (
         "ipw", pytest.approx(64 / 24), 2)
@@ -116,9 +116,10 @@ def test_udr_estimate_by_hand_uses_the_first_exams_probability():
     assert (u["top_selector_id"], u["top_selector_share"]) == ("U-B", pytest.approx(1 / 3))
     # b1 weighs 1/0.2 (its first exam), not 1/0.1 (its second): 5 / (5+1.25+1.25) = ⅔
     assert u["est_hit_rate"] == pytest.approx(2 / 3)
-    # variance ((⅓)²·20 + (⅔)²·(0.3125·2)) / 7.5² = 2.5 / 56.25, so n = (2/9) / (2.5/56.25) = 5
+    # variance ((⅓)²·25 + (⅔)²·(1.5625·2)) / 7.5² = (25/9 + 12.5/9) / 56.25, so
+    # n = (2/9) / ((37.5/9) / 56.25) = 3
     assert (u["est_hit_rate_low"], u["est_hit_rate_high"]) == tuple(
-        pytest.approx(v) for v in wilson_by_hand(2 / 3, 5))
+        pytest.approx(v) for v in wilson_by_hand(2 / 3, 3))
     assert u["est_examined"] == pytest.approx(56.25 / 28.125)   # Kish: 7.5² / (25+1.5625·2)
     assert u["est_lift"] == pytest.approx((2 / 3) / (17 / 39.5))
     # its port 2222: 5 exams, 2 discrepant, less b1 (its own) = 1/4; expected 3·¼ of 3
@@ -144,6 +145,9 @@ def test_random_and_observed_choices():
 def test_wilson_at_fractional_n_matches_the_formula():
     for rate, n in ((0.5, 4), (2 / 3, 5), (0.1, 2.5), (0.9, 123.4)):
         assert wilson_at(rate, n) == tuple(pytest.approx(v) for v in wilson_by_hand(rate, n))
+    # at 0 and 1 the near end is exact, not a rounding error away (a true rate of 0 is inside)
+    assert wilson_at(0.0, 40.5) == (0.0, pytest.approx(1 - 40.5 / (40.5 + Z * Z)))
+    assert wilson_at(1.0, 7.0) == (pytest.approx(7 / (7 + Z * Z)), 1.0)
 
 
 def test_coverage_estimates_the_share_of_violations_nobody_matches():
@@ -157,12 +161,40 @@ def test_coverage_estimates_the_share_of_violations_nobody_matches():
     assert no_udr.observed == pytest.approx(4 / 5)
     assert no_rule.estimate.rate == pytest.approx(8 / 17)
     assert no_rule.observed == pytest.approx(2 / 5)
-    # no rule: Σ(w² − w) over unmatched finds 12+12 = 24, over matched 2+2+20 = 24
+    # no rule: Σw² over unmatched finds 16+16 = 32, over matched 4+4+25 = 33
     r = 8 / 17
-    variance = ((1 - r) ** 2 * 24 + r ** 2 * 24) / 17 ** 2
+    variance = ((1 - r) ** 2 * 32 + r ** 2 * 33) / 17 ** 2
     assert (no_rule.estimate.low, no_rule.estimate.high) == tuple(
         pytest.approx(v) for v in wilson_by_hand(r, r * (1 - r) / variance))
     assert no_rule.estimate.method == "ipw" and no_rule.power_note
     recording = {row["port"]: row for row in report.recording.iter_rows(named=True)}
     assert (recording["1111"]["discrepant_exams"], recording["1111"]["alternatives"]) == (3, 1)
     assert recording["2222"]["recorded_share"] == 1.0
+
+
+def test_where_every_declaration_was_examined_the_estimate_is_the_observed_rate():
+    """The KCS declarations: every one examined, so each estimate is a census and says so."""
+    project = open_project(Path(__file__).resolve().parents[1] / "fixtures" / "kcs"
+                           / "targeting.yaml")
+    rules = project.all_rules
+    result = backtest(project, rules, project_window(project), [])
+    rows = result.scoreboard_rows()
+    assert rows and result.baseline["est_method"] == "census"
+    assert result.baseline["est_hit_rate"] == result.baseline["hit_rate"]
+    for row in rows:
+        assert row["est_method"] == "census"
+        assert (row["est_hit_rate"], row["est_hit_rate_low"], row["est_hit_rate_high"]) == (
+            row["hit_rate"], row["hit_rate_low"], row["hit_rate_high"])
+        assert "every shipment it matches was examined" in row["est_note"]
+
+
+def test_score_p_value_is_the_test_the_wilson_interval_inverts():
+    for rate, n in ((0.5, 8 / 3), (2 / 3, 3), (0.0048, 209.45), (0.3, 1000)):
+        low, high = wilson_at(rate, n)
+        assert score_p_value(rate, n, high, below=True) == pytest.approx(0.025)
+        if low > 0:
+            assert score_p_value(rate, n, low, below=False) == pytest.approx(0.025)
+    # UDR-0002's last six months on one history: 1 find in 163 exams, est 0.48% at n 209, vs a
+    # limit of 2.52%: z = (0.0048 − 0.0252) / √(0.0252·0.9748/209) = −1.88
+    assert score_p_value(0.0048, 209.45, 0.0252, below=True) == pytest.approx(0.0298, abs=5e-4)
+    assert score_p_value(0.0, 0.0, 0.1, below=True) == 1.0

@@ -33,7 +33,7 @@ def test_baseline_counts_shipments_not_exams():
         # s5; s4 discrepant), Wilson(1, 3)
         "est_hit_rate": pytest.approx(1 / 3), "est_hit_rate_low": pytest.approx(0.06149, abs=1e-5),
         "est_hit_rate_high": pytest.approx(0.79234, abs=1e-5), "est_method": "random",
-        "est_examined": 3.0, "est_discrepant": 1.0, "est_note": result.baseline["est_note"],
+        "est_examined": 3.0, "est_discrepant": 1.0, "est_n": 3.0, "est_note": result.baseline["est_note"],
     }
 
 
@@ -101,3 +101,12 @@ def test_window_includes_both_ends():
 def test_wilson_known_values(k, n, low, high):
     got = wilson(k, n)
     assert got[0] == pytest.approx(low, abs=1e-5) and got[1] == pytest.approx(high, abs=1e-5)
+
+
+def test_estimate_methods_by_what_each_rule_allows():
+    """No probabilities logged: census where every match was examined, else random exams."""
+    _, rows = run()
+    assert (rows["Q-1"]["est_method"], rows["Q-1"]["est_hit_rate"]) == ("census", pytest.approx(2 / 3))
+    assert (rows["U-1"]["est_method"], rows["U-1"]["est_hit_rate"]) == ("random", 0.5)
+    assert (rows["U-1"]["est_examined"], rows["U-1"]["est_discrepant"]) == (2.0, 1.0)
+    assert (rows["Q-2"]["est_method"], rows["Q-2"]["est_hit_rate"]) == ("none", None)

@@ -92,6 +92,8 @@ METRICS: tuple[Metric, ...] = (
     _m("est_method", "text", "method", "ipw, random, census, observed or none"),
     _m("est_examined", "number", "eff. n", "the estimate's effective sample size"),
     _m("est_discrepant", "number", "est. disc.", "discrepant exams the estimate rests on"),
+    _m("est_n", "number", "interval n",
+       "the sample size the estimate's interval and tests are computed at"),
     _m("est_note", "text", "note", "why this method, or why no estimate"),
     _m("est_lift", "ratio", "est. lift", "estimated rate / the population's estimated rate"),
     _m("top_selector_id", "text", "chosen by", "the selector that chose most of its exams"),

@@ -12,11 +12,13 @@ from typing import Any
 
 from targeting.backtest.matches import Matches
 from targeting.backtest.run import backtest
+from targeting.backtest.stats import score_p_value
 from targeting.backtest.window import Window
 from targeting.data.settings import PromotionSettings, parse_settings
 from targeting.decide.projection import national_projection
 from targeting.project import Project
 from targeting.rules.model import Rule
+from targeting.units import p_value
 
 Policy = PromotionSettings
 DEFAULTS: dict[str, Any] = PromotionSettings().values
@@ -252,16 +254,29 @@ def retirements(project: Project, window: Window, policy: Policy,
     return found
 
 
+DECAY_LEVEL = 0.05  # a one-sided test: retire when precision below the limit is 95% certain
+
+
+def decay_p_value(recent: dict[str, Any], limit: float) -> float:
+    """One-sided p-value that the recent estimated precision is below `limit` (1 when there is
+    no estimate)."""
+    if recent.get("est_hit_rate") is None:
+        return 1.0
+    return score_p_value(recent["est_hit_rate"], recent["est_n"], limit, below=True)
+
+
 def _retire_reasons(recent: dict[str, Any], quiet: dict[str, Any], covered: dict[str, Any] | None,
                     policy: Policy) -> list[str]:
     reasons = []
     limit = policy.retire_factor * (recent["baseline_hit_rate"] or 0.0)
-    high = recent["est_hit_rate_high"]
-    if high is not None and high < limit:
+    p_below = decay_p_value(recent, limit)
+    if p_below < DECAY_LEVEL:
         reasons.append(f"decayed: over the last {policy.recent_months} months its estimated "
-                       f"precision is at most {high:.2%} (95% upper bound), below "
-                       f"{policy.retire_factor:g} x the population's rate "
-                       f"{recent['baseline_hit_rate']:.2%}")
+                       f"precision is {recent['est_hit_rate']:.2%} [95% CI "
+                       f"{recent['est_hit_rate_low']:.2%}–{recent['est_hit_rate_high']:.2%}], "
+                       f"below {policy.retire_factor:g} x the population's rate "
+                       f"{recent['baseline_hit_rate']:.2%} = {limit:.2%} "
+                       f"(one-sided {p_value(p_below)})")
     if quiet["discrepant"] == 0:
         reasons.append(f"quiet: no discrepant shipment in the last {policy.retire_after_months} months")
     if covered is not None and covered["share"] >= policy.supersede_share:
