@@ -74,7 +74,8 @@ def test_round_trip_on_the_bundled_project(bundled, monkeypatch):
     assert evidence["policy_hash"] == policy.hash
     assert evidence["data_fingerprint"] == project.dataset.fingerprint
     assert evidence["window"]["since"] == "2024-11-05"  # the day after the query's created date
-    assert all(c["passed"] for c in evidence["criteria"]) and len(evidence["criteria"]) == 7
+    assert all(c["passed"] for c in evidence["criteria"]) and len(evidence["criteria"]) == 6
+    assert evidence["metrics"]["q_value"] <= policy.fdr and evidence["scope"] in ("national", "port")
     assert evidence["metrics"]["examined"] >= policy.min_examined
     assert evidence["metrics"]["discrepant"] >= policy.min_discrepant
 
@@ -197,9 +198,16 @@ def test_override_is_recorded(small):
     assert ledger.verify(small / "ledger.jsonl").ok
 
 
-def test_national_promotion_drops_the_port(small):
-    result = cli(small, "promote", "Q-1", "--reviewer", "x", "--national", "--new-id", "U-3")
+def test_national_promotion_needs_transfer_and_drops_the_port(small):
+    # Outside 1111 the national projection has 2 exams (b5, b6): too few to show it transfers.
+    before = tree(small)
+    refused = cli(small, "promote", "Q-1", "--reviewer", "x", "--national", "--new-id", "U-3")
+    assert refused.exit_code == 1 and "fails transfer" in refused.output, refused.output
+    assert "insufficient evidence elsewhere" in refused.output and tree(small) == before
+    result = cli(small, "promote", "Q-1", "--reviewer", "x", "--national", "--new-id", "U-3",
+                 "--override", "--reason", "national pilot")
     assert result.exit_code == 0, result.output
+    assert ledger.read(small / "ledger.jsonl")[-1].details["failing"] == ["transfer"]
     udr = load(small / "rules" / "u-3.yaml")
     assert udr["where"] == {"description": {"contains": "bag"}}
     assert cli(small, "validate").exit_code == 0

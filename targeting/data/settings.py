@@ -22,6 +22,7 @@ from targeting.rules.loader import did_you_mean
 
 _PERIOD = re.compile(r"^\d+[dmy]$")
 ESTIMATES = ("auto", "ipw", "random", "observed")  # see targeting/backtest/estimate.py
+EVIDENCE_SOURCES = ("auto", "git", "ledger", "created")  # see targeting/decide/versions.py
 
 
 def _setting(default: Any, meaning: str, at_most: float | None = None, **more: Any) -> Any:
@@ -37,18 +38,22 @@ class PromotionSettings:
     min_hit_rate: float = _setting(0.02, "effectiveness floor for the hit rate's lower bound", 1)
     lift_factor: float = _setting(2.0, "effectiveness: the lower bound must reach this x baseline")
     prospective: bool = _setting(True, "count only shipments that arrived after `created`")
-    min_ports: int = _setting(3, "breadth: ports where the national projection has hits")
+    min_ports: int = _setting(3, "transfer: ports where the national projection has hits")
     min_months: int = _setting(3, "persistence: months with a discrepant hit")
     recent_months: int = _setting(6, "persistence: effectiveness still holds over this period")
     min_unique: int = _setting(5, "novelty: discrepant shipments no active UDR catches")
     max_overlap: float = _setting(0.5, "novelty: highest Jaccard index with an active UDR", 1)
     max_flags_per_day: float = _setting(150.0, "workload: national projection's flags per day")
     retire_factor: float = _setting(
-        2.0, "retire when the recent upper bound < this x the population rate (2 = the bar)")
-    retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
+        2.0, "retire when recent precision is shown below this x the population rate (2 = the bar)")
     supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
     estimate: str = _setting("auto", "the precision estimate criteria use (docs/metrics.md)",
                              choices=ESTIMATES)
+    fdr: float = _setting(0.10, "false discovery rate of each review's promotions (and "
+                          "retirements for decay), by Benjamini-Hochberg", 1)
+    evidence_source: str = _setting(
+        "auto", "when a predicate first appeared: git, ledger, created, or auto (git in a git "
+        "repository, else the ledger)", choices=EVIDENCE_SOURCES)
 
     @property
     def values(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from targeting.backtest.matches import Rows
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
 from targeting.compile.english import describe
-from targeting.decide.policy import Verdict, evidence_plan, verdicts_from
+from targeting.decide.policy import Verdict, evidence_plan, review_size, verdicts_from
 from targeting.errors import Problem, RuleError
 from targeting.project import Project
 from targeting.rules.model import Rule
@@ -65,7 +65,7 @@ def inspect_rule(project: Project, ref: str | Path, window: Window,
     policy = project.config.promotion
     plan = evidence_plan([rule] if rule.kind == "query" else [], window, policy, offset=1)
     run = backtest(project, [rule, *plan.rules()], window, starts=plan.start_dates())
-    verdicts = verdicts_from(run, plan, policy)
+    verdicts = verdicts_from(run, plan, policy, review_size(project))
     report = RuleReport(
         rule=rule, english=describe(rule.where), problems=problems, window=window,
         baseline=run.baseline, metrics=run.scoreboard_rows()[0],

@@ -18,8 +18,9 @@ from targeting._version import __version__
 from targeting.backtest.window import Window
 from targeting.data.config import Config, display_path
 from targeting.decide import ledger
-from targeting.decide.policy import Policy, Verdict, decide, load_policy, retirements
+from targeting.decide.policy import Policy, Verdict, decide, load_policy
 from targeting.decide.projection import national_projection
+from targeting.decide.retirement import retirements
 from targeting.decide.signing import required_signer
 from targeting.decide.transaction import Recovered, commit, project_lock
 from targeting.errors import Problem, RuleError, TargetingError
@@ -33,7 +34,10 @@ _EVIDENCE_METRICS = ("targeted", "examined", "discrepant", "hit_rate", "hit_rate
                      "lift", "lift_within_ports", "random_examined", "random_discrepant",
                      "unique_discrepant", "max_overlap_id", "max_overlap_jaccard", "months_with_hits",
                      "ports_with_hits", "baseline_hit_rate", "national_flags_per_day",
-                     "national_ports_with_hits")
+                     "national_ports_with_hits", "est_hit_rate", "est_hit_rate_low",
+                     "est_hit_rate_high", "est_method", "est_examined", "p_value", "q_value",
+                     "expected_false_promotions", "away_hit_rate", "away_hit_rate_low",
+                     "away_examined")
 
 
 class PromotionError(TargetingError):
@@ -96,12 +100,19 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
     if query.status != "active":
         raise PromotionError(f"{query.id} has status {query.status}; only an active query can be promoted")
     policy = load_policy(project.config.promotion, str(project.config.path))
-    verdict = decide(project, window, policy, [query])[0]
-    if not verdict.promote and not override_reason:
-        failing = ", ".join(c.name for c in verdict.failing)
-        raise PromotionError(f"{query.id} does not meet the promotion policy (fails {failing}); run "
-                             f"`targeting test {query.id}` for the numbers, or promote with "
-                             "--override --reason TEXT to record an exception")
+    # Decided within the whole review, as `candidates` decides it: the error control counts
+    # every query judged alongside this one.
+    verdict = next(v for v in decide(project, window, policy) if v.rule.id == query.id)
+    failing = [c.name for c in verdict.failing]
+    if national and not verdict.transfer.passed:
+        failing.append("transfer")
+    if failing and not override_reason:
+        hint = (f" ({verdict.transfer.note}; promote without --national for a port UDR)"
+                if failing == ["transfer"] else "")
+        raise PromotionError(f"{query.id} does not meet the promotion policy (fails "
+                             f"{', '.join(failing)}){hint}; run `targeting test {query.id}` for "
+                             f"the numbers, or promote with --override --reason TEXT to record "
+                             f"an exception")
     used = _used_ids(project)
     udr_id = new_id or next_udr_id(used)
     _check_new_id(project, udr_id, used)
@@ -116,7 +127,7 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
                "settings_hash": project.config.settings_hash,
                "data_fingerprint": project.dataset.fingerprint}
     if override_reason:
-        details.update(override=True, reason=override_reason, failing=[c.name for c in verdict.failing])
+        details.update(override=True, reason=override_reason, failing=failing)
     return _commit(project, {udr_path: udr_text, Path(query.path): query_text},
                    reviewer, "promote", query.id, details, evidence_digest(evidence), override_reason, signer)
 
@@ -143,7 +154,7 @@ def _retire(project: Project, window: Window, udr_id: str, reviewer: str, reason
     proposed = {r.rule.id: r.reasons for r in retirements(project, window, policy)}
     if udr.id not in proposed and not override:
         raise PromotionError(f"the retirement policy does not propose {udr.id} (it has not decayed, "
-                             f"gone quiet or been superseded in {window}); see `targeting "
+                             f"or been superseded in {window}); see `targeting "
                              f"candidates`, or retire with --override to record an exception")
     now = now or dt.datetime.now(dt.UTC)
     text = retired_text(_read(Path(udr.path)), reviewer, reason, now)
@@ -218,6 +229,8 @@ def _evidence(project: Project, verdict: Verdict, policy: Policy, query: Rule) -
     return {
         "metrics": {k: verdict.metrics.get(k) for k in _EVIDENCE_METRICS},
         "criteria": [c.as_dict() for c in verdict.criteria],
+        "transfer": verdict.transfer.as_dict(),
+        "scope": verdict.scope,
         "window": verdict.evidence_window.as_dict(),
         "policy_hash": policy.hash,
         "data_fingerprint": project.dataset.fingerprint,

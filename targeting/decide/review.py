@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from targeting.backtest.window import Window
 from targeting.decide.inspect import RuleReport, inspect_rule
-from targeting.decide.policy import Policy, Retirement, Verdict, decide, load_policy, retirements
+from targeting.decide.policy import Policy, Verdict, decide, load_policy
+from targeting.decide.retirement import Retirement, judge_udrs
 from targeting.project import Project
 
 
@@ -18,15 +19,25 @@ class Review:
     data_fingerprint: str
     verdicts: list[Verdict]
     retire: list[Retirement]
+    unjudged: list[Retirement] = field(default_factory=list)  # UDRs with too little evidence
     details: dict[str, RuleReport] = field(default_factory=dict)
+
+    @property
+    def expected_false_promotions(self) -> float:
+        """An upper bound on how many of the promotable queries are not truly above the bar
+        (multiplicity.expected_false)."""
+        return float(self.verdicts[0].metrics.get("expected_false_promotions", 0.0)) \
+            if self.verdicts else 0.0
 
 
 def build_review(project: Project, window: Window, with_details: bool = False) -> Review:
     """Decide every active query and UDR; with details, backtest each promotable query in full."""
     policy = load_policy(project.config.promotion, str(project.config.path))
     verdicts = decide(project, window, policy)
+    udrs = judge_udrs(project, window, policy)
     review = Review(policy, window, project.dataset.fingerprint, verdicts,
-                    retirements(project, window, policy))
+                    [j for j in udrs if j.proposed],
+                    [j for j in udrs if j.outcome == "insufficient evidence"])
     if with_details:
         for verdict in verdicts:
             if verdict.promote:

@@ -160,12 +160,13 @@ class GateContext:
         if typed is None:
             return None
         from targeting.backtest.run import backtest
-        from targeting.decide.policy import evidence_plan, verdicts_from
+        from targeting.decide.policy import evidence_plan, review_size, verdicts_from
 
         plan = evidence_plan([typed], window, policy)
         typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
         run = backtest(self.project, plan.rules(), window, typed_ref, starts=plan.start_dates())
-        failing = [c.name for c in verdicts_from(run, plan, policy)[0].failing]
+        verdict = verdicts_from(run, plan, policy, review_size(self.project))[0]
+        failing = [c.name for c in verdict.failing]
         run.close()
         if self._same_data():
             self.cache.put("verdict", key, failing)
@@ -179,7 +180,7 @@ class GateContext:
         cached = self.cache.get("retire", key)
         if isinstance(cached, dict):
             return {str(k): list(v) for k, v in cached.items()}
-        from targeting.decide.policy import retirements
+        from targeting.decide.retirement import retirements
 
         typed = [t for t in (self.typed(r) for r in udrs) if t is not None]
         proposed = {r.rule.id: r.reasons for r in retirements(self.project, window, policy, typed)}

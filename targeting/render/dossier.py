@@ -13,7 +13,7 @@ from targeting.render import formats as report
 from targeting.render.escape import markdown as md
 from targeting.render.escape import one_line
 from targeting.render.escape import terminal as shown
-from targeting.units import pct
+from targeting.units import num, pct
 
 
 def as_json(review: Review) -> dict[str, Any]:
@@ -23,9 +23,10 @@ def as_json(review: Review) -> dict[str, Any]:
         "data_fingerprint": review.data_fingerprint,
         "window": review.window.as_dict(),
         "policy": review.policy.values,
-        "candidates": [{"id": v.rule.id, "port": v.rule.port, "promote": v.promote,
-                        "criteria": [c.as_dict() for c in v.criteria]} for v in review.verdicts],
+        "expected_false_promotions": review.expected_false_promotions,
+        "candidates": [v.as_dict() for v in review.verdicts],
         "retire": [{"id": r.rule.id, "reasons": r.reasons} for r in review.retire],
+        "cannot_judge": [{"id": r.rule.id, "reasons": r.reasons} for r in review.unjudged],
     }
 
 
@@ -36,21 +37,31 @@ def terminal(review: Review) -> Iterator[Any]:
            if review.policy.prospective else f"policy {review.policy.hash[:12]}")
     table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
                   title_justify="left")
-    for header in ("id", "port", "verdict", "estimate [95% CI]", "observed", "fails"):
+    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "fails"):
         table.add_column(header, no_wrap=header != "fails")
     for v in review.verdicts:
-        verdict = "[green]PROMOTE[/]" if v.promote else "not yet"
+        verdict = f"[green]{v.outcome().upper()}[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
         table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
                       report.estimate(v.metrics, review.policy.min_examined),
-                      pct(v.metrics.get("hit_rate")), fails)
+                      num(v.metrics.get("q_value"), 3), fails)
     yield table
+    yield _false_line(review)
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
         for r in review.retire:
             yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
     else:
         yield "\nNo active UDR meets a retirement criterion."
+    for r in review.unjudged:
+        yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
+
+
+def _false_line(review: Review) -> str:
+    promoted = sum(v.promote for v in review.verdicts)
+    return (f"{promoted} promotable at a false discovery rate of {review.policy.fdr:g} "
+            f"(Benjamini-Hochberg over {len(review.verdicts)} queries): at most "
+            f"{review.expected_false_promotions:.2f} expected not truly above the bar")
 
 
 def markdown(review: Review) -> str:
@@ -68,19 +79,21 @@ def markdown(review: Review) -> str:
 def _header(review: Review) -> str:
     return (f"# Promotion review\n\n- window: {review.window.since} .. {review.window.until}\n"
             f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
-            f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n")
+            f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
+            f"- {_false_line(review)}\n")
 
 
 def _summary(review: Review) -> str:
     lines = ["## All active queries\n",
-             "| id | port | verdict | estimated precision [95% CI] | observed hit rate | fails |",
-             "|---|---|---|---|---|---|"]
+             "| id | port | verdict | estimated precision [95% CI] | observed hit rate | p | q "
+             "| fails |", "|---|---|---|---|---|---|---|---|"]
     for v in review.verdicts:
         fails = ", ".join(c.name for c in v.failing) or "–"
         lines.append(f"| {md(v.rule.id)} | {md(v.rule.port or '')} | "
-                     f"{'**promote**' if v.promote else 'not yet'} | "
+                     f"{f'**{v.outcome()}**' if v.promote else 'not yet'} | "
                      f"{report.estimate(v.metrics, review.policy.min_examined)} | "
-                     f"{pct(v.metrics.get('hit_rate'))} | {fails} |")
+                     f"{pct(v.metrics.get('hit_rate'))} | {num(v.metrics.get('p_value'), 3)} | "
+                     f"{num(v.metrics.get('q_value'), 3)} | {fails} |")
     return "\n".join(lines) + "\n"
 
 
@@ -93,7 +106,8 @@ def _candidate(review: Review, v: Verdict) -> str:
         lines.append(f"Rationale: {md(rule.rationale)}\n")
     lines += ["| criterion | passed | value | threshold |", "|---|---|---|---|"]
     lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {md(_value(c.value))} | "
-              f"{md(_value(c.threshold))} |" for c in v.criteria]
+              f"{md(_value(c.threshold))} |" for c in [*v.criteria, v.transfer]]
+    lines.append(f"\nScope: {md(v.outcome())}. {md(v.transfer.note)}\n")
     detail = review.details.get(v.rule.id)
     if detail is not None:
         lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
@@ -115,11 +129,14 @@ def _value(value: Any) -> str:
 
 
 def _retirements(review: Review) -> str:
-    if not review.retire:
-        return "## Retirement\n\nNo active UDR meets a retirement criterion.\n"
-    lines = ["## UDRs proposed for retirement\n"]
+    lines = ["## UDRs proposed for retirement\n" if review.retire
+             else "## Retirement\n\nNo active UDR meets a retirement criterion."]
     lines += [f"- **{md(r.rule.id)}** ({md(r.rule.title)}): " + md("; ".join(r.reasons))
               for r in review.retire]
+    if review.unjudged:
+        lines.append("\n### UDRs that cannot be judged\n")
+        lines += [f"- **{md(r.rule.id)}** ({md(r.rule.title)}): " + md("; ".join(r.reasons))
+                  for r in review.unjudged]
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,7 @@ def _candidate(review: Review, v: Verdict) -> str:
     rows = "".join(f"<tr><td>{escape(c.name)}<td class={'pass' if c.passed else 'fail'}>"
                    f"{'yes' if c.passed else 'no'}<td>{escape(_value(c.value))}"
                    f"<td>{escape(_value(c.threshold))}"
-                   for c in v.criteria)
+                   for c in [*v.criteria, v.transfer])
     parts = [f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
              f"<p class=meta>Owner {escape(rule.owner or '–')}, port {escape(rule.port or '–')}, "
              f"created {rule.created or '–'}</p>", f"<p class=rule>{escape(describe(rule.where))}</p>"]
