@@ -229,7 +229,7 @@ def test_candidates_json_has_the_documented_shape(lenient_config):
     assert [r.split(":")[0] for r in doc["retire"][0]["reasons"]] == ["quiet", "superseded"]
 
 
-def test_markdown_dossier_has_the_criteria_table(lenient_config, tmp_path):
+def test_markdown_dossier_explains_every_query_in_table_order(lenient_config, tmp_path):
     out = tmp_path / "dossier.md"
     result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config), "--format", "markdown",
                                        "--output", str(out)])
@@ -237,14 +237,27 @@ def test_markdown_dossier_has_the_criteria_table(lenient_config, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert f"- policy hash: `{load_policy(LENIENT).hash}`" in text
     assert "- promotable queries: 1 of 2" in text
-    assert "## Q-1: Bags at 1111" in text and "## Q-2" not in text  # only promotable ones get a section
-    table = text[text.index("| criterion | passed | value | threshold |"):].splitlines()
-    assert table[1] == "|---|---|---|---|"
-    rows = {line.split("|")[1].strip(): line for line in table[2:9]}
-    assert list(rows) == ["evidence", "effectiveness", "breadth", "persistence", "novelty", "workload",
-                          "examples"]
-    assert rows["breadth"] == "| breadth | yes | 3 | 3 |"
-    assert rows["evidence"] == "| evidence | yes | examined 3, discrepant 2 | examined 3, discrepant 2 |"
+    # What to sign comes before the evidence; every query gets a section, in the table's order.
+    assert text.index("## To sign") < text.index("## The policy") < text.index("## All active queries")
+    assert "- Promote Q-1 \\(Bags at 1111\\): meets every criterion" in text
+    assert "- Retire U-2 \\(Toys at 1111\\): quiet" in text
+    assert text.index("## Q-1: Bags at 1111") < text.index("## Q-2: Shoes at 2222")
+    q1 = text[text.index("## Q-1"):text.index("## Q-2")]
+    q2 = text[text.index("## Q-2"):text.index("## UDRs proposed")]
+    # Criteria in words with their units and the number needed; no raw dicts or decimals.
+    assert ("- ✅ Breadth: its national projection \\(the query without its port conditions\\) finds "
+            "violations at 3 ports; 3 ports needed.") in q1
+    assert ("- ✅ Evidence: examined 3 shipments \\(3 needed\\) and found 2 discrepant \\(2 needed\\)"
+            in q1)
+    assert "{" not in q1 + q2 and "0.2077" not in q1
+    # A query that is not promoted says what would change the verdict.
+    assert "**not yet: fails 6 of 7 criteria" in q2
+    assert ("- ❌ Evidence: examined 1 of the 3 shipments needed and found 0 of the 2 discrepant "
+            "needed. **To pass:** 2 more examined shipments; and 2 more discrepant finds") in q2
+    assert "- ❌ Breadth: its national projection" in q2
+    assert "**To pass:** discrepant finds at 3 more ports." in q2
+    assert "**To pass:** adding a tests.no\\_match example." in q2
+    assert "- ✅ Workload: its national projection would flag 0.0 shipments a day" in q2
     assert "**U-2**" in text and "## Sign-off" in text
 
 
@@ -275,8 +288,11 @@ def test_html_review_is_one_self_contained_page(lenient_config, tmp_path):
 
     parser = Tags()
     parser.feed(text)
-    assert not parser.links and "script" not in parser.tags  # nothing to fetch, nothing to run
-    assert parser.tags.count("svg") >= 2  # an interval bar per query and the monthly chart
-    assert "<h2>Q-1: Bags at 1111</h2>" in text and "Q-2:" not in text
-    assert "<td>breadth<td class=pass>yes<td>3<td>3" in text
+    # nothing to fetch, nothing to run: the only links are to the page's own sections
+    assert all(link.startswith("#") for link in parser.links) and "script" not in parser.tags
+    assert parser.tags.count("svg") == 2  # the interval chart of every query, Q-1's monthly chart
+    assert text.index("To sign") < text.index("The policy") < text.index("All active queries")
+    assert "<h2>Q-1: Bags at 1111</h2>" in text and "<h2>Q-2: Shoes at 2222</h2>" in text
+    assert "Breadth: its national projection (the query without its port conditions) finds " \
+           "violations at 3 ports; 3 ports needed." in text
     assert load_policy(LENIENT).hash[:16] in text and "U-2" in text
