@@ -61,7 +61,7 @@ def run(*args: str):
 def test_clean_rules_exit_0(project):
     result = run("validate")
     assert result.exit_code == 0, result.output
-    assert "1 rule(s) valid, 0 error(s), 0 warning(s)" in result.output
+    assert "1 rule valid, 0 errors, 0 warnings" in result.output
 
 
 def test_rule_errors_exit_1_and_are_all_reported(project):
