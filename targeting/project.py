@@ -14,8 +14,9 @@ from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
 from targeting.data.values import Vocabulary, vocabulary
 from targeting.errors import Problem, RuleError, TargetingError, TargetingWarning
-from targeting.rules.loader import did_you_mean, rule_files, rule_id
+from targeting.rules.loader import did_you_mean, parse_rules, rule_files, rule_id
 from targeting.rules.model import Rule
+from targeting.rules.select import Selection
 
 
 class Project:
@@ -124,6 +125,17 @@ def check_files(config: Config, paths: Sequence[Path] | None = None
                                   config.priorities or None, limits=config.limits,
                                   values=data_vocabulary(config))
     return rules, problems + outcome_problems(rules, outcome_fields(config))
+
+
+def selected_files(config: Config, paths: Sequence[Path], selection: Selection) -> list[Path]:
+    """The rule files under `paths` (default: the configured folders) whose rule `selection`
+    picks; a file that does not parse is kept, so its errors are never hidden by a filter."""
+    if selection.empty:
+        return list(paths)
+    rules, _ = parse_rules(list(paths) or default_paths(config), config.limits)
+    parsed = {Path(r.path).resolve(): r for r in rules}
+    return [p for p in rule_files(list(paths) or default_paths(config))
+            if p.resolve() not in parsed or selection.matches(parsed[p.resolve()])]
 
 
 def field_vocabulary(dataset: Dataset, cache: Cache) -> Vocabulary:

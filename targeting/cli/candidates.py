@@ -8,6 +8,7 @@ import click
 
 from targeting.backtest.run import project_window
 from targeting.cli.common import (
+    Selection,
     as_date,
     config_option,
     emit,
@@ -15,6 +16,7 @@ from targeting.cli.common import (
     output_options,
     report_change,
     reports_errors,
+    selection_options,
     window_options,
 )
 from targeting.decide.promotion import promote, retire
@@ -32,14 +34,16 @@ from targeting.render.terminal import console
 @engine_option
 @output_options(["table", "json", "markdown", "html"],
                 "Output format; markdown and html are the review dossier.")
+@selection_options
 @reports_errors
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
             last: str | None, engine: str, fmt: str,
-            output: Path | None) -> None:
+            output: Path | None, selection: Selection) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
-    review = build_review(project, window, with_details=fmt in ("markdown", "html"))
+    review = build_review(project, window, with_details=fmt in ("markdown", "html"),
+                          selection=selection)
     if fmt == "json":
         emit(report.to_json(dossier.as_json(review)), output)
     elif fmt == "markdown":

@@ -7,6 +7,7 @@ from targeting.backtest.window import Window
 from targeting.decide.inspect import RuleReport, inspect_rule
 from targeting.decide.policy import Policy, Retirement, Verdict, decide, load_policy, retirements
 from targeting.project import Project
+from targeting.rules.select import Selection
 
 
 @dataclass
@@ -21,12 +22,16 @@ class Review:
     details: dict[str, RuleReport] = field(default_factory=dict)
 
 
-def build_review(project: Project, window: Window, with_details: bool = False) -> Review:
-    """Decide every active query and UDR; with details, backtest each promotable query in full."""
+def build_review(project: Project, window: Window, with_details: bool = False,
+                 selection: Selection | None = None) -> Review:
+    """Decide every active query and UDR (or those `selection` picks; retirement is still judged
+    among every active UDR); with details, backtest each promotable query in full."""
     policy = load_policy(project.config.promotion, str(project.config.path))
-    verdicts = decide(project, window, policy)
-    review = Review(policy, window, project.dataset.fingerprint, verdicts,
-                    retirements(project, window, policy))
+    chosen = selection or Selection()
+    queries = chosen.of([r for r in project.all_rules if r.kind == "query" and r.is_active])
+    verdicts = decide(project, window, policy, queries)
+    retire = [r for r in retirements(project, window, policy) if chosen.matches(r.rule)]
+    review = Review(policy, window, project.dataset.fingerprint, verdicts, retire)
     if with_details:
         for verdict in verdicts:
             if verdict.promote:
