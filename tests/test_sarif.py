@@ -77,3 +77,18 @@ def test_gate_sarif_is_valid(schema, tmp_path_factory, monkeypatch):
     assert failure["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "rules/udr-0002.yaml"
     shutil.rmtree(root / ".targeting-cache", ignore_errors=True)
+
+
+def test_codequality_report_for_gitlab(tmp_path, monkeypatch):
+    monkeypatch.chdir(BROKEN)
+    out = tmp_path / "quality.json"
+    result = CliRunner().invoke(main, ["validate", "--config", str(ROOT / "targeting.yaml"),
+                                       "--codequality", str(out), "yaml_key_without_colon.yaml",
+                                       "udr_with_port.yaml"])
+    assert result.exit_code == 1
+    issues = json.loads(out.read_text(encoding="utf-8"))
+    assert [(i["check_name"], i["severity"], i["location"]) for i in issues] == [
+        ("yaml-syntax", "major", {"path": "yaml_key_without_colon.yaml", "lines": {"begin": 5}}),
+        ("udr-with-port", "minor", {"path": "udr_with_port.yaml", "lines": {"begin": 1}})]
+    assert all(len(i["fingerprint"]) == 64 and i["description"] for i in issues)
+    assert len({i["fingerprint"] for i in issues}) == len(issues)

@@ -8,6 +8,7 @@ from typing import Any
 from targeting.gate.result import Check, GateResult, RuleChange
 from targeting.render import escape
 from targeting.render.sarif import Finding
+from targeting.render.sarif import codequality as codequality_document
 from targeting.render.sarif import sarif as sarif_document
 from targeting.units import plural
 
@@ -205,9 +206,18 @@ def as_json(result: GateResult) -> str:
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
+def findings(result: GateResult) -> list[Finding]:
+    """Each failing or warning check as a finding at its file and line."""
+    return [Finding(f"gate/{check.name}", "error" if check.outcome == "fail" else "warning",
+                    f"{check.rule}: {check.message}", check.path, check.line)
+            for check in result.checks if check.outcome != "pass"]
+
+
 def sarif(result: GateResult) -> str:
-    """`gate --sarif`: each failing or warning check as a result at its file and line."""
-    return sarif_document([
-        Finding(f"gate/{check.name}", "error" if check.outcome == "fail" else "warning",
-                f"{check.rule}: {check.message}", check.path, check.line)
-        for check in result.checks if check.outcome != "pass"])
+    """`gate --sarif`: SARIF 2.1.0 for code scanning."""
+    return sarif_document(findings(result))
+
+
+def codequality(result: GateResult) -> str:
+    """`gate --codequality`: GitLab's Code Quality report."""
+    return codequality_document(findings(result))

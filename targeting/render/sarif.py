@@ -1,7 +1,9 @@
-"""Findings as SARIF 2.1.0 (code scanning: GitHub, GitLab, Azure): one run of the tool, a
-rule per problem code with its explanation (targeting/codes.py), a result per finding."""
+"""Findings for code scanning: SARIF 2.1.0 (GitHub, Azure; one run of the tool, a rule per
+problem code with its explanation from targeting/codes.py, a result per finding) and GitLab's
+Code Quality report (a JSON list of issues)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,12 +31,32 @@ class Finding:
     column: int | None = None
 
 
+def problem_findings(problems: Iterable[Problem]) -> list[Finding]:
+    """Each problem as a finding at its file, line and column."""
+    return [Finding(p.code, LEVELS.get(p.severity, "note"), p.message,
+                    p.location.path if p.location else None,
+                    p.location.line if p.location else None,
+                    p.location.column if p.location else None) for p in problems]
+
+
 def problems_sarif(problems: Iterable[Problem]) -> str:
     """`validate --sarif`: each problem as a result at its file, line and column."""
-    return sarif([Finding(p.code, LEVELS.get(p.severity, "note"), p.message,
-                          p.location.path if p.location else None,
-                          p.location.line if p.location else None,
-                          p.location.column if p.location else None) for p in problems])
+    return sarif(problem_findings(problems))
+
+
+def codequality(findings: list[Finding]) -> str:
+    """GitLab's Code Quality report: one issue per finding, with a stable fingerprint (rule,
+    file, line and message), so a merge request shows what it adds and fixes."""
+    severity = {"error": "major", "warning": "minor", "note": "info"}
+    issues = []
+    for f in findings:
+        key = f"{f.rule}\0{f.path}\0{f.line}\0{f.message}".encode()
+        issues.append({"description": plain(f.message), "check_name": f.rule,
+                       "fingerprint": hashlib.sha256(key).hexdigest(),
+                       "severity": severity.get(f.level, "info"),
+                       "location": {"path": PurePath(f.path or ".").as_posix(),
+                                    "lines": {"begin": max(f.line or 1, 1)}}})
+    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
 
 
 def sarif(findings: list[Finding]) -> str:
