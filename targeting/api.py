@@ -3,7 +3,6 @@ open one), accepts dates as `date` or ISO strings and rules as paths or ids, and
 Polars DataFrames or dataclasses."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from targeting.backtest.window import DateLike
 from targeting.compile.check import check_rules
 from targeting.compile.english import describe
 from targeting.compile.polars_expr import compile_polars
-from targeting.compile.sql import compile_sql
+from targeting.compile.readable import readable_sql
 from targeting.data.catalogue import field_catalogue
 from targeting.data.config import load_config
 from targeting.data.lists import load_lists
@@ -84,9 +83,11 @@ def coverage(*, config: ConfigLike = None, since: DateLike | None = None,
     return _coverage.coverage_of(project, project_window(project, since, until, last))
 
 
-def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None = None) -> str:
+def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None = None,
+                 inline: bool = False) -> str:
     """A rule (file or id) compiled to `target` (sql, polars or english); TargetingError when it
-    cannot be found (exit 2) or is invalid (exit 1)."""
+    cannot be found (exit 2) or is invalid (exit 1). SQL is formatted for reading, its values
+    listed after it, or with `inline` written in as literals (compile/readable.py)."""
     path = Path(rule_ref)
     if target == "english" and path.is_file() and config is None:
         return describe(_one(rule_ref, *parse_rules([path])).where)  # no data needed
@@ -100,8 +101,7 @@ def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None =
         return describe(rule.where)
     if target == "polars":
         return str(compile_polars(rule.where, lists, catalogue))
-    sql, params = compile_sql(rule.where, catalogue)
-    return f"{sql}\n-- params: {json.dumps(params, default=str, ensure_ascii=False)}"
+    return readable_sql(rule.where, catalogue, f"{rule.id}: {rule.title}", inline)
 
 
 def _one(rule_ref: str, rules: list[Rule], problems: list[Any]) -> Rule:

@@ -1,19 +1,22 @@
 """A project: its configuration, its data and its rules, opened once and shared by commands."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from targeting.cache import Cache
+from targeting.cache import Cache, cache_key
 from targeting.data.catalogue import field_catalogue
 from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
 from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
-from targeting.errors import Problem, RuleError, TargetingError
-from targeting.rules.loader import did_you_mean, rule_files, rule_id
+from targeting.data.values import Vocabulary, vocabulary
+from targeting.errors import Problem, RuleError, TargetingError, TargetingWarning
+from targeting.rules.loader import did_you_mean, parse_rules, rule_files, rule_id
 from targeting.rules.model import Rule
+from targeting.rules.select import Selection
 
 
 class Project:
@@ -26,6 +29,12 @@ class Project:
     @cached_property
     def dataset(self) -> Dataset:
         return open_dataset(self.config)
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Each categorical text field's values in the data (data/values.py), kept in the
+        cache per data fingerprint."""
+        return field_vocabulary(self.dataset, Cache(self.config.root))
 
     @property
     def rule_paths(self) -> list[Path]:
@@ -40,7 +49,8 @@ class Project:
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
                                       self.config.priorities or None, run_examples,
-                                      Cache(self.config.root), self.config.limits)
+                                      Cache(self.config.root), self.config.limits,
+                                      self.vocabulary)
         return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
@@ -112,8 +122,47 @@ def check_files(config: Config, paths: Sequence[Path] | None = None
 
     catalogue, lists = field_catalogue(config), load_lists(config)
     rules, problems = check_rules(list(paths or default_paths(config)), catalogue, lists,
-                                  config.priorities or None, limits=config.limits)
+                                  config.priorities or None, limits=config.limits,
+                                  values=data_vocabulary(config))
     return rules, problems + outcome_problems(rules, outcome_fields(config))
+
+
+def selected_files(config: Config, paths: Sequence[Path], selection: Selection) -> list[Path]:
+    """The rule files under `paths` (default: the configured folders) whose rule `selection`
+    picks; a file that does not parse is kept, so its errors are never hidden by a filter."""
+    if selection.empty:
+        return list(paths)
+    rules, _ = parse_rules(list(paths) or default_paths(config), config.limits)
+    parsed = {Path(r.path).resolve(): r for r in rules}
+    return [p for p in rule_files(list(paths) or default_paths(config))
+            if p.resolve() not in parsed or selection.matches(parsed[p.resolve()])]
+
+
+def field_vocabulary(dataset: Dataset, cache: Cache) -> Vocabulary:
+    """The dataset's vocabulary, from the cache when the data is unchanged."""
+    key = cache_key(vocabulary=dataset.fingerprint)
+    cached = cache.get("vocabulary", key)
+    if isinstance(cached, dict):
+        return {str(k): [str(v) for v in values] for k, values in cached.items()}
+    found = vocabulary(dataset.con, dataset.catalogue)
+    cache.put("vocabulary", key, found)
+    return found
+
+
+def data_vocabulary(config: Config) -> Vocabulary | None:
+    """The data's vocabulary for `validate`, or None when the data cannot be opened: a broken
+    data file must not stop anyone checking rules (the value check is then skipped). The data's
+    own warnings are `data check`'s to report, not validate's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TargetingWarning)
+            dataset = open_dataset(config)
+    except TargetingError:
+        return None
+    try:
+        return field_vocabulary(dataset, Cache(config.root))
+    finally:
+        dataset.close()
 
 
 def outcome_fields(config: Config) -> list[str]:

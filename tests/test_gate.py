@@ -6,6 +6,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from gate_project import cli, git, make_project, merge_to_main, outcome
@@ -195,8 +196,24 @@ def test_outputs_markdown_junit_github(repo):
     assert result.exit_code == 1
     assert "::error file=rules/udr-0002.yaml,line=" in result.output
     comment = md.read_text()
-    assert "| metric | before | after |" in comment and comment.rstrip().endswith("**")
-    assert "FAIL: 1 failure" in comment
+    lines = comment.splitlines()
+    # The verdict first, under a hidden marker CI uses to update one sticky comment.
+    assert lines[0] == "<!-- targeting-gate -->"
+    assert lines[1].startswith("## ❌ targeting gate: FAIL: 1 failure")
+    assert lines[3] == ("- UDR-0002 fails regression \\(workload grew \\+83% \\(1.1 → 2.0 flags/day; "
+                        "tolerance \\+25%\\)\\)")
+    assert "| metric | before | after |" in comment
+    # What the broadened UDR newly targets (the VN lamps), and how many were ever examined.
+    manifest = pl.read_parquet(repo / "data/manifest.parquet")
+    exams = pl.read_parquet(repo / "data/exams.parquet")
+    new = manifest.filter(pl.col("hts_code").str.starts_with("8512")
+                          & (pl.col("country_of_origin") == "VN"))
+    examined = exams.filter(pl.col("shipment_id").is_in(new["shipment_id"].implode()))
+    bad = examined.filter(pl.col("result") == "discrepant")
+    assert new.height > 0 and examined.height > 0
+    assert (f"It newly targets {new.height:,} shipments, {examined.height:,} of them ever examined "
+            f"\\({bad.height:,} discrepant\\); no longer targets 0 shipments \\(0 examined, 0 "
+            "discrepant\\).") in comment
     suite = ET.parse(xml).getroot().find("testsuite")
     cases = {(c.get("classname"), c.get("name")): c for c in suite.iter("testcase")}
     assert {("UDR-0002", "validate"), ("UDR-0002", "effectiveness"), ("UDR-0002", "workload"),

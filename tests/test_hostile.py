@@ -381,7 +381,7 @@ HANDLED = [
                             "exams: exams.csv}\n"}),
     Case("semicolons_are_read", ("data", "check"), 0, ("rows", "8"),
          {"manifest.csv": manifest_text().replace(",", ";")}),
-    Case("quoted_created_date_is_a_date", ("validate",), 0, ("4 rule(s) valid",),
+    Case("quoted_created_date_is_a_date", ("validate",), 0, ("4 rules valid",),
          {"queries/q-1.yaml": rule("{description: {contains: handbag}}", created="'2024-10-01'")}),
     Case("since_before_the_data_is_clipped", ("test", "Q-1", "--since", "2020-01-01"), 0,
          ("warning[window-clipped]", "2020-01-01 .. 2025-03-01 was asked for",

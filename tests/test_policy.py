@@ -256,7 +256,7 @@ def test_candidates_json_has_the_documented_shape(lenient_config):
     assert doc["cannot_judge"] == []  # U-1 has 4 exams, above the lenient floor of 3: kept
 
 
-def test_markdown_dossier_has_the_criteria_table(lenient_config, tmp_path):
+def test_markdown_dossier_explains_every_query_in_table_order(lenient_config, tmp_path):
     out = tmp_path / "dossier.md"
     result = CliRunner().invoke(main, ["candidates", "--config", str(lenient_config), "--format", "markdown",
                                        "--output", str(out)])
@@ -264,15 +264,29 @@ def test_markdown_dossier_has_the_criteria_table(lenient_config, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert f"- policy hash: `{load_policy(LENIENT).hash}`" in text
     assert "- promotable queries: 1 of 2" in text
-    assert "## Q-1: Bags at 1111" in text and "## Q-2" not in text  # only promotable ones get a section
-    table = text[text.index("| criterion | passed | value | threshold |"):].splitlines()
-    assert table[1] == "|---|---|---|---|"
-    rows = {line.split("|")[1].strip(): line for line in table[2:9]}
-    assert list(rows) == ["evidence", "effectiveness", "persistence", "novelty", "workload",
-                          "examples", "transfer"]
-    assert rows["transfer"] == "| transfer | NO | None | 0.1 |"
-    assert "Scope: promote as a port UDR." in text
-    assert rows["evidence"] == "| evidence | yes | examined 3, discrepant 2 | examined 3, discrepant 2 |"
+    # What to sign comes before the evidence; every query gets a section, in the table's order.
+    assert text.index("## To sign") < text.index("## The policy") < text.index("## All active queries")
+    assert "- Promote Q-1 \\(Bags at 1111\\) as a UDR at port 1111: meets every criterion" in text
+    assert "- Retire U-2 \\(Toys at 1111\\): superseded" in text
+    assert "| Q-1 | 1111 | **promote as a port UDR** |" in text
+    assert text.index("## Q-1: Bags at 1111") < text.index("## Q-2: Shoes at 2222")
+    q1 = text[text.index("## Q-1"):text.index("## Q-2")]
+    q2 = text[text.index("## Q-2"):text.index("## UDRs proposed")]
+    # Criteria in words with their units and the number needed; no raw dicts or decimals.
+    assert ("- ❌ Transfer: outside its port its national projection has an effective sample of 2 "
+            "examined shipments, below the evidence floor of 3") in q1
+    assert "**To run nationally:** about 1 more examined shipment outside its port" in q1
+    assert ("- ✅ Evidence: examined 3 shipments \\(3 needed\\) and found 2 discrepant \\(2 needed\\)"
+            in q1)
+    assert "q = 0.00107 after Benjamini-Hochberg over the review" in q1
+    assert "{" not in q1 + q2 and "0.2077" not in q1
+    # A query that is not promoted says what would change the verdict.
+    assert "**not yet: fails 5 of 6 criteria" in q2
+    assert ("- ❌ Evidence: examined 1 of the 3 shipments needed and found 0 of the 2 discrepant "
+            "needed. **To pass:** 2 more examined shipments; and 2 more discrepant finds") in q2
+    assert "one-sided p = 0.631, q = 0.631" in q2
+    assert "**To pass:** adding a tests.no\\_match example." in q2
+    assert "- ✅ Workload: at its port it would flag 0.0 shipments a day" in q2
     assert "**U-2**" in text and "## Sign-off" in text
 
 
@@ -303,8 +317,11 @@ def test_html_review_is_one_self_contained_page(lenient_config, tmp_path):
 
     parser = Tags()
     parser.feed(text)
-    assert not parser.links and "script" not in parser.tags  # nothing to fetch, nothing to run
-    assert parser.tags.count("svg") >= 2  # an interval bar per query and the monthly chart
-    assert "<h2>Q-1: Bags at 1111</h2>" in text and "Q-2:" not in text
-    assert "<td>transfer<td class=fail>no<td>None<td>0.1" in text
+    # nothing to fetch, nothing to run: the only links are to the page's own sections
+    assert all(link.startswith("#") for link in parser.links) and "script" not in parser.tags
+    assert parser.tags.count("svg") == 2  # the interval chart of every query, Q-1's monthly chart
+    assert text.index("To sign") < text.index("The policy") < text.index("All active queries")
+    assert "<h2>Q-1: Bags at 1111</h2>" in text and "<h2>Q-2: Shoes at 2222</h2>" in text
+    assert "Transfer: outside its port its national projection has an effective sample of 2 " \
+           "examined shipments" in text
     assert load_policy(LENIENT).hash[:16] in text and "U-2" in text

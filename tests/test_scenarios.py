@@ -119,7 +119,7 @@ def test_a_moved_project_validates_and_evaluates(tmp_path, name):
     config = str(moved / "targeting.yaml")
     validate = CliRunner().invoke(main, ["validate", "--config", config])
     assert validate.exit_code == 0, validate.output
-    assert "0 error(s)" in validate.output
+    assert "0 errors" in validate.output
     evaluate = CliRunner().invoke(main, ["evaluate", "--config", config, "--format", "json"])
     assert evaluate.exit_code == 0, evaluate.output
 

@@ -174,6 +174,18 @@ class Matches:
             raise ValueError("containment needs the reference UDRs among the measured rules")
         return self._rows(metric_sql.containment(self.ns), None)
 
+    def difference(self, rule: int, other: int) -> dict[str, int]:
+        """Shipments measured rule `rule` matches and measured rule `other` does not: how many,
+        how many of them were ever examined, and how many found discrepant (what a changed rule
+        newly targets, and what evidence there is about them)."""
+        a_sql, a_params = self.engine.rids_sql(self.plan, self.ns, rule)
+        b_sql, b_params = self.engine.rids_sql(self.plan, self.ns, other)
+        return self._rows(f"""SELECT count(*)::BIGINT AS targeted,
+              count(e.rid)::BIGINT AS examined,
+              (count(*) FILTER (WHERE e.discrepant))::BIGINT AS discrepant
+            FROM ({a_sql}) a ANTI JOIN ({b_sql}) b ON a.rid = b.rid
+            LEFT JOIN exam_facts e ON e.rid = a.rid""", a_params + b_params)[0]
+
     def sample(self, rule: int, limit: int = 10) -> Rows:
         """Up to `limit` of the rule's matched shipments with their exam outcome: discrepant
         first, then examined, most recent first (ties at the cut kept)."""

@@ -25,6 +25,8 @@ COMMANDS = {
     "schema": "schema",
     "data": "data",
     "fixtures": "fixtures",
+    "new": "new",
+    "explain": "explain",
 }
 
 

@@ -14,6 +14,9 @@ import click
 from targeting import files
 from targeting.errors import RuleError, TargetingError, TargetingWarning
 from targeting.render.escape import plain
+from targeting.rules.select import Selection
+
+__all__ = ["Selection"]
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -107,3 +110,37 @@ def report_change(change: Any, done: str) -> None:
     for path in change.written:
         click.echo(f"wrote {plain(path)}", err=True)
     click.echo(f"{plain(done)}: ledger entry {change.entry.seq}", err=True)
+
+
+def selection_options(func: Command) -> Command:
+    """--tag, --port, --owner and --kind (each repeatable), passed on as `selection`."""
+    def build(ctx: click.Context, _: click.Parameter, kinds: tuple[str, ...]) -> Selection:
+        params = ctx.params
+        return Selection(params.pop("tags", ()), params.pop("ports", ()), params.pop("owners", ()),
+                         kinds)
+
+    # click runs callbacks in the order the options were declared: --kind (declared last, so
+    # outermost) runs after the others have filled ctx.params, and gathers them.
+    func = click.option("--tag", "tags", multiple=True, is_eager=True,
+                        help="Only rules with this priority tag (repeatable).")(func)
+    func = click.option("--port", "ports", multiple=True, is_eager=True,
+                        help="Only rules of this port (repeatable).")(func)
+    func = click.option("--owner", "owners", multiple=True, is_eager=True,
+                        help="Only rules of this owner (repeatable).")(func)
+    return click.option("--kind", "selection", multiple=True, type=click.Choice(["query", "udr"]),
+                        callback=build, help="Only queries or only UDRs.")(func)
+
+
+def board_columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """--columns a,b,c checked against the scoreboard's column keys."""
+    if not value:
+        return None
+    from targeting.render.terminal import BOARD_KEYS
+    from targeting.rules.loader import did_you_mean
+
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    for key in keys:
+        if key not in BOARD_KEYS:
+            raise click.BadParameter(f"{key!r} is not a column{did_you_mean(key, BOARD_KEYS)}; "
+                                     f"columns: {', '.join(BOARD_KEYS)}")
+    return keys

@@ -3,7 +3,7 @@ that compile alike in every backend (compile.regex), and examples that hold in b
 (compile.examples)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from targeting.cache import Cache, cache_key
@@ -14,23 +14,28 @@ from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import parse_rules
 from targeting.rules.model import Catalogue, Rule, leaves
 from targeting.rules.validate import Lists, outcome_problems, type_rule
+from targeting.rules.values import value_problems
+
+Vocabulary = Mapping[str, Sequence[str]]  # field -> the values it holds (data/values.py)
 
 __all__ = ["check_rules", "outcome_problems", "validate_rules"]
 
 
 def check_rules(paths: Iterable[Path], catalogue: Catalogue, lists: Lists,
                 priorities: Iterable[str] | None = None, run_examples: bool = True,
-                cache: Cache | None = None, limits: RuleLimits | None = None
-                ) -> tuple[list[Rule], list[Problem]]:
-    """Parse and validate every rule under `paths`; return the typed rules and every problem."""
+                cache: Cache | None = None, limits: RuleLimits | None = None,
+                values: Vocabulary | None = None) -> tuple[list[Rule], list[Problem]]:
+    """Parse and validate every rule under `paths`; return the typed rules and every problem.
+    With `values`, a value that never occurs in its field is a warning (rules/values.py)."""
     rules, problems = parse_rules(paths, limits)
-    typed, more = validate_rules(rules, catalogue, lists, priorities, run_examples, cache)
+    typed, more = validate_rules(rules, catalogue, lists, priorities, run_examples, cache, values)
     return typed, problems + more
 
 
 def validate_rules(rules: Iterable[Rule], catalogue: Catalogue, lists: Lists,
                    priorities: Iterable[str] | None = None, run_examples: bool = True,
-                   cache: Cache | None = None) -> tuple[list[Rule], list[Problem]]:
+                   cache: Cache | None = None,
+                   values: Vocabulary | None = None) -> tuple[list[Rule], list[Problem]]:
     """Check rules against the catalogue and lists; return those without errors, typed.
     `run_examples=False` skips running each rule's examples in both backends. With `cache`,
     a rule's backend checks (patterns and examples) are reused while the rule file, the
@@ -49,6 +54,9 @@ def validate_rules(rules: Iterable[Rule], catalogue: Catalogue, lists: Lists,
         else:
             pending.append((rule, found, key))
     _backend_checks(pending, catalogue, lists, run_examples, cache)
+    for rule, found in checked:
+        if rule is not None and values:
+            found.extend(value_problems(rule, values))
     typed = [rule for rule, found in checked
              if rule is not None and not any(p.severity == "error" for p in found)]
     return typed, [p for _, found in checked for p in found]

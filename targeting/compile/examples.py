@@ -1,11 +1,13 @@
 """Run rules' examples through both compilers, so a rule's examples hold in every backend."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 import polars as pl
 
+from targeting.compile.deciding import deciding_conditions
 from targeting.compile.polars_expr import POLARS_TYPES, compile_polars
 from targeting.compile.sql import compile_sql, folded_sql, target_lists_table
 from targeting.db import connect, register_frame
@@ -51,8 +53,16 @@ class ExampleRunner:
             for row, (k, i) in enumerate(owners):
                 problem = _example_problem(rules[k].examples[i], row in by_duckdb, row in by_polars)
                 if problem is not None:
-                    failed[k].append(problem)
+                    failed[k].append(self._explained(problem, rules[k], frame[row]))
         return failed
+
+    def _explained(self, problem: Problem, rule: Rule, row: pl.DataFrame) -> Problem:
+        """The problem with the conditions that decided the example (when both backends agree:
+        a disagreement is a bug report, not the rule's fault)."""
+        if "a backend disagreement" in problem.message:
+            return problem
+        why = deciding_conditions(rule.where, row, self.lists, self.catalogue)
+        return dataclasses.replace(problem, message=f"{problem.message}; {why}")
 
     def _polars(self, frame: pl.DataFrame, rules: Sequence[Rule], batch: list[int]) -> set[int]:
         either = pl.any_horizontal([

@@ -27,6 +27,7 @@ from targeting.data.sources import (
     stage,
     staging_error,
 )
+from targeting.data.values import field_profile
 from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -382,6 +383,7 @@ def profile(dataset: Dataset) -> dict[str, Any]:
         "null_share": _null_shares(dataset, "manifest"),
         "exam_null_share": _null_shares(dataset, "exams"),
         "recording": recording_completeness(con, None, None).to_dicts(),
+        "fields": field_profile(con, dataset.catalogue),
     }
 
 

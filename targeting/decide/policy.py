@@ -274,6 +274,7 @@ def _measure(rule: Rule, m: dict[str, Any], national: dict[str, Any], away: dict
     ]
     lift_low = low / population if population else None
     metrics = dict(m, lift_low=lift_low, baseline_hit_rate=population, p_value=p,
+                   workload_scope="national" if transfer.passed else "port",
                    national_flags_per_day=national["targeted"] / evidence.days if evidence.days
                    else 0.0,
                    national_ports_with_hits=national["ports_with_hits"],

@@ -8,7 +8,7 @@ import json
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +52,15 @@ class InputError(TargetingError):
 
 @dataclass(frozen=True)
 class Change:
-    """What a promotion or retirement wrote, and what it recovered first."""
+    """What a promotion or retirement wrote, and what it recovered first; for a dry run, what
+    it would write (`texts`) and the ledger records it would append (`records`), none written."""
 
     written: list[Path]
     entry: Any
     recovered: Recovered | None = None
+    dry_run: bool = False
+    texts: dict[Path, str] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 def ledger_path(project: Project) -> Path:
@@ -79,12 +83,16 @@ def check_text(what: str, value: str) -> str:
 
 def promote(project: Project, window: Window, query_id: str, reviewer: str, *, new_id: str | None = None,
             national: bool = False, override_reason: str | None = None,
-            now: dt.datetime | None = None) -> Change:
+            now: dt.datetime | None = None, dry_run: bool = False) -> Change:
     """Write the UDR, mark the query promoted and append to the ledger; all or nothing, under
-    the project lock (docs/policy.md, decide/transaction.py)."""
+    the project lock (docs/policy.md, decide/transaction.py). `dry_run`: decide and build the
+    same files and records, write nothing (not even a recovery)."""
     check_text("--reviewer", reviewer)
     if override_reason is not None:
         check_text("--reason", override_reason)
+    if dry_run:
+        return _promote(project, window, query_id, reviewer, new_id, national, override_reason,
+                        now, None, dry_run=True)
     signer = required_signer(project.config)
     with project_lock(project.config.root) as recovered:
         project.reload_rules()
@@ -95,7 +103,7 @@ def promote(project: Project, window: Window, query_id: str, reviewer: str, *, n
 
 def _promote(project: Project, window: Window, query_id: str, reviewer: str, new_id: str | None,
              national: bool, override_reason: str | None, now: dt.datetime | None,
-             signer: ledger.Signer | None) -> Change:
+             signer: ledger.Signer | None, dry_run: bool = False) -> Change:
     query = _rule(project, query_id, "query")
     if query.status != "active":
         raise PromotionError(f"{query.id} has status {query.status}; only an active query can be promoted")
@@ -129,15 +137,19 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
     if override_reason:
         details.update(override=True, reason=override_reason, failing=failing)
     return _commit(project, {udr_path: udr_text, Path(query.path): query_text},
-                   reviewer, "promote", query.id, details, evidence_digest(evidence), override_reason, signer)
+                   reviewer, "promote", query.id, details, evidence_digest(evidence), override_reason, signer,
+                   dry_run)
 
 
 def retire(project: Project, window: Window, udr_id: str, reviewer: str, reason: str, *,
-           override: bool = False, now: dt.datetime | None = None) -> Change:
+           override: bool = False, now: dt.datetime | None = None, dry_run: bool = False) -> Change:
     """Set a UDR's status to retired with who, when and why, and record it in the ledger. The
-    policy must propose the retirement (`retirements()`), or `override` records an exception."""
+    policy must propose the retirement (`retirements()`), or `override` records an exception.
+    `dry_run`: build the same file and records, write nothing."""
     check_text("--reviewer", reviewer)
     check_text("--reason", reason)
+    if dry_run:
+        return _retire(project, window, udr_id, reviewer, reason, override, now, None, True)
     signer = required_signer(project.config)
     with project_lock(project.config.root) as recovered:
         project.reload_rules()
@@ -146,7 +158,8 @@ def retire(project: Project, window: Window, udr_id: str, reviewer: str, reason:
 
 
 def _retire(project: Project, window: Window, udr_id: str, reviewer: str, reason: str,
-            override: bool, now: dt.datetime | None, signer: ledger.Signer | None) -> Change:
+            override: bool, now: dt.datetime | None, signer: ledger.Signer | None,
+            dry_run: bool = False) -> Change:
     udr = _rule(project, udr_id, "udr")
     if udr.status != "active":
         raise PromotionError(f"{udr.id} has status {udr.status}; only an active UDR can be retired")
@@ -167,7 +180,7 @@ def _retire(project: Project, window: Window, udr_id: str, reviewer: str, reason
     if override:
         details["override"] = True
     return _commit(project, {Path(udr.path): text}, reviewer, "retire", udr.id, details, None,
-                   reason if override else None, signer)
+                   reason if override else None, signer, dry_run)
 
 
 def retired_text(text: str, reviewer: str, reason: str, now: dt.datetime) -> str:
@@ -329,7 +342,7 @@ def _validate_text(project: Project, path: Path, text: str) -> None:
 
 def _commit(project: Project, files: dict[Path, str], actor: str, action: str, subject: str,
             details: dict[str, Any], digest: str | None, override_reason: str | None,
-            signer: ledger.Signer | None) -> Change:
+            signer: ledger.Signer | None, dry_run: bool = False) -> Change:
     """Every file and the ledger entries as one transaction (decide/transaction.py). An
     override and the action it allows are appended in one write, so the ledger never records
     an exception for a change that did not happen."""
@@ -339,6 +352,8 @@ def _commit(project: Project, files: dict[Path, str], actor: str, action: str, s
         records.insert(0, {"actor": actor, "action": "override", "subject": subject,
                            "details": {"reason": override_reason, "for": action},
                            "evidence_digest": digest})
+    if dry_run:
+        return Change(list(files), None, dry_run=True, texts=dict(files), records=records)
     changes = {path: text.encode("utf-8") for path, text in files.items()}
     entries = commit(project.config.root, action, subject, changes, records, signer)
     return Change(list(files), entries[-1])

@@ -140,6 +140,25 @@ class GateContext:
                 rows[rule.id] = row
         return rows
 
+    def differences(self, after: Rule, before: Rule, window: Window) -> dict[str, dict[str, int]]:
+        """What a changed rule newly targets (`new`) and no longer targets (`dropped`): counts of
+        shipments, of those ever examined, and of those found discrepant. Cached like metrics."""
+        key = cache_key(difference=[after.content_hash, before.content_hash],
+                        data=self.fingerprint, window=window.as_dict())
+        cached = self.cache.get("difference", key)
+        if isinstance(cached, dict):
+            return {str(k): dict(v) for k, v in cached.items()}
+        from targeting.backtest.run import backtest
+
+        typed = [self.typed(after), self.typed(before)]
+        assert typed[0] is not None and typed[1] is not None, "only rules that validate"
+        run = backtest(self.project, [typed[0], typed[1]], window, [])
+        found = {"new": run.difference(0, 1), "dropped": run.difference(1, 0)}
+        run.close()
+        if self._same_data():
+            self.cache.put("difference", key, found)
+        return found
+
     def _same_data(self) -> bool:
         """Whether the data backtested is the data the cache keys name: a file changed during
         the run must not store new numbers under the old fingerprint (or old under new)."""

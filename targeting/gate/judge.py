@@ -49,6 +49,8 @@ def judge(gate: GateContext, window: Window) -> GateResult:
         change = RuleChange(rule_id, rule.kind, "changed" if old else "added", _path(gate, rule),
                             before_rows.get(rule_id), after_rows.get(rule_id))
         result.changes.append(change)
+        if rule_id in valid_now and rule_id in valid_before:
+            change.targets = gate.differences(valid_now[rule_id], valid_before[rule_id], window)
         if rule_id in valid_now:
             checks += _metric_checks(gate, rule, change, policy, baseline)
         checks += _promotion_checks(gate, rule, old, branch)

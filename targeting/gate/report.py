@@ -7,6 +7,10 @@ from typing import Any
 
 from targeting.gate.result import Check, GateResult, RuleChange
 from targeting.render import escape
+from targeting.render.sarif import Finding
+from targeting.render.sarif import codequality as codequality_document
+from targeting.render.sarif import sarif as sarif_document
+from targeting.units import plural
 
 ROWS = (("targeted", "targeted"), ("flags/day", "flags_per_day"),
         ("estimated precision (95% CI)", "est_hit_rate"), ("observed hit rate (95% CI)", "hit_rate"),
@@ -53,6 +57,9 @@ def text(result: GateResult) -> str:
             for label, key in ROWS:
                 lines.append(f"  {label:<20} {_value(change.before, key):>28}  →  "
                              f"{_value(change.after, key)}")
+        targets = targets_line(change)
+        if targets:
+            lines.append(f"  {targets}")
         for check in _checks_of(result, change.id):
             lines.append(f"  {_mark(check)} {check.name}: {escape.one_line(check.message)}")
     others = [c for c in result.checks if c.rule not in {ch.id for ch in result.changes}
@@ -74,8 +81,18 @@ def _mark(check: Check) -> str:
     return {"pass": "ok  ", "fail": "FAIL", "warn": "warn"}[check.outcome]
 
 
+MARKER = "<!-- targeting-gate -->"  # finds the gate's sticky pull-request comment to update
+
+
 def markdown(result: GateResult) -> str:
-    lines = ["## targeting gate", "", f"_{escape.markdown(_header(result))}_", ""]
+    """The pull-request comment: the verdict and one line per failing rule first, then each
+    changed rule's numbers and checks. Starts with a hidden marker, so CI can update one
+    sticky comment instead of adding a new one on every push."""
+    lines = [MARKER, f"## {'✅' if result.passed else '❌'} targeting gate: {verdict(result)}", ""]
+    failing = failing_lines(result)
+    if failing:
+        lines += [f"- {escape.markdown(line)}" for line in failing] + [""]
+    lines += [f"_{escape.markdown(_header(result))}_", ""]
     if not result.changes:
         lines += ["No rule or query files added, changed or removed.", ""]
     for change in result.changes:
@@ -87,8 +104,31 @@ def markdown(result: GateResult) -> str:
         lines += [f"- {_icon(c)} {escape.markdown_code(f'{c.path}:{c.line or 1}')} "
                   f"{escape.markdown(c.name)}: {escape.markdown(c.message)}" for c in others]
         lines.append("")
-    lines.append(f"**{'✅' if result.passed else '❌'} {verdict(result)}**")
     return "\n".join(lines) + "\n"
+
+
+def failing_lines(result: GateResult) -> list[str]:
+    """One line per rule (or ledger, settings) that fails the gate, with each failing check and
+    why: 'UDR-0007 fails regression (workload grew ...)'; warnings too when they fail it."""
+    fails: dict[str, list[str]] = {}
+    for check in result.checks:
+        if check.outcome == "fail" or (check.outcome == "warn" and result.fail_on_warnings):
+            fails.setdefault(check.rule, []).append(f"{check.name} ({check.message})")
+    return [f"{rule} fails {'; '.join(reasons)}" for rule, reasons in fails.items()]
+
+
+def targets_line(change: RuleChange) -> str | None:
+    """'newly targets 1,345 shipments, 12 of them ever examined (3 discrepant); no longer
+    targets 0': the evidence there is about what a change adds."""
+    if change.targets is None:
+        return None
+    new, dropped = change.targets["new"], change.targets["dropped"]
+    line = (f"newly targets {plural(new['targeted'], 'shipment')}, "
+            f"{new['examined']:,} of them ever examined ({new['discrepant']:,} discrepant)")
+    if new["targeted"] and not new["examined"]:
+        line += ": no evidence about them either way"
+    return (f"{line}; no longer targets {plural(dropped['targeted'], 'shipment')} "
+            f"({dropped['examined']:,} examined, {dropped['discrepant']:,} discrepant)")
 
 
 def _markdown_change(result: GateResult, change: RuleChange) -> list[str]:
@@ -99,6 +139,9 @@ def _markdown_change(result: GateResult, change: RuleChange) -> list[str]:
         lines += [f"| {label} | {_value(change.before, key)} | {_value(change.after, key)} |"
                   for label, key in ROWS]
         lines.append("")
+    targets = targets_line(change)
+    if targets:
+        lines += [f"It {escape.markdown(targets)}.", ""]
     lines += [f"- {_icon(c)} {escape.markdown(c.name)}: {escape.markdown(c.message)}"
               for c in _checks_of(result, change.id)]
     return lines + [""]
@@ -161,3 +204,20 @@ def as_json(result: GateResult) -> str:
         "cache": {"hits": result.cache_hits, "misses": result.cache_misses},
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def findings(result: GateResult) -> list[Finding]:
+    """Each failing or warning check as a finding at its file and line."""
+    return [Finding(f"gate/{check.name}", "error" if check.outcome == "fail" else "warning",
+                    f"{check.rule}: {check.message}", check.path, check.line)
+            for check in result.checks if check.outcome != "pass"]
+
+
+def sarif(result: GateResult) -> str:
+    """`gate --sarif`: SARIF 2.1.0 for code scanning."""
+    return sarif_document(findings(result))
+
+
+def codequality(result: GateResult) -> str:
+    """`gate --codequality`: GitLab's Code Quality report."""
+    return codequality_document(findings(result))

@@ -33,6 +33,9 @@ class RuleChange:
     path: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # A changed rule: shipments it newly targets / no longer targets, each with how many were
+    # ever examined and found discrepant (GateContext.differences).
+    targets: dict[str, dict[str, int]] | None = None
 
 
 @dataclass

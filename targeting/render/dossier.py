@@ -10,6 +10,7 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Criterion, Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.render.criteria import explain_verdict, policy_sentences, summary
 from targeting.render.escape import markdown as md
 from targeting.render.escape import one_line
 from targeting.render.escape import terminal as shown
@@ -24,7 +25,9 @@ def as_json(review: Review) -> dict[str, Any]:
         "window": review.window.as_dict(),
         "policy": review.policy.values,
         "expected_false_promotions": review.expected_false_promotions,
-        "candidates": [v.as_dict() for v in review.verdicts],
+        "candidates": [{**v.as_dict(), "summary": summary(v),
+                        "explanation": [e.as_dict() for e in explain_verdict(v, review.policy)]}
+                       for v in review.verdicts],
         "retire": [{"id": r.rule.id, "reasons": r.reasons} for r in review.retire],
         "cannot_judge": [{"id": r.rule.id, "reasons": r.reasons} for r in review.unjudged],
     }
@@ -65,11 +68,10 @@ def _false_line(review: Review) -> str:
 
 
 def markdown(review: Review) -> str:
-    """The review dossier: a summary, a section per promotable query, retirements, sign-off."""
-    parts = [_header(review), _summary(review)]
-    for v in review.verdicts:
-        if v.promote:
-            parts.append(_candidate(review, v))
+    """The review dossier: what to sign first, the policy, every query (the table, then each
+    query's explanation in the table's order), retirements, sign-off."""
+    parts = [_header(review), _to_sign(review), _policy(review), _summary(review)]
+    parts += [_candidate(review, v) for v in review.verdicts]
     parts.append(_retirements(review))
     parts.append("## Sign-off\n\n| decision | reviewer | date | signature |\n|---|---|---|---|\n"
                  "| | | | |\n")
@@ -81,6 +83,31 @@ def _header(review: Review) -> str:
             f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
             f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
             f"- {_false_line(review)}\n")
+
+
+def to_sign(review: Review) -> list[str]:
+    """The decisions the review asks for, one line each (promotions, then retirements)."""
+    lines = [f"Promote {v.rule.id} ({v.rule.title}) {_scope(v)}: meets every criterion; "
+             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision."
+             for v in review.verdicts if v.promote]
+    lines += [f"Retire {r.rule.id} ({r.rule.title}): {'; '.join(r.reasons)}." for r in review.retire]
+    return lines or ["Nothing to sign: no query meets the policy and no UDR meets a retirement "
+                     "criterion."]
+
+
+def _scope(v: Verdict) -> str:
+    if v.scope == "national":
+        return "as a national UDR"
+    return f"as a UDR at port {v.rule.port}"
+
+
+def _to_sign(review: Review) -> str:
+    return "## To sign\n\n" + "\n".join(f"- {md(line)}" for line in to_sign(review)) + "\n"
+
+
+def _policy(review: Review) -> str:
+    return ("## The policy\n\nA query is promoted when it meets every criterion:\n\n"
+            + "\n".join(f"- {md(line)}" for line in policy_sentences(review.policy)) + "\n")
 
 
 def _summary(review: Review) -> str:
@@ -100,14 +127,15 @@ def _summary(review: Review) -> str:
 def _candidate(review: Review, v: Verdict) -> str:
     rule = v.rule
     lines = [f"## {md(rule.id)}: {md(rule.title)}\n",
-             f"Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
-             f"created {rule.created or '–'}.\n", f"> {md(describe(rule.where))}\n"]
+             f"**{md(summary(v))}.** Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
+             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}.\n",
+             f"> {md(describe(rule.where))}\n"]
     if rule.rationale:
         lines.append(f"Rationale: {md(rule.rationale)}\n")
-    lines += ["| criterion | passed | value | threshold |", "|---|---|---|---|"]
-    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {md(_value(c.value))} | "
-              f"{md(_value(c.threshold))} |" for c in [*v.criteria, v.transfer]]
-    lines.append(f"\nScope: {md(v.outcome())}. {md(v.transfer.note)}\n")
+    for e in explain_verdict(v, review.policy):
+        lines.append(f"- {'✅' if e.passed else '❌'} {md(e.sentence)}"
+                     + (f" **{e.prefix}:** {md(e.change)}." if e.change else ""))
+    lines.append("")
     detail = review.details.get(v.rule.id)
     if detail is not None:
         lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
@@ -115,17 +143,12 @@ def _candidate(review: Review, v: Verdict) -> str:
         lines.append("\n**By port**\n")
         lines.append(report.markdown_table(detail.by_port, {"hit_rate": pct}))
         lines.append("\n**Overlap with active UDRs**\n")
-        lines.append(report.markdown_table(detail.overlaps, {"jaccard": pct})
+        lines.append(report.markdown_table(detail.overlaps, _OVERLAP_FORMATS)
                      if detail.overlaps else "No active UDR matches any of the same shipments.")
     return "\n".join(lines) + "\n"
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+_OVERLAP_FORMATS = dict.fromkeys(("jaccard", "share_of_rule", "share_of_udr"), pct)
 
 
 def _retirements(review: Review) -> str:

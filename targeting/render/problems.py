@@ -6,6 +6,7 @@ from typing import Any
 
 from targeting.errors import Problem
 from targeting.render.escape import github, github_property, one_line
+from targeting.units import plural
 
 
 def problems_text(problems: list[Problem]) -> str:
@@ -15,7 +16,8 @@ def problems_text(problems: list[Problem]) -> str:
 
 def summary_line(problems: list[Problem], valid: int) -> str:
     errors = sum(p.severity == "error" for p in problems)
-    return f"{valid} rule(s) valid, {errors} error(s), {len(problems) - errors} warning(s)"
+    return (f"{plural(valid, 'rule')} valid, {plural(errors, 'error')}, "
+            f"{plural(len(problems) - errors, 'warning')}")
 
 
 def problems_json(problems: list[Problem], valid: int) -> str:

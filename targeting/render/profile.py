@@ -27,6 +27,8 @@ def print_profile(profile: dict[str, Any], out: Console) -> None:
     nulls = _null_table(profile)
     if nulls.row_count:
         out.print(nulls)
+    if profile.get("fields"):
+        out.print(fields_table(profile["fields"]))
     if profile.get("recording"):
         out.print(rows_table(profile["recording"], RECORDING_COLUMNS,
                              title="Outcome recording by port (discrepant exams)"))
@@ -70,3 +72,22 @@ def _rate(rate: float | None, part: int, whole: int, what: str) -> str:
     if rate is None:
         return "n/a (none examined)"
     return f"{rate:.2%} ({part:,} of {whole:,} {what})"
+
+
+def fields_table(fields: list[dict[str, Any]]) -> Table:
+    """Every manifest field: its type in rules, distinct and empty values, and its most frequent
+    values (text, true/false) or its range (numbers, dates): what a rule can compare it with."""
+    table = Table(title="Fields (what rules can test)", title_justify="left", box=None,
+                  pad_edge=False, header_style="bold")
+    for header in ("field", "type", "distinct", "empty", "top values / range"):
+        table.add_column(header, justify="right" if header in ("distinct", "empty") else "left",
+                         no_wrap=header != "top values / range", overflow="fold")
+    for f in fields:
+        if f["range"] is not None:
+            low, high = f["range"]
+            values = "–" if low is None else f"{low} .. {high}"
+        else:
+            values = ", ".join(f"{v} ({n:,})" for v, n in f["top"]) or "–"
+        table.add_row(terminal(one_line(f["field"])), f["type"], f"{f['distinct']:,}",
+                      f"{f['empty']:,}", terminal(one_line(values)))
+    return table

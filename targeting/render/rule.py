@@ -15,6 +15,7 @@ from targeting.backtest.matches import Rows
 from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
 from targeting.decide.policy import Verdict
 from targeting.errors import TargetingError
+from targeting.render.criteria import explain_verdict, summary
 from targeting.render.escape import one_line, plain, terminal
 from targeting.render.formats import (
     disagreement,
@@ -26,7 +27,7 @@ from targeting.render.formats import (
     window_line,
 )
 from targeting.render.terminal import rows_table
-from targeting.units import num, pct
+from targeting.units import num, pct, plural
 
 if TYPE_CHECKING:
     import polars as pl
@@ -57,7 +58,9 @@ def print_report(r: RuleReport, out: Console) -> None:
         out.print(rows_table(r.by_port, _PORT_COLUMNS, title="By port"))
     out.print(_overlap_line(r))
     if r.verdict is not None:
-        out.print(_verdict(r.verdict))
+        out.print(_verdict(r.verdict, r.policy))
+    if r.retirement is not None:
+        out.print(_retirement(r.retirement))
     sample = r.sample
     if sample:
         out.print(_sample_table(sample, WIDE_SAMPLE_COLUMNS if out.width >= 120 else SAMPLE_COLUMNS))
@@ -65,10 +68,23 @@ def print_report(r: RuleReport, out: Console) -> None:
         out.print("[yellow]The rule matches no shipment in the window.[/]")
 
 
-def _verdict(verdict: Verdict) -> str:
-    if verdict.promote:
-        return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
-    return f"[yellow]verdict: not yet[/] — fails {terminal(verdict.reasons())}"
+def _verdict(verdict: Verdict, policy: Any) -> str:
+    """The verdict, then each failing criterion in words with what would change it."""
+    colour = "green" if verdict.promote else "yellow"
+    lines = [f"[{colour}]verdict: {terminal(summary(verdict))}[/]"]
+    for e in explain_verdict(verdict, policy):
+        if not e.passed:
+            lines.append(f"  ✗ {terminal(e.sentence)}\n    {e.prefix.lower()}: {terminal(e.change)}")
+    passed = [c.name for c in verdict.criteria if c.passed]
+    if passed and not verdict.promote:
+        lines.append(f"  ✓ passes {', '.join(passed)}")
+    return "\n".join(lines)
+
+
+def _retirement(reasons: list[str]) -> str:
+    if not reasons:
+        return "retirement: the policy does not propose to retire this UDR"
+    return "[yellow]retirement: PROPOSED[/] — " + terminal("; ".join(reasons))
 
 
 def _panel(r: RuleReport) -> Table:
@@ -77,7 +93,8 @@ def _panel(r: RuleReport) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("targeted", f"{m['targeted']:,}  ({num(m['flags_per_day'], 1)} per day, "
-                  f"{m['ports_targeted']} ports)")
+                  f"{plural(m['ports_targeted'], 'port')}, "
+                  f"{plural(m['months_with_hits'], 'month')} with hits)")
     table.add_row("estimated precision", f"{estimate(m, r.min_examined)}  "
                   f"({estimate_basis(m)}; over everything it matches)")
     table.add_row("estimated lift", f"{estimate_lift(m, r.min_examined, 2)} over the population's "
@@ -133,16 +150,18 @@ _PORT_COLUMNS = [("port", "port", str), ("targeted", "targeted", num),
 def _overlap_line(r: RuleReport) -> str:
     if not r.overlaps:
         return "overlap: no active UDR matches any of the same shipments"
-    parts = [f"{terminal(o['udr'])} {pct(o['jaccard'])} ({o['shared']:,} shared)"
-             for o in r.overlaps]
-    return (f"overlap with active UDRs (Jaccard): {', '.join(parts)}; "
-            f"{r.metrics['unique_discrepant']:,} discrepant shipments no active UDR catches")
+    parts = [f"{terminal(o['udr'])}: Jaccard {pct(o['jaccard'])} "
+             f"({plural(o['shared'], 'shared shipment')}); it matches "
+             f"{pct(o['share_of_rule'])} of this rule's targets, this rule "
+             f"{pct(o['share_of_udr'])} of its" for o in r.overlaps]
+    return (f"overlap with active UDRs: {'; '.join(parts)}. "
+            f"{plural(r.metrics['unique_discrepant'], 'discrepant shipment')} no active UDR "
+            "catches")
 
 
 def _sample_table(sample: Rows, columns: tuple[str, ...]) -> Table:
     shown = [c for c in columns if c in sample[0]] + ["outcome"]
-    table = Table(box=None, pad_edge=False, header_style="bold",
-                  title="Matched shipments (discrepant, most recent first)",
+    table = Table(box=None, pad_edge=False, header_style="bold", title=sample_title(sample),
                   title_justify="left")
     for column in shown:
         table.add_column(column, overflow="ellipsis", no_wrap=True,
@@ -153,6 +172,17 @@ def _sample_table(sample: Rows, columns: tuple[str, ...]) -> Table:
     return table
 
 
+def sample_title(sample: Rows) -> str:
+    """What the sample shows, true to its rows: discrepant ones first only when there are."""
+    if any(row["discrepant"] for row in sample):
+        order = "discrepant first, then examined, most recent first"
+    elif any(row["examined"] for row in sample):
+        order = "none discrepant; examined first, most recent first"
+    else:
+        order = "none examined; most recent first"
+    return f"Matched shipments ({order})"
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else terminal(one_line(value))
 
@@ -161,11 +191,22 @@ def report_json(r: RuleReport) -> dict[str, Any]:
     """`targeting test --format json`: the fields of an `evaluate` row, then the context."""
     return {**r.metrics, "title": r.rule.title, "english": r.english,
             "window": r.window.as_dict(), "baseline": r.baseline,
-            "verdict": r.verdict.as_dict() if r.verdict is not None else None,
+            "verdict": _verdict_json(r),
             "monthly": r.monthly, "by_port": r.by_port, "overlaps": r.overlaps,
             "problems": [{"code": p.code, "severity": p.severity, "message": p.message,
                           "location": str(p.location) if p.location else None}
                          for p in r.problems]}
+
+
+def _verdict_json(r: RuleReport) -> dict[str, Any] | None:
+    """The promotion verdict (a query) with each criterion in words, or the retirement
+    status (a UDR)."""
+    if r.verdict is not None:
+        return {**r.verdict.as_dict(), "summary": summary(r.verdict),
+                "explanation": [e.as_dict() for e in explain_verdict(r.verdict, r.policy)]}
+    if r.retirement is not None:
+        return {"id": r.rule.id, "retire": bool(r.retirement), "reasons": r.retirement}
+    return None
 
 
 def export_matches(frame: pl.DataFrame, path: Path) -> None:

@@ -12,6 +12,7 @@ import yaml
 
 from targeting.errors import Location, Problem
 from targeting.rules.limits import RuleLimits, yaml_limit_problem
+from targeting.rules.yamlerrors import syntax_problem
 from targeting.text import decode_position
 
 
@@ -94,9 +95,7 @@ def read_yaml(path: Path, limits: RuleLimits | None = None
     try:
         loader, root = _compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
-        return Problem("yaml-syntax", f"invalid YAML: {getattr(exc, 'problem', exc)}", loc)
+        return syntax_problem(exc, text, shown)
     return _unreadable_value(loader, root, shown) or (raw, loader, root)
 
 
