@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from targeting.backtest.run import backtest, project_window, sort_by_lift
+from targeting.backtest.run import backtest, project_window, ranked_scoreboard
 from targeting.backtest.window import DateLike
 from targeting.compile.check import check_rules
 from targeting.compile.english import describe
@@ -43,7 +43,7 @@ def evaluate(rules: Sequence[str | Path] | None = None, *, config: ConfigLike = 
     project = _project(config)
     chosen = project.select(rules)
     run = backtest(project, chosen, project_window(project, since, until, last))
-    board = sort_by_lift(run.scoreboard())
+    board = ranked_scoreboard(run)
     run.close()
     return board
 

@@ -9,6 +9,7 @@ from targeting.backtest.grouped import GroupedEngine
 from targeting.backtest.hits import HitCache
 from targeting.backtest.matches import Engine, Matches, Plan
 from targeting.backtest.shipments import ShipmentEngine
+from targeting.backtest.shrinkage import sort_by_shrunk_lift, with_shrinkage
 from targeting.backtest.window import DateLike, Window
 from targeting.project import Project
 from targeting.rules.model import Rule
@@ -71,6 +72,8 @@ def project_window(project: Project, since: DateLike | None = None,
     return Window.resolve(first, latest, since, until, last)
 
 
-def sort_by_lift(board: pl.DataFrame) -> pl.DataFrame:
-    """Highest estimated lift first (then observed lift); rules without one last; ties by id."""
-    return board.sort(["est_lift", "lift", "id"], descending=[True, True, False], nulls_last=True)
+def ranked_scoreboard(run: Matches) -> pl.DataFrame:
+    """The scoreboard with each rule's shrunk estimate (shrinkage.py), highest shrunk lift
+    first: a rule ranks high on evidence, not on a lucky draw from a few exams."""
+    board = with_shrinkage(run.scoreboard(), run.baseline.get("est_hit_rate"))
+    return sort_by_shrunk_lift(board)

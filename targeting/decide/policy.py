@@ -12,6 +12,7 @@ from typing import Any
 
 from targeting.backtest.matches import Matches
 from targeting.backtest.run import backtest
+from targeting.backtest.shrinkage import fit_prior
 from targeting.backtest.stats import score_p_value
 from targeting.backtest.window import Window
 from targeting.data.settings import PromotionSettings, parse_settings
@@ -87,13 +88,19 @@ class Verdict:
                 "outcome": self.outcome(), "scope": self.scope,
                 "evidence_window": self.evidence_window.as_dict(),
                 "p_value": self.metrics.get("p_value"), "q_value": self.metrics.get("q_value"),
+                "est_hit_rate": self.metrics.get("est_hit_rate"),
+                "shrunk_hit_rate": self.metrics.get("shrunk_hit_rate"),
+                "predicted_hit_rate": self.metrics.get("predicted_hit_rate"),
                 "criteria": [c.as_dict() for c in self.criteria],
                 "transfer": self.transfer.as_dict()}
 
     def strength(self) -> tuple[Any, ...]:
-        """Sort key: promotable first, then more criteria passed, then higher lower-bound lift."""
+        """Sort key: promotable first, then more criteria passed, then the higher shrunk
+        estimate (a lucky draw on few exams does not rank first), then lower-bound lift."""
         lift_low = self.metrics.get("lift_low") or 0.0
-        return (not self.promote, -sum(c.passed for c in self.criteria), -lift_low, self.rule.id)
+        shrunk = self.metrics.get("shrunk_hit_rate")
+        return (not self.promote, -sum(c.passed for c in self.criteria),
+                -(shrunk if shrunk is not None else -1.0), -lift_low, self.rule.id)
 
     def reasons(self) -> str:
         """Each failing criterion with why, in words: 'breadth (2 vs 3); ...'."""
@@ -179,7 +186,23 @@ def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy,
         evidence = Window(plan.starts[i], run.window.until)
         measured.append(_measure(rule, board[o + i], board[o + n + i], away, recent,
                                  baselines[plan.starts[i]], evidence, policy))
+    _shrink(measured, [board[o + n + i] for i in range(n)])
     return _judge(measured, policy, review_size)
+
+
+def _shrink(measured: list[Verdict], nationals: list[dict[str, Any]]) -> None:
+    """Each verdict's shrunk estimate (backtest/shrinkage.py, the prior fitted over the queries
+    judged together) and the hit rate to expect after promotion: the shrunk estimate of the rule
+    as it would run (its national projection when national). The raw estimate of a query that
+    passed a bar is, on average, too high; this is what the NTC should plan on."""
+    prior = fit_prior([v.metrics["est_hit_rate"] for v in measured],
+                      [v.metrics["est_n"] for v in measured])
+    for verdict, national in zip(measured, nationals):
+        runs = national if verdict.scope == "national" else verdict.metrics
+        verdict.metrics["shrunk_hit_rate"] = prior.shrink(verdict.metrics["est_hit_rate"],
+                                                          verdict.metrics["est_n"]) if prior else None
+        verdict.metrics["predicted_hit_rate"] = prior.shrink(runs["est_hit_rate"],
+                                                             runs["est_n"]) if prior else None
 
 
 def review_size(project: Project) -> int:

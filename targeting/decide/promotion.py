@@ -37,7 +37,7 @@ _EVIDENCE_METRICS = ("targeted", "examined", "discrepant", "hit_rate", "hit_rate
                      "national_ports_with_hits", "est_hit_rate", "est_hit_rate_low",
                      "est_hit_rate_high", "est_method", "est_examined", "p_value", "q_value",
                      "expected_false_promotions", "away_hit_rate", "away_hit_rate_low",
-                     "away_examined")
+                     "away_examined", "shrunk_hit_rate", "predicted_hit_rate")
 
 
 class PromotionError(TargetingError):

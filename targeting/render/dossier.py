@@ -88,11 +88,17 @@ def _header(review: Review) -> str:
 def to_sign(review: Review) -> list[str]:
     """The decisions the review asks for, one line each (promotions, then retirements)."""
     lines = [f"Promote {v.rule.id} ({v.rule.title}) {_scope(v)}: meets every criterion; "
-             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision."
+             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision"
+             f"{_predicted(v)}."
              for v in review.verdicts if v.promote]
     lines += [f"Retire {r.rule.id} ({r.rule.title}): {'; '.join(r.reasons)}." for r in review.retire]
     return lines or ["Nothing to sign: no query meets the policy and no UDR meets a retirement "
                      "criterion."]
+
+
+def _predicted(v: Verdict) -> str:
+    predicted = v.metrics.get("predicted_hit_rate")
+    return "" if predicted is None else f", about {pct(predicted)} to expect once it runs (shrunk)"
 
 
 def _scope(v: Verdict) -> str:

@@ -31,6 +31,7 @@ _BOARD_COLUMNS: list[tuple[str, str, Any, int]] = [
     ("examined", "exam'd", lambda r: num(r["examined"]), 0),
     ("estimate", "estimate [95% CI]", lambda r, floor=0.0: estimate(r, floor), 0),
     ("lift", "est. lift", lambda r, floor=0.0: estimate_lift(r, floor), 0),
+    ("shrunk", "shrunk", lambda r: pct(r.get("shrunk_hit_rate")), 0),
     ("kind", "kind", lambda r: r["kind"], 90),
     ("observed", "observed", lambda r: pct(r["hit_rate"]), 100),
     ("method", "method", lambda r: r["est_method"], 110),
