@@ -159,19 +159,21 @@ def _transfer(c: Criterion, ctx: Context) -> tuple[str, str]:
 
 
 def _persistence(c: Criterion, ctx: Context) -> tuple[str, str]:
-    months, low = c.value["months_with_hits"], c.value["recent_hit_rate_low"]
-    need_months, bar = c.threshold["months_with_hits"], c.threshold["recent_hit_rate_low"]
+    months, rate = c.value["months_with_hits"], c.value["recent_hit_rate"]
+    p, level = c.value["recent_p_below"], c.threshold["recent_p_below"]
+    need_months, bar = c.threshold["months_with_hits"], c.threshold["recent_hit_rate"]
     recent = ctx.get("recent_months")
     period = f"the last {plural(recent, 'month')}" if recent else "its recent months"
+    shown = "shows it below" if p < level else "does not show it below"
     sentence = (f"Persistence: violations found in {plural(months, 'month')} "
                 f"({plural(need_months, 'month')} with hits needed); over {period} its estimated "
-                f"precision is at least {pct(low, 2)} against a bar of {pct(bar, 2)}.")
+                f"precision is {pct(rate)}, which {shown} the bar of {pct(bar, 2)} (one-sided "
+                f"p = {_p(p)}, below {num(level, 2)} fails).")
     parts = []
     if months < need_months:
         parts.append(f"hits in {plural(need_months - months, 'more month')}")
-    if low < bar:
-        parts.append(f"more recent exams at a rate that lifts the recent lower bound to "
-                     f"{pct(bar, 2)}")
+    if p < level:
+        parts.append(f"recent exams at a rate nearer the bar of {pct(bar, 2)}: it has decayed")
     return sentence, "; and ".join(parts) or "more recent evidence"
 
 
@@ -255,8 +257,8 @@ def policy_sentences(policy: Any) -> list[str]:
         f"the population's rate (and at least {pct(v['min_hit_rate'])}) by a one-sided test, "
         f"with Benjamini-Hochberg over every query in the review at a false discovery rate of "
         f"{pct(v['fdr'], 0)}.",
-        f"Persistence: {plural(v['min_months'], 'month')} with hits, and still effective over "
-        f"the last {plural(v['recent_months'], 'month')}.",
+        f"Persistence: {plural(v['min_months'], 'month')} with hits, and the last "
+        f"{plural(v['recent_months'], 'month')} do not show it below the bar (one-sided 5%).",
         f"Novelty: {plural(v['min_unique'], 'discrepant shipment')} no active UDR catches, and "
         f"at most {pct(v['max_overlap'], 0)} overlap (Jaccard) with any active UDR.",
         f"Workload: at most {num(v['max_flags_per_day'], 0)} flagged shipments a day, at the scope "
