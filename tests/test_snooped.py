@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_versions import commit, git
 
 from targeting.cli import main
 from targeting.generate.project import generate_project
 from targeting.generate.scenarios.snooped import HINDSIGHT, LIST
-from test_versions import commit, git
 
 HINDSIGHT_FILES = (f"queries/{HINDSIGHT.lower()}.yaml", f"lists/{LIST}.txt")
 

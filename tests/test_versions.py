@@ -7,21 +7,22 @@ predicates by `targeting register`."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gate_project import GIT_ENV, cli, commit_base, make_policy_project, outcome
 
-from gate_project import GIT_ENV
 from targeting.backtest.window import Window
 from targeting.cli import main
 from targeting.data.config import load_config
 from targeting.decide import ledger
 from targeting.decide.policy import EvidenceStart, evidence_start
 from targeting.decide.registration import register
-from targeting.decide.versions import Versions, git_history
+from targeting.decide.versions import Versions, current_hash, git_history
 from targeting.rules.loader import load_rules
 
 WINDOW = Window(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
@@ -234,3 +235,38 @@ def test_register_command_prints_what_it_recorded_and_is_idempotent(tmp_path):
                             "predicate\n")
     verify = CliRunner().invoke(main, ["ledger", "verify", "--config", str(root / "targeting.yaml")])
     assert verify.exit_code == 0, verify.output
+
+
+# ---------------------------------------------------------------------------- the gate
+
+def test_the_gate_requires_registration_when_the_base_dates_by_the_ledger(tmp_path, monkeypatch):
+    """With the base's evidence source `ledger`, a new query without a register entry fails;
+    `targeting register` makes it pass, each entry standing for a predicate the base had not
+    registered; a backdated registration fails."""
+    root = make_policy_project(tmp_path / "p")
+    config = root / "targeting.yaml"
+    config.write_text(config.read_text().replace("evidence_source: created", "evidence_source: ledger"))
+    commit_base(root)
+    monkeypatch.chdir(root)
+    query = (root / "queries" / "q-1.yaml").read_text().replace("id: Q-1", "id: Q-3")
+    (root / "queries" / "q-3.yaml").write_text(query, encoding="utf-8")
+
+    def gate() -> dict:
+        result = cli(root, "gate", "--json", str(tmp_path / "gate.json"))
+        return {**json.loads((tmp_path / "gate.json").read_text()), "exit": result.exit_code}
+
+    doc = gate()
+    assert outcome(doc, "Q-3", "registration") == "fail" and doc["exit"] == 1
+    assert cli(root, "register", "--reviewer", "ana").exit_code == 0
+    doc = gate()
+    assert outcome(doc, "Q-3", "registration") == "pass"
+    assert outcome(doc, "ledger", "entries") == "pass" and doc["exit"] == 0, doc["checks"]
+    (root / "queries" / "q-3.yaml").write_text(query.replace("bag}", "ba}"), encoding="utf-8")
+    held = current_hash(load_rules([root / "queries" / "q-3.yaml"])[0], load_config(config))
+    ledger.append(root / "ledger.jsonl", actor="mallory", action="register", subject="Q-3",
+                  details={"hash": held, "file": "queries/q-3.yaml"},
+                  now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    doc = gate()
+    assert outcome(doc, "ledger", "entries") == "fail"
+    assert "before the base commit" in next(c["message"] for c in doc["checks"]
+                                            if c["name"] == "entries")

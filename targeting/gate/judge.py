@@ -296,7 +296,7 @@ def _entry_change(gate: GateContext, branch: Branch, entry: ledger.Entry,
             return ("policy-change", new), None
         return None, "its settings hashes are not this branch's change of targeting.yaml"
     if entry.action == "register":
-        return register_change(gate, entry)
+        return register_change(gate, entry, [e for e in branch.new if e.seq > entry.seq])
     return None, f"unknown action {entry.action!r}"
 
 

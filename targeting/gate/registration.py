@@ -12,21 +12,25 @@ from targeting.gate.result import Check
 from targeting.rules.model import Rule
 
 
-def register_change(gate: GateContext, entry: ledger.Entry) -> tuple[Any, str | None]:
-    """(the change a `register` entry records, or why it records none)."""
+def register_change(gate: GateContext, entry: ledger.Entry,
+                    later: list[ledger.Entry]) -> tuple[Any, str | None]:
+    """(the change a `register` entry records, or why it records none); `later` are the
+    branch's entries after it (one that registers the same rule again supersedes it)."""
+    day, since = entry.at[:10], commit_day(gate.changes.top, gate.changes.base)
+    if since is not None and day < since.isoformat():
+        return None, (f"it is dated {day}, before the base commit it was added to ({since}): a "
+                      f"registration cannot be backdated")
     rule, held = gate.now.by_id().get(entry.subject), entry.details.get("hash")
     if rule is None:
         return None, f"{entry.subject} is not a rule in this branch"
+    if any(e.action == REGISTER and e.subject == entry.subject for e in later):
+        return (REGISTER, entry.seq), None  # an earlier version of the branch's predicate
     if held != current_hash(rule, gate.project.config):
         return None, f"its hash is not the predicate of {entry.subject} in this branch"
     base = _base_registrations(gate).get(entry.subject)
     if base is not None and base.hash == held:
         return None, f"the base registered this predicate already ({base.ref})"
-    day, since = entry.at[:10], commit_day(gate.changes.top, gate.changes.base)
-    if since is not None and day < since.isoformat():
-        return None, (f"it is dated {day}, before the base commit it was added to ({since}): a "
-                      f"registration cannot be backdated")
-    return (REGISTER, entry.subject), None
+    return (REGISTER, entry.seq), None
 
 
 def registration_checks(gate: GateContext, rules: dict[str, Rule],
