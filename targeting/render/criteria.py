@@ -63,7 +63,7 @@ def summary(verdict: Verdict) -> str:
 
 def _evidence(c: Criterion, ctx: Context) -> tuple[str, str]:
     if ctx.get("evidence_source") == "unregistered":
-        return (f"Evidence: none yet; {c.note}.", "commit the query on the base branch (or run "
+        return (f"Evidence: {c.note}.", "commit the query on the base branch (or run "
                 "`targeting register`, as the evidence source requires), then examined "
                 "shipments after that day count")
     have, need = c.value, c.threshold
