@@ -270,3 +270,11 @@ def test_the_gate_requires_registration_when_the_base_dates_by_the_ledger(tmp_pa
     assert outcome(doc, "ledger", "entries") == "fail"
     assert "before the base commit" in next(c["message"] for c in doc["checks"]
                                             if c["name"] == "entries")
+
+
+def test_a_project_in_a_subfolder_of_the_repository(tmp_path):
+    root = tmp_path / "repo"
+    project(root / "customs" / "targeting")
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "2025-03-01")
+    assert start(root / "customs" / "targeting") == EvidenceStart(day("2025-03-02"), "git")

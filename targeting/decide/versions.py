@@ -231,10 +231,12 @@ def _repo(root: Path, rev: str) -> tuple[Path, str] | None:
 
 def _pathspecs(config: Config, top: Path) -> tuple[tuple[str, ...], str | None]:
     """The rule folders and the lists folder relative to the top (those inside it)."""
-    def rel(folder: Path) -> str | None:
+    def rel(folder: Path) -> str | None:  # "" for the top itself, as git names paths
         full = folder.resolve()
-        return full.relative_to(top.resolve()).as_posix() if full.is_relative_to(top.resolve()) \
-            else None
+        if not full.is_relative_to(top.resolve()):
+            return None
+        found = full.relative_to(top.resolve()).as_posix()
+        return "" if found == "." else found
     folders = [rel(f) for f in (*config.rule_dirs, *config.query_dirs)]
     return tuple(sorted({f for f in folders if f is not None})), rel(config.lists_dir)
 
