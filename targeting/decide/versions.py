@@ -153,8 +153,9 @@ class Versions:
         """The source in words, for every screen that shows evidence dates."""
         chosen = " (auto)" if self.config.promotion.evidence_source == "auto" else ""
         if self.source == "git":
-            where = f"{self.repo[1][:12]}" if self.repo else "none: not a git work tree"
-            return f"git{chosen}: first-parent history of {where}"
+            if self.repo is None:
+                return "git: none here (not a git work tree, or no commit yet), so no query is dated"
+            return f"git{chosen}: first-parent history of {self.repo[1][:12]}"
         if self.source == "ledger":
             return f"ledger{chosen}: register entries in {ledger.LEDGER_NAME}"
         return f"created{chosen}: each rule's own created date"
