@@ -35,7 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from targeting.backtest.run import backtest, project_window
-from targeting.decide.policy import decide, evidence_start, load_policy
+from targeting.decide.policy import decide, load_policy
 from targeting.generate import generate_project
 from targeting.project import Project, open_project
 
@@ -58,7 +58,7 @@ def score(project: Project, truth: pl.DataFrame, seed: int) -> Seeded:
     verdicts = decide(project, window, policy)
     queries = [v.rule for v in verdicts]
     run = backtest(project, queries, window, [],
-                   starts={i: evidence_start(q, window, policy) for i, q in enumerate(queries)})
+                   starts={i: v.evidence_window.since for i, v in enumerate(verdicts)})
     found = truth.select("shipment_id", "would_be_found")
     rows = []
     try:

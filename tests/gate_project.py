@@ -157,8 +157,9 @@ def make_policy_project(root: Path, extra: str = "") -> Path:
     for name in ("manifest.csv", "exams.csv"):
         shutil.copy(POLICY_DATA / name, root / name)
     settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
+    # tests/data/policy/targeting.yaml ends with its promotion: section (evidence_source)
     (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
-                                         + f"promotion:\n{settings}" + extra, encoding="utf-8")
+                                         + settings + extra, encoding="utf-8")
     return root
 
 

@@ -93,7 +93,7 @@ def test_bad_promotion_section_in_config_exits_2(tmp_path):
     config.write_text((DATA / "targeting.yaml").read_text()
                       .replace("manifest.csv", str(DATA / "manifest.csv"))
                       .replace("exams.csv", str(DATA / "exams.csv")).replace("[rules]", f"[{DATA / 'rules'}]")
-                      .replace("[queries]", f"[{DATA / 'queries'}]") + "promotion:\n  min_hitrate: 0.1\n")
+                      .replace("[queries]", f"[{DATA / 'queries'}]") + "  min_hitrate: 0.1\n")
     result = CliRunner().invoke(main, ["candidates", "--config", str(config)])
     assert result.exit_code == 2, result.output
     assert "min_hitrate" in result.output and "min_hit_rate" in result.output

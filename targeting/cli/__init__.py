@@ -20,6 +20,7 @@ COMMANDS = {
     "ledger": "ledger",
     "gate": "gate",
     "policy-change": "policy_change",
+    "register": "register",
     "validate": "validate",
     "compile": "compile",
     "schema": "schema",

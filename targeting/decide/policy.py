@@ -5,6 +5,7 @@ definitions are in docs/policy.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from targeting.backtest.window import Window
 from targeting.data.settings import PromotionSettings, parse_settings
 from targeting.decide.multiplicity import expected_false, q_values, sure_at_any_rank
 from targeting.decide.projection import away_projection, national_projection
+from targeting.decide.versions import UNREGISTERED, Versions
 from targeting.project import Project
 from targeting.rules.model import Rule
 
@@ -63,6 +65,7 @@ class Verdict:
     metrics: dict[str, Any]
     evidence_window: Window
     transfer: Criterion = field(default_factory=lambda: Criterion("transfer", True, None, None))
+    evidence_source: str = "created"  # what set the evidence start (EvidenceStart.source)
 
     @property
     def promote(self) -> bool:
@@ -92,6 +95,8 @@ class Verdict:
         return {"id": self.rule.id, "port": self.rule.port, "promote": self.promote,
                 "outcome": self.outcome(), "scope": self.scope,
                 "evidence_window": self.evidence_window.as_dict(),
+                "evidence_start": self.evidence_window.since.isoformat(),
+                "evidence_source": self.evidence_source,
                 "p_value": self.metrics.get("p_value"), "q_value": self.metrics.get("q_value"),
                 "est_hit_rate": self.metrics.get("est_hit_rate"),
                 "shrunk_hit_rate": self.metrics.get("shrunk_hit_rate"),
@@ -124,11 +129,26 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
-    """First arrival date that counts as evidence: the day after `created` when prospective."""
-    if policy.prospective and rule.created is not None:
-        return max(window.since, rule.created + dt.timedelta(days=1))
-    return window.since
+@dataclass(frozen=True)
+class EvidenceStart:
+    """The first arrival date that counts as a query's evidence, and its source: git, ledger
+    or created (the source consulted), unregistered (the source has not seen the current
+    predicate: no evidence yet) or window (`prospective: false`)."""
+
+    day: dt.date
+    source: str
+
+
+def evidence_start(rule: Rule, window: Window, policy: Policy, versions: Versions) -> EvidenceStart:
+    """The later of the day after `created` and the day after the rule's current predicate
+    first appeared (docs/policy.md, "Versioned evidence"); never before the window."""
+    if not policy.prospective:
+        return EvidenceStart(window.since, "window")
+    seen = versions.seen(rule)
+    if seen.source == UNREGISTERED:
+        return EvidenceStart(window.until + dt.timedelta(days=1), UNREGISTERED)
+    after = [day + dt.timedelta(days=1) for day in (rule.created, seen.day) if day is not None]
+    return EvidenceStart(max([window.since, *after]), seen.source)
 
 
 @dataclass(frozen=True)
@@ -141,6 +161,7 @@ class EvidencePlan:
     starts: tuple[dt.date, ...]
     recent_starts: tuple[dt.date, ...]
     offset: int = 0
+    sources: tuple[str, ...] = ()  # each start's source (EvidenceStart.source)
 
     def rules(self) -> list[Rule]:
         """The queries, their national projections, the queries again (recent), then the
@@ -162,12 +183,14 @@ class EvidencePlan:
         return self.offset + 3 * len(self.queries) + before
 
 
-def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy,
+def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy, versions: Versions,
                   offset: int = 0) -> EvidencePlan:
     """What to backtest to decide `queries` (see EvidencePlan)."""
-    starts = tuple(evidence_start(q, window, policy) for q in queries)
+    found = [evidence_start(q, window, policy, versions) for q in queries]
+    starts = tuple(f.day for f in found)
     recent_since = window.last_months(policy.recent_months).since
-    return EvidencePlan(tuple(queries), starts, tuple(max(recent_since, s) for s in starts), offset)
+    return EvidencePlan(tuple(queries), starts, tuple(max(recent_since, s) for s in starts), offset,
+                        tuple(f.source for f in found))
 
 
 def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy,
@@ -189,8 +212,10 @@ def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy,
         at = plan.away_index(i)
         away = board[at] if at is not None else None
         evidence = Window(plan.starts[i], run.window.until)
-        measured.append(_measure(rule, board[o + i], board[o + n + i], away, recent,
-                                 baselines[plan.starts[i]], evidence, policy))
+        verdict = _measure(rule, board[o + i], board[o + n + i], away, recent,
+                           baselines[plan.starts[i]], evidence, policy)
+        _set_source(verdict, plan.sources[i] if plan.sources else "created")
+        measured.append(verdict)
     _shrink(measured, [board[o + n + i] for i in range(n)])
     return _judge(measured, policy, review_size)
 
@@ -210,18 +235,30 @@ def _shrink(measured: list[Verdict], nationals: list[dict[str, Any]]) -> None:
                                                              runs["est_n"]) if prior else None
 
 
+UNREGISTERED_NOTE = ("no evidence yet: its current predicate is unregistered (not committed on "
+                     "this branch, or not registered with `targeting register`, as the evidence "
+                     "source requires); evidence counts from the day after it is")
+
+
+def _set_source(verdict: Verdict, source: str) -> None:
+    verdict.evidence_source = verdict.metrics["evidence_source"] = source
+    if source == UNREGISTERED:
+        verdict.criteria[0] = dataclasses.replace(verdict.criteria[0], note=UNREGISTERED_NOTE)
+
+
 def review_size(project: Project) -> int:
     """How many queries a review of the project judges at once: its active queries."""
     return max(sum(r.kind == "query" and r.is_active for r in project.all_rules), 1)
 
 
 def decide(project: Project, window: Window, policy: Policy,
-           queries: Sequence[Rule] | None = None) -> list[Verdict]:
+           queries: Sequence[Rule] | None = None, versions: Versions | None = None) -> list[Verdict]:
     """A verdict for each query (default: the project's active queries, the whole review),
-    strongest first, from one backtest over the window (see EvidencePlan)."""
+    strongest first, from one backtest over the window (see EvidencePlan); evidence starts
+    by `versions` (default: the project's evidence source)."""
     review = [r for r in project.all_rules if r.kind == "query" and r.is_active]
     chosen = review if queries is None else list(queries)
-    plan = evidence_plan(chosen, window, policy)
+    plan = evidence_plan(chosen, window, policy, versions or Versions(project.config))
     run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates(),
                    estimate=policy.estimate)
     verdicts = verdicts_from(run, plan, policy, None if queries is None else review_size(project))

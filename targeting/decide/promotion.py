@@ -131,7 +131,8 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
     _validate_text(project, udr_path, udr_text)
     query_text = set_status(_read(Path(query.path)), "promoted")
     details = {"query": query.id, "udr": udr_id, "national": national, "file": _rel(project, udr_path),
-               "window": verdict.evidence_window.as_dict(), "policy_hash": policy.hash,
+               "window": verdict.evidence_window.as_dict(),
+               "evidence_source": verdict.evidence_source, "policy_hash": policy.hash,
                "settings_hash": project.config.settings_hash,
                "data_fingerprint": project.dataset.fingerprint}
     if override_reason:
@@ -245,6 +246,7 @@ def _evidence(project: Project, verdict: Verdict, policy: Policy, query: Rule) -
         "transfer": verdict.transfer.as_dict(),
         "scope": verdict.scope,
         "window": verdict.evidence_window.as_dict(),
+        "evidence_source": verdict.evidence_source,
         "policy_hash": policy.hash,
         "data_fingerprint": project.dataset.fingerprint,
         "rule_hash": query.content_hash,

@@ -62,6 +62,10 @@ def summary(verdict: Verdict) -> str:
 
 
 def _evidence(c: Criterion, ctx: Context) -> tuple[str, str]:
+    if ctx.get("evidence_source") == "unregistered":
+        return (f"Evidence: {c.note}.", "commit the query on the base branch (or run "
+                "`targeting register`, as the evidence source requires), then examined "
+                "shipments after that day count")
     have, need = c.value, c.threshold
     examined, discrepant = have["examined"], have["discrepant"]
     basis = _basis(ctx)

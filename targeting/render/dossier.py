@@ -24,6 +24,7 @@ def as_json(review: Review) -> dict[str, Any]:
         "data_fingerprint": review.data_fingerprint,
         "window": review.window.as_dict(),
         "policy": review.policy.values,
+        "evidence_source": review.evidence_source,
         "expected_false_promotions": review.expected_false_promotions,
         "candidates": [{**v.as_dict(), "summary": summary(v),
                         "explanation": [e.as_dict() for e in explain_verdict(v, review.policy)]}
@@ -36,18 +37,19 @@ def as_json(review: Review) -> dict[str, Any]:
 def terminal(review: Review) -> Iterator[Any]:
     """Renderables for the terminal: the verdict table, then retirements."""
     yield (f"policy {review.policy.hash[:12]} · window {review.window.since} .. {review.window.until}"
-           f" · evidence counts shipments after each query's created date"
+           f" · evidence after each query's created date and its predicate's first appearance, "
+           f"by {shown(review.evidence_source)}"
            if review.policy.prospective else f"policy {review.policy.hash[:12]}")
     table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
                   title_justify="left")
-    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "fails"):
+    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "evidence", "fails"):
         table.add_column(header, no_wrap=header != "fails")
     for v in review.verdicts:
         verdict = f"[green]{v.outcome().upper()}[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
         table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
                       report.estimate(v.metrics, review.policy.min_examined),
-                      num(v.metrics.get("q_value"), 3), fails)
+                      num(v.metrics.get("q_value"), 3), _start(v), fails)
     yield table
     yield _false_line(review)
     if review.retire:
@@ -58,6 +60,11 @@ def terminal(review: Review) -> Iterator[Any]:
         yield "\nNo active UDR meets a retirement criterion."
     for r in review.unjudged:
         yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
+
+
+def _start(v: Verdict) -> str:
+    """The evidence start in a table cell (the line above the table names the source)."""
+    return "unregistered" if v.evidence_source == "unregistered" else str(v.evidence_window.since)
 
 
 def _false_line(review: Review) -> str:
@@ -80,7 +87,9 @@ def markdown(review: Review) -> str:
 
 def _header(review: Review) -> str:
     return (f"# Promotion review\n\n- window: {review.window.since} .. {review.window.until}\n"
-            f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
+            f"- policy hash: `{review.policy.hash}`\n"
+            f"- evidence source: {md(review.evidence_source)}\n"
+            f"- data fingerprint: `{review.data_fingerprint}`\n"
             f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
             f"- {_false_line(review)}\n")
 
@@ -134,7 +143,8 @@ def _candidate(review: Review, v: Verdict) -> str:
     rule = v.rule
     lines = [f"## {md(rule.id)}: {md(rule.title)}\n",
              f"**{md(summary(v))}.** Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
-             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}.\n",
+             f"created {rule.created or '–'}; "
+             f"{md(report.evidence_from(v.evidence_window.since, v.evidence_source))}.\n",
              f"> {md(describe(rule.where))}\n"]
     if rule.rationale:
         lines.append(f"Rationale: {md(rule.rationale)}\n")

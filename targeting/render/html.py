@@ -61,6 +61,7 @@ def _header(review: Review) -> str:
     w = review.window
     return (f"<p class=meta>Window {w.since} .. {w.until} ({w.days:,} days) · policy "
             f"<code>{review.policy.hash[:16]}</code> · data <code>{review.data_fingerprint[:16]}</code> · "
+            f"evidence source: {escape(review.evidence_source)} · "
             f"{sum(v.promote for v in review.verdicts)} of {len(review.verdicts)} active queries meet "
             f"the policy</p>")
 
@@ -116,7 +117,8 @@ def _query(review: Review, v: Verdict) -> str:
              f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
              f"<p class={'pass' if v.promote else 'fail'}>{escape(summary(v))}</p>",
              f"<p class=meta>Owner {escape(rule.owner or '–')}, port {escape(rule.port or '–')}, "
-             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}. Estimated "
+             f"created {rule.created or '–'}; "
+             f"{escape(report.evidence_from(v.evidence_window.since, v.evidence_source))}. Estimated "
              f"precision {escape(report.estimate(v.metrics, review.policy.min_examined))} "
              f"({escape(report.estimate_basis(v.metrics))}); observed hit rate "
              f"{escape(pct(v.metrics.get('hit_rate')))}.</p>",
