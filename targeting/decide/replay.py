@@ -100,10 +100,11 @@ class Decision:
     """A promotion or retirement the policy would have made, first at `cutoff`.
 
     `rule` is the rule as it would have run (a promotion at national scope: the query's national
-    projection). `promised*` is the estimate the decision was made on and `promised_bar` the
-    line it was judged against; `realised` is `rule`'s estimate over `after` (the arrivals after
-    `cutoff`; None at the data's last day) and `bar` the same line over `after`: the
-    effectiveness bar for a promotion, the retirement limit for a retirement."""
+    projection; `scope` is the verdict's, "as written" for a retirement). `promised*` is the
+    estimate the decision was made on and `promised_bar` the line it was judged against;
+    `realised` is `rule`'s estimate over `after` (the arrivals after `cutoff`; None at the
+    data's last day) and `bar` the same line over `after`: the effectiveness bar for a
+    promotion, the retirement limit for a retirement."""
 
     cutoff: dt.date
     action: str
@@ -229,7 +230,7 @@ def _retirement(judged: Retirement, cutoff: dt.date, policy: Policy) -> Decision
     m = judged.metrics
     q = m.get("decay_q_value")
     decayed = q is not None and q <= policy.fdr
-    return Decision(cutoff, RETIRE, judged.rule, "port" if judged.rule.port else "national",
+    return Decision(cutoff, RETIRE, judged.rule, "as written",
                     m.get("est_hit_rate"), m.get("est_hit_rate_low"), m.get("est_hit_rate_high"),
                     m["decay_limit"] if decayed else None)
 

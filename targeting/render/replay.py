@@ -54,9 +54,9 @@ def header(r: Replay) -> str:
 def summary(r: Replay) -> list[str]:
     """How the decisions held up, in sentences, then what the backtests knew early."""
     floor = f"{r.policy.min_examined:g}"
-    lines = [_tally_line(r.tally(PROMOTE), "promotions", "delivered above the bar",
+    lines = [_tally_line(r.tally(PROMOTE), "Promotions", "delivered above the bar",
                          "False promotions", floor),
-             _tally_line(r.tally(RETIRE), "retirements on decay", "stayed below the limit",
+             _tally_line(r.tally(RETIRE), "Retirements on decay", "stayed below the limit",
                          "Mistaken retirements", floor)]
     late = max(r.late, key=lambda row: row["examined_late"], default=None)
     if late is not None and late["examined_late"]:
@@ -74,7 +74,7 @@ def _tally_line(t: Tally, name: str, held: str, wrong: str, floor: str) -> str:
     measured = (f"{wrong} where measurable: {c[bad]} of {c[good] + c[bad]} ({pct(share, 0)})"
                 if share is not None else f"{wrong}: not measurable yet")
     superseded = f"; {c['no bar']} retired as superseded only (no bar)" if c["no bar"] else ""
-    return (f"{t.total - c['no bar']} {name}: {c[good]} {held} (the whole realised 95% interval), "
+    return (f"{name}: {t.total - c['no bar']}; {c[good]} {held} (the whole realised 95% interval), "
             f"{c[bad]} {'below the bar' if t.action == PROMOTE else 'above the limit'}, "
             f"{c['straddles']} undecided (the interval spans it), {c['unmeasured']} unmeasured "
             f"(fewer than {floor} effective exams after the cut-off, or none){superseded}. {measured}.")
