@@ -116,7 +116,7 @@ def test_a_national_promotion_is_realised_by_its_national_projection():
     assert q1.realised["est_hit_rate"] == 1.0 and q1.realised["est_examined"] == 1.0
     assert q1.realised["est_hit_rate_low"] == pytest.approx(1 / (1 + Z * Z))
     assert q1.bar == 0.1 and q1.position(1) == "above"
-    assert q1.made_at == result.cutoffs
+    assert q1.made_at == result.cutoffs and q1 in result.made_at(dt.date(2025, 4, 20))
 
 
 # ------------------------------------------------------------------------------- JSON shape

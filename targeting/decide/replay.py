@@ -175,6 +175,7 @@ class Replay:
         return [d for d in self.decisions if cutoff in d.made_at]
 
     def tally(self, action: str) -> Tally:
+        """How the decisions of `action` (promote or retire) held up."""
         positions = [d.position(self.policy.min_examined) for d in self.decisions
                      if d.action == action]
         return Tally(action, {p: positions.count(p) for p in POSITIONS})
