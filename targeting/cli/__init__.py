@@ -17,6 +17,7 @@ COMMANDS = {
     "candidates": "candidates",
     "promote": "candidates",
     "retire": "candidates",
+    "replay": "replay",
     "ledger": "ledger",
     "gate": "gate",
     "policy-change": "policy_change",

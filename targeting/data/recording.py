@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from targeting.db import fetch_frame
+from targeting.db import fetch_dicts, fetch_frame
 
 if TYPE_CHECKING:
     import polars as pl
@@ -48,3 +48,30 @@ def recording_completeness(con: duckdb.DuckDBPyConnection, since: dt.date | None
         .then(pl.lit("no alternative to seizure recorded: likely unrecorded"))
         .otherwise(pl.lit("")),
     )
+
+
+# Per cut-off, of the shipments arriving by it: those whose first exam, or first discrepant
+# exam, is dated after it. The prepared tables (exam_facts) hold every exam of a shipment
+# whatever its date, so a backtest over a window ending at the cut-off counts these too.
+LATE_SQL = """
+WITH s AS (
+  SELECT m.arrival_date, min(e.exam_date) AS first_exam,
+    min(e.exam_date) FILTER (WHERE e.result = 'discrepant') AS first_hit
+  FROM exams e JOIN manifest m ON m.shipment_id = e.shipment_id
+  GROUP BY e.shipment_id, m.arrival_date)
+SELECT c.cutoff,
+  count(*) FILTER (WHERE s.first_exam > c.cutoff) AS examined_late,
+  count(*) FILTER (WHERE s.first_hit > c.cutoff) AS discrepant_late
+FROM (SELECT unnest(?::DATE[]) AS cutoff) c JOIN s ON s.arrival_date <= c.cutoff
+GROUP BY c.cutoff ORDER BY c.cutoff
+"""
+
+
+def late_exams(con: duckdb.DuckDBPyConnection,
+               cutoffs: list[dt.date]) -> list[dict[str, object]]:
+    """For each cut-off: `examined_late`, the shipments arriving by it first examined after it,
+    and `discrepant_late`, those first found discrepant after it (an exam without a date counts
+    as known). What a backtest ending at the cut-off knows that nobody knew that day."""
+    found = {row["cutoff"]: row for row in fetch_dicts(con, LATE_SQL, [cutoffs])}
+    return [found.get(day, {"cutoff": day, "examined_late": 0, "discrepant_late": 0})
+            for day in cutoffs]

@@ -43,18 +43,22 @@ section.query{break-inside:auto} code{overflow-wrap:anywhere}
 """
 
 
+def page(title: str, body: list[str]) -> str:
+    """A self-contained page in the report's style: no scripts, no external files."""
+    return "\n".join(["<!doctype html><html lang=en><head><meta charset=utf-8>"
+                      "<meta name=viewport content='width=device-width,initial-scale=1'>"
+                      f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
+                      f"<h1>{escape(title)}</h1>", *body, "</body></html>"])
+
+
 def html(review: Review) -> str:
     """The whole page: summary first, then the evidence."""
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>"
-             "<meta name=viewport content='width=device-width,initial-scale=1'>"
-             f"<title>Promotion review</title><style>{_STYLE}</style></head><body>",
-             "<h1>Promotion review</h1>", _header(review), _to_sign(review), _policy(review),
-             _summary(review)]
+    parts = [_header(review), _to_sign(review), _policy(review), _summary(review)]
     parts += [_query(review, v) for v in review.verdicts]
     parts.append(_retirements(review))
     parts.append("<h2>Sign-off</h2><table><tr><th>decision<th>reviewer<th>date<th>signature"
-                 "<tr><td>&nbsp;<td><td><td></table></body></html>")
-    return "\n".join(parts)
+                 "<tr><td>&nbsp;<td><td><td></table>")
+    return page("Promotion review", parts)
 
 
 def _header(review: Review) -> str:

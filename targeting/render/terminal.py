@@ -1,6 +1,7 @@
 """Rendering for the terminal: rich tables and the lines above them. No computation here."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,15 @@ def console() -> Console:
     """The terminal console; rich honours NO_COLOR and the terminal's width. No emoji codes:
     a title such as ':warning:' is shown as written (markup is escaped per cell, escape.py)."""
     return Console(highlight=False, emoji=False)
+
+
+def as_text(renderables: Iterable[Any], width: int = 100) -> str:
+    """What the terminal would show, as plain text (no colour), for a file."""
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=width, highlight=False, emoji=False, color_system=None)
+    for renderable in renderables:
+        out.print(renderable)
+    return buffer.getvalue()
 
 
 # --- scoreboard -------------------------------------------------------------------------------
