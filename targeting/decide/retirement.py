@@ -58,6 +58,9 @@ class _Decay:
     period: str                  # "the last 12 months" / "the whole window"
     limit: float
     p: float | None
+    # The chosen period was too thin and the long one shows no decay: kept, outside the error
+    # control (it can keep a UDR, never retire one, so proposals still come from one period).
+    kept_on_long: bool = False
 
 
 def retirements(project: Project, window: Window, policy: Policy,
@@ -84,7 +87,7 @@ def judge_udrs(project: Project, window: Window, policy: Policy,
         run.close()
     decays = [_decay_of([(label, look[i]) for (label, _), look in zip(periods, rows)], policy)
               for i in range(len(udrs))]
-    q = q_values([d.p for d in decays])
+    q = q_values([None if d.kept_on_long else d.p for d in decays])
     return [_judgement(udr, d, qv, covered.get(i), policy)
             for i, (udr, d, qv) in enumerate(zip(udrs, decays, q))]
 
@@ -107,7 +110,11 @@ def _decay_of(looks: list[tuple[str, dict[str, Any]]], policy: Policy) -> _Decay
     which crosses the floor and back from month to month (and flipped the proposals)."""
     (long_label, long_row), *rest = looks
     if rest and long_row["est_n"] * _share(rest[0][0], long_label) >= _floor(long_row, policy):
-        return _decay(rest[0][1], rest[0][0], policy)
+        short = _decay(rest[0][1], rest[0][0], policy)
+        long = _decay(long_row, long_label, policy)
+        if short.p is None and long.p is not None and long.p > policy.fdr:
+            return _Decay(long.row, long.period, long.limit, long.p, kept_on_long=True)
+        return short
     return _decay(long_row, long_label, policy)
 
 
@@ -157,7 +164,7 @@ def _judgement(udr: Rule, d: _Decay, q: float | None, covered: dict[str, Any] | 
     row = d.row
     metrics = dict(row, decay_p_value=d.p, decay_q_value=q, decay_limit=d.limit,
                    decay_period=d.period)
-    if d.p is not None and q is not None and q <= policy.fdr:
+    if d.p is not None and not d.kept_on_long and q is not None and q <= policy.fdr:
         none_found = " (no discrepant shipment in that time)" if row["discrepant"] == 0 else ""
         reasons.append(
             f"decayed: over {d.period} its estimated precision is {row['est_hit_rate']:.2%} "
@@ -175,6 +182,7 @@ def _judgement(udr: Rule, d: _Decay, q: float | None, covered: dict[str, Any] | 
                                 f"sample of {row['est_n'] or 0:.0f} exams, fewer than the "
                                 f"{_floor(row, policy):.0f} that could show decay"], metrics,
                           "insufficient evidence")
+    shown = f"q = {q:.3g}" if q is not None else f"one-sided {shown_p(d.p)}"
     kept = (f"kept: over {d.period} its estimated precision is {row['est_hit_rate']:.2%}, not "
-            f"shown below {d.limit:.2%} (q = {q:.3g})" if q is not None else "kept")
+            f"shown below {d.limit:.2%} ({shown})")
     return Retirement(udr, [kept], metrics, "keep")
