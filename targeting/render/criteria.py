@@ -123,17 +123,17 @@ def _error_control(c: Criterion, ctx: Context) -> str:
     """The test in words: its p-value, and the q-value the review gave it (or, judged alone,
     whether it passes whatever the other queries show)."""
     q, fdr = ctx.get("q_value"), ctx.get("fdr")
-    shown = f"one-sided p = {_p(c.value)}"
+    shown = f"one-sided p {_p(c.value)}"
     if q is not None:
-        return (f"{shown}, q = {_p(q)} after Benjamini-Hochberg over the review, against a false "
+        return (f"{shown}, q {_p(q)} after Benjamini-Hochberg over the review, against a false "
                 f"discovery rate of {pct(fdr, 0)}")
     return f"{shown}; {c.note.split('; ', 1)[-1]}" if "; " in c.note else shown
 
 
 def _p(value: Any) -> str:
     if not isinstance(value, (int, float)):
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+        return "= –"
+    return "< 0.001" if value < 0.001 else f"= {value:.3g}"
 
 
 def _transfer(c: Criterion, ctx: Context) -> tuple[str, str]:
@@ -172,7 +172,7 @@ def _persistence(c: Criterion, ctx: Context) -> tuple[str, str]:
     sentence = (f"Persistence: violations found in {plural(months, 'month')} "
                 f"({plural(need_months, 'month')} with hits needed); over {period} its estimated "
                 f"precision is {pct(rate)}, which {shown} the bar of {pct(bar, 2)} (one-sided "
-                f"p = {_p(p)}, below {num(level, 2)} fails).")
+                f"p {_p(p)}, below {num(level, 2)} fails).")
     parts = []
     if months < need_months:
         parts.append(f"hits in {plural(need_months - months, 'more month')}")
@@ -273,8 +273,9 @@ def policy_sentences(policy: Any) -> list[str]:
         "otherwise a UDR at its port.",
         f"Retirement: a UDR retires when a one-sided test shows its estimated precision below "
         f"{num(v['retire_factor'], 1)}× the population's rate over the last "
-        f"{plural(v['recent_months'], 'month')} (the whole window when those months are too few "
-        f"to show it), with Benjamini-Hochberg over the UDRs at {pct(v['fdr'], 0)}; or when "
-        f"another UDR matches {pct(v['supersede_share'], 0)} of its targets. A UDR with too "
+        f"{plural(v['recent_months'], 'month')} (over the last {2 * v['recent_months']} months when "
+        f"its exams are too few for the shorter period), with Benjamini-Hochberg over the UDRs at "
+        f"{pct(v['fdr'], 0)}; or when another UDR matches {pct(v['supersede_share'], 0)} of its "
+        f"targets. A UDR with too "
         "little evidence to judge is listed as such.",
     ]

@@ -51,7 +51,7 @@ def terminal(review: Review) -> Iterator[Any]:
                       report.estimate(v.metrics, review.policy.min_examined),
                       num(v.metrics.get("q_value"), 3), _start(v), fails)
     yield table
-    yield _false_line(review)
+    yield false_line(review)
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
         for r in review.retire:
@@ -67,7 +67,7 @@ def _start(v: Verdict) -> str:
     return "unregistered" if v.evidence_source == "unregistered" else str(v.evidence_window.since)
 
 
-def _false_line(review: Review) -> str:
+def false_line(review: Review) -> str:
     promoted = sum(v.promote for v in review.verdicts)
     return (f"{promoted} promotable at a false discovery rate of {review.policy.fdr:g} "
             f"(Benjamini-Hochberg over {len(review.verdicts)} queries): at most "
@@ -91,7 +91,7 @@ def _header(review: Review) -> str:
             f"- evidence source: {md(review.evidence_source)}\n"
             f"- data fingerprint: `{review.data_fingerprint}`\n"
             f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
-            f"- {_false_line(review)}\n")
+            f"- {false_line(review)}\n")
 
 
 def to_sign(review: Review) -> list[str]:

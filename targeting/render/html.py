@@ -13,7 +13,7 @@ from targeting.decide.review import Review
 from targeting.render import formats as report
 from targeting.render.charts import Interval, interval_chart, monthly_chart
 from targeting.render.criteria import explain_verdict, policy_sentences, summary
-from targeting.render.dossier import to_sign
+from targeting.render.dossier import false_line, to_sign
 from targeting.render.escape import html_text as escape
 from targeting.units import num, pct
 
@@ -67,7 +67,7 @@ def _header(review: Review) -> str:
             f"<code>{review.policy.hash[:16]}</code> · data <code>{review.data_fingerprint[:16]}</code> · "
             f"evidence source: {escape(review.evidence_source)} · "
             f"{sum(v.promote for v in review.verdicts)} of {len(review.verdicts)} active queries meet "
-            f"the policy</p>")
+            f"the policy</p><p class=meta>{escape(false_line(review))}</p>")
 
 
 def _to_sign(review: Review) -> str:
