@@ -110,6 +110,13 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
     ("- just a list\n",
      "targeting.yaml: top level: expected a mapping of keys such as data, rules, queries, "
      "got list."),
+    ("data: {manifest: m.csv, exams: e.csv}\ngate: {max_regression: 0.01}\nrules: [rules]\n"
+     "gate: {}\n",
+     "targeting.yaml:4:1: 'gate' appears twice in one mapping (first at line 2); YAML would keep "
+     "only the last. Keep one of them."),
+    ("data:\n  manifest: m.csv\n  exams: e.csv\n  manifest: n.csv\n",
+     "targeting.yaml:4:3: 'manifest' appears twice in one mapping (first at line 2); YAML would "
+     "keep only the last. Keep one of them."),
 ])
 def test_bad_config_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
                              message: str) -> None:
@@ -118,6 +125,15 @@ def test_bad_config_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, te
     with pytest.raises(ConfigError) as info:
         load_config(Path("targeting.yaml"))
     assert str(info.value) == message
+
+
+def test_aliases_and_merges_are_not_repeated_keys(tmp_path: Path) -> None:
+    base = "data: &d {manifest: m.csv, exams: e.csv}\nrules: &r [rules]\nqueries: *r\n"
+    write(tmp_path, base + "x-copy: {<<: *d, manifest: n.csv}\n")
+    with pytest.raises(ConfigError, match="x-copy"):  # an unknown key, not a repeated one
+        load_config(tmp_path / "targeting.yaml")
+    write(tmp_path, base)
+    assert load_config(tmp_path / "targeting.yaml").rule_dirs
 
 
 def test_invalid_yaml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,7 +143,40 @@ def config_from_text(text: str, path: Path, shown: str | None = None) -> Config:
         # PyYAML's constructors: a date such as 2024-02-30, !!int abc
         raise ConfigError(f"{shown}: a value cannot be read ({exc}); write dates as "
                           "YYYY-MM-DD, and quote values that are text") from None
+    repeated = _repeated_key(text)
+    if repeated is not None:
+        key, first, again = repeated
+        raise ConfigError(f"{shown}:{again.line + 1}:{again.column + 1}: '{key}' appears twice in "
+                          f"one mapping (first at line {first.line + 1}); YAML would keep only "
+                          "the last. Keep one of them.")
     return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
+
+
+def _repeated_key(text: str) -> tuple[str, yaml.Mark, yaml.Mark] | None:
+    """The first key that appears twice in one mapping, with where it first and again appears:
+    PyYAML keeps the last silently, so `gate:` written twice would drop the first's settings."""
+    loader = yaml.SafeLoader(text)
+    try:
+        stack = [loader.get_single_node()]
+    finally:
+        loader.dispose()
+    walked: set[int] = set()  # aliases share nodes, and may even refer to their own parent
+    while stack:
+        node = stack.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], yaml.Mark] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if (key.tag, key.value) in seen:
+                        return key.value, seen[(key.tag, key.value)], key.start_mark
+                    seen[(key.tag, key.value)] = key.start_mark
+            stack += [item for pair in node.value for item in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
 
 
 # The configuration is read before its own `limits:` are known, so it has fixed ones.
