@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from gate_project import UDR_1, cli, git, make_project, merge_to_main, outcome
 
+from targeting.canonical import canonical_json, sha256
 from targeting.data.settings import GateSettings
 from targeting.decide import ledger
 from targeting.gate.judge import regression_reasons
@@ -171,9 +172,9 @@ def rechain(lines: list[dict]) -> bytes:
     for seq, entry in enumerate(lines, start=1):
         document = {**entry, "seq": seq, "prev": prev}
         document["hash"] = ledger.content_hash(document)
-        line = ledger.canonical(document).encode()
+        line = canonical_json(document).encode()
         out.append(line + b"\n")
-        prev = ledger.sha256(line)
+        prev = sha256(line)
     return b"".join(out)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from targeting.canonical import canonical_json
 from targeting.cli import main
 from targeting.decide import ledger
 from targeting.errors import TargetingError
@@ -42,7 +43,7 @@ def edit(raw: bytes, rehash: bool = False, **changes: object) -> bytes:
     document = {**json.loads(raw), **changes}
     if rehash:
         document["hash"] = ledger.content_hash(document)
-    return ledger.canonical(document).encode("utf-8")
+    return canonical_json(document).encode("utf-8")
 
 
 # --- appending and reading -------------------------------------------------------------------
@@ -54,7 +55,7 @@ def test_append_chains_each_line_to_the_one_before(book: Path) -> None:
     assert entries[0].prev == "0" * 64
     for before, entry in zip(raw, entries[1:]):
         assert entry.prev == hashlib.sha256(before).hexdigest()
-    assert all(line == ledger.canonical(json.loads(line)).encode() for line in raw)
+    assert all(line == canonical_json(json.loads(line)).encode() for line in raw)
     assert entries[0].at == "2024-05-01T12:00:00Z"
     assert entries[0].evidence_digest == "ab" * 32 and entries[1].evidence_digest is None
     assert entries[2].details == {"hit_rate": 0.3, "note": "ok"}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from gate_project import cli, commit_base, make_policy_project
 
+from targeting.canonical import canonical_json
 from targeting.decide import ledger, signing
 
 # ------------------------------------------------------------------------------ HMAC
@@ -45,7 +46,7 @@ def test_removing_a_signature_breaks_the_chain(tmp_path):
     first, second = path.read_bytes().splitlines(keepends=True)
     document = json.loads(first)
     del document["sig"]
-    path.write_bytes(ledger.canonical(document).encode() + b"\n" + second)
+    path.write_bytes(canonical_json(document).encode() + b"\n" + second)
     result = ledger.verify(path)
     assert not result.ok and "prev hash does not match line 1" in result.problem
 

@@ -3,7 +3,6 @@ retirements and overrides, so a figure changed by hand leaves a trace."""
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from targeting import files
+from targeting.canonical import canonical_json, sha256
 from targeting.data.config import display_path
 from targeting.errors import TargetingError
 
@@ -74,21 +74,11 @@ class VerifyResult:
     problem: str | None = None
 
 
-def canonical(document: dict[str, Any]) -> str:
-    """The one JSON spelling of a document, so equal content hashes equally."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def content_hash(document: dict[str, Any]) -> str:
     """The `hash` field: sha256 of the entry's canonical JSON without `hash` itself (and without
     `sig`, which signs the hash)."""
     body = {key: value for key, value in document.items() if key not in ("hash", "sig")}
-    return sha256(canonical(body).encode("utf-8"))
+    return sha256(canonical_json(body).encode("utf-8"))
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -244,7 +234,7 @@ def _tail(path: Path) -> tuple[int, str]:
 
 def _encode(document: dict[str, Any], path: Path) -> bytes:
     try:
-        return (canonical(document) + "\n").encode("utf-8")
+        return (canonical_json(document) + "\n").encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise LedgerError(f"{display_path(path)}: cannot record entry for {document['subject']!r}:"
                           f" details must be plain JSON (str, int, float, bool, None, lists and "
@@ -381,7 +371,7 @@ def _line_problem(path: Path, number: int, raw: bytes, complete: bool, before: i
     document = entry.as_dict()
     if content_hash(document) != entry.hash:
         return f"{where}: entry {entry.seq} was edited: its content does not match its hash."
-    if canonical(document).encode("utf-8") != raw:
+    if canonical_json(document).encode("utf-8") != raw:
         return (f"{where}: entry {entry.seq} was edited: the line is not in canonical form "
                 f"(the ledger is written only by `targeting`, never by hand).")
     if entry.seq != before + 1:
