@@ -19,6 +19,7 @@ from targeting.cli.common import (
 from targeting.decide.coverage import coverage_of
 from targeting.project import open_project
 from targeting.render.coverage import coverage_json, coverage_markdown, print_coverage
+from targeting.render.csvfile import csv_text
 from targeting.render.formats import to_json
 from targeting.render.terminal import console
 
@@ -40,7 +41,7 @@ def command(config_path: Path | None, since: dt.datetime | None, until: dt.datet
     if fmt == "json":
         emit(to_json(coverage_json(cov)), output)
     elif fmt == "csv":
-        emit(cov.table.write_csv(), output)
+        emit(csv_text(cov.table), output)
     elif fmt == "markdown":
         emit(coverage_markdown(cov), output)
     else:

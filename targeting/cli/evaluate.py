@@ -21,6 +21,7 @@ from targeting.cli.common import (
 )
 from targeting.project import open_project
 from targeting.render import formats as report
+from targeting.render.csvfile import csv_text
 from targeting.render.terminal import BOARD_KEYS, console, scoreboard_table
 
 
@@ -50,11 +51,11 @@ def command(paths: tuple[Path, ...], config_path: Path | None, since: dt.datetim
         emit(report.to_json({"window": window_info, "baseline": run.baseline,
                              "rules": board.to_dicts()}), output)
     elif fmt == "csv":
-        emit(board.write_csv(), output)
+        emit(csv_text(board), output)
     elif fmt == "markdown":
         emit(report.scoreboard_markdown(board, window_info, run.baseline), output)
     elif output is not None:
-        emit(report.window_line(window_info, run.baseline) + "\n\n" + board.write_csv(), output)
+        emit(report.window_line(window_info, run.baseline) + "\n\n" + csv_text(board), output)
     else:
         out = console()
         out.print(report.window_line(window_info, run.baseline))

@@ -16,6 +16,7 @@ from targeting.decide.inspect import MIN_RANDOM_EXAMS, RuleReport
 from targeting.decide.policy import Verdict
 from targeting.errors import TargetingError
 from targeting.render.criteria import explain_verdict, summary
+from targeting.render.csvfile import write_csv
 from targeting.render.escape import one_line, plain, terminal
 from targeting.render.formats import (
     disagreement,
@@ -219,7 +220,7 @@ def export_matches(frame: pl.DataFrame, path: Path) -> None:
     fd, tmp = files.temp_beside(path, suffix)
     os.close(fd)
     try:
-        frame.write_csv(tmp) if suffix == ".csv" else frame.write_parquet(tmp)
+        write_csv(frame, tmp) if suffix == ".csv" else frame.write_parquet(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
