@@ -26,7 +26,7 @@ from targeting.data.dataset import Dataset, source_files
 from targeting.data.lists import list_files, load_lists
 from targeting.data.sources import limit_memory
 
-STORE_FORMAT = 6  # bump when the stored tables change shape
+STORE_FORMAT = 7  # bump when the stored tables change shape or content (7: text.rare_folds)
 CACHE_DIR = Path(".targeting-cache")
 STORE_DIR = CACHE_DIR / "data"
 HITS_DIR = CACHE_DIR / "hits"  # per store build: matches per predicate (backtest/hits.py)
