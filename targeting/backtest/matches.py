@@ -7,7 +7,6 @@ those relations, by SQL written once.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import weakref
@@ -15,14 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import duckdb
 import polars as pl
 
 from targeting.backtest import metric_sql
 from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard
 from targeting.backtest.window import Window
-from targeting.data.tables import RID, internal_columns
-from targeting.db import fetch_frame, register_frame
+from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.executor import Executor
 from targeting.rules.model import Rule
 
 _NAMESPACES = itertools.count(1)
@@ -44,11 +42,12 @@ class Plan:
 
 
 class Engine(Protocol):
-    """Builds `cells`, `members` and `sizes` for a plan in a namespace (metric_sql.py)."""
+    """Builds `cells`, `members` and `sizes` for a plan in a namespace (metric_sql.py): `ns` is
+    the namespace's table prefix (`bt_1.` or `bt_1_`, see executor.py)."""
 
     name: str
 
-    def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None: ...
+    def build(self, sql: Executor, plan: Plan, ns: str) -> None: ...
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """SQL giving (rid, arrival_date) of every shipment a measured rule matches."""
@@ -60,18 +59,20 @@ class Engine(Protocol):
 
 
 class Matches:
-    """The matched state of one backtest, in its own namespace of the connection."""
+    """The matched state of one backtest, in its own namespace of the executor (a DuckDB
+    connection or a Spark session): every question is SQL run there, and only its (small)
+    answer comes back."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, plan: Plan, engine: Engine):
-        self.con, self.plan, self.engine = con, plan, engine
-        self.ns = f"bt_{next(_NAMESPACES)}"
-        con.execute(f"CREATE SCHEMA {self.ns}")
-        self._finalizer = weakref.finalize(self, _drop, con, self.ns)
+    def __init__(self, sql: Executor, plan: Plan, engine: Engine):
+        self.sql, self.plan, self.engine = sql, plan, engine
+        name = f"bt_{next(_NAMESPACES)}"
+        self.ns = sql.namespace(name)
+        self._finalizer = weakref.finalize(self, sql.drop_namespace, name)
         self._register_rules()
-        engine.build(con, plan, self.ns)
-        con.execute(f"""CREATE TABLE {self.ns}.cell_totals AS SELECT cell, sum(n)::BIGINT AS n,
-            coalesce(sum(n) FILTER (WHERE discrepant), 0)::BIGINT AS d
-            FROM {self.ns}.cells WHERE cell IS NOT NULL GROUP BY cell""")
+        engine.build(sql, plan, self.ns)
+        sql.create(f"{self.ns}cell_totals", f"""SELECT cell, CAST(sum(n) AS BIGINT) AS n,
+            CAST(coalesce(sum(n) FILTER (WHERE discrepant), 0) AS BIGINT) AS d
+            FROM {self.ns}cells WHERE cell IS NOT NULL GROUP BY cell""")
         self._counts: pl.DataFrame | None = None
         self.baseline = self.baseline_since(None)
 
@@ -105,7 +106,7 @@ class Matches:
         """Every count of every measured rule (one row each, in order), before any rate."""
         if self._counts is None:
             ns, n = self.ns, [self.measured]
-            counts = self._frame(metric_sql.counts(ns), n)
+            counts = self._frame(metric_sql.counts(ns, self.sql.dialect), n)
             unique = self._frame(metric_sql.unique(ns), n)
             overlap = self._frame(metric_sql.overlap(ns), n)
             frame = (counts.join(unique, on="rule", how="left").join(overlap, on="rule", how="left")
@@ -125,7 +126,7 @@ class Matches:
         grouped engine answers only at a start date the backtest was given."""
         if since is not None and not self.engine.splits_at(since):
             raise ValueError(f"{since} is not a start date of this backtest")
-        row = self.con.execute(metric_sql.baseline(self.ns), [since, since]).fetchall()[0]
+        row = self.sql.rows(metric_sql.baseline(self.ns), [since, since])[0]
         return baseline_from(row)
 
     def monthly(self, rule: int) -> pl.DataFrame:
@@ -156,21 +157,24 @@ class Matches:
     def sample(self, rule: int, limit: int | None = None) -> pl.DataFrame:
         """The rule's matched shipments with their exam outcome: discrepant first, then examined,
         most recent first; every one when `limit` is None (the export)."""
-        sql, params = self.engine.rids_sql(self.plan, self.ns, rule)
-        cut = ("QUALIFY rank() OVER (ORDER BY coalesce(e.discrepant, FALSE) DESC, "
-               "coalesce(e.examined, FALSE) DESC, r.arrival_date DESC) <= ?")
+        rids, params = self.engine.rids_sql(self.plan, self.ns, rule)
         # Cut on the small facts first (keeping ties at the cut), then fetch only those
         # manifest rows by row id: never a join over the whole manifest.
-        self.con.execute(f"""CREATE OR REPLACE TABLE {self.ns}.picked AS
-            SELECT r.rid, r.arrival_date, coalesce(e.examined, FALSE) AS examined,
+        rank = ("rank() OVER (ORDER BY coalesce(e.discrepant, FALSE) DESC, "
+                "coalesce(e.examined, FALSE) DESC, r.arrival_date DESC)")
+        picked = f"""SELECT r.rid, r.arrival_date, coalesce(e.examined, FALSE) AS examined,
               coalesce(e.discrepant, FALSE) AS discrepant, e.outcome, e.msrp
-            FROM ({sql}) r LEFT JOIN exam_facts e ON e.rid = r.rid
-            {cut if limit is not None else ""}""", params + ([limit] if limit is not None else []))
-        frame = fetch_frame(self.con, f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
-            FROM {self.ns}.picked p JOIN manifest_f m ON m."{RID}" = p.rid
+              {f", {rank} AS k" if limit is not None else ""}
+            FROM ({rids}) r LEFT JOIN exam_facts e ON e.rid = r.rid"""
+        if limit is not None:  # no QUALIFY: Spark has none
+            picked, params = f"SELECT * FROM ({picked}) ranked WHERE k <= ?", params + [limit]
+        self.sql.create(f"{self.ns}picked", picked, params)
+        frame = self.sql.frame(f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
+            FROM {self.ns}picked p JOIN manifest_f m ON m."{RID}" = p.rid
             ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
             {"LIMIT ?" if limit is not None else ""}""", [limit] if limit is not None else None)
-        return frame.drop(internal_columns(self.con))
+        hidden = [c for c in self.sql.columns("manifest_f") if c == RID or c.startswith(FOLD_PREFIX)]
+        return frame.drop(hidden)
 
     # ------------------------------------------------------------------ coverage
     def discrepant_cells(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -182,7 +186,7 @@ class Matches:
 
     # ------------------------------------------------------------------ internals
     def _frame(self, sql: str, params: Sequence[Any] | None) -> pl.DataFrame:
-        return fetch_frame(self.con, sql, list(params) if params is not None else None)
+        return self.sql.frame(sql, params)
 
     def _register_rules(self) -> None:
         rules, ns = self.rules, self.ns
@@ -197,12 +201,4 @@ class Matches:
             "udrs": pl.DataFrame({"rule": list(self.plan.udr_idx)}, schema={"rule": pl.Int32}),
         }
         for name, frame in frames.items():
-            register_frame(self.con, f"{ns}_{name}_view", frame)
-            self.con.execute(f"CREATE TABLE {ns}.{name} AS SELECT * FROM {ns}_{name}_view")
-            self.con.unregister(f"{ns}_{name}_view")
-
-
-def _drop(con: duckdb.DuckDBPyConnection, ns: str) -> None:
-    # A closed connection took its tables with it.
-    with contextlib.suppress(duckdb.Error):
-        con.execute(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+            self.sql.register(f"{ns}{name}", frame)

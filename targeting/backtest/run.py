@@ -30,7 +30,7 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
     through the same interface.
     """
     plan = make_plan(project, rules, window, reference_udrs, starts)
-    return Matches(project.dataset.con, plan, engine_for(project, plan, method or project.engine))
+    return Matches(project.dataset.executor, plan, engine_for(project, plan, method or project.engine))
 
 
 def make_plan(project: Project, rules: Sequence[Rule], window: Window,

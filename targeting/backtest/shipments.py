@@ -29,6 +29,7 @@ from targeting.backtest.hits import (
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
 from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.executor import Executor, duckdb_connection
 from targeting.rules.model import Catalogue, Rule
 
 _KEPT_SOURCE = ("(SELECT parse_filename(filename, true) AS key, * EXCLUDE (filename) "
@@ -45,16 +46,17 @@ class ShipmentEngine:
         self.cache = cache
         self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
 
-    def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
+    def build(self, sql: Executor, plan: Plan, ns: str) -> None:
+        con = duckdb_connection(sql)
         w = plan.window
-        con.execute(f"CREATE TABLE {ns}.bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
+        con.execute(f"CREATE TABLE {ns}bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
                     [w.since, w.until])
         self._match(con, plan, ns)
-        con.execute(f"CREATE TABLE {ns}.members AS SELECT rule, rid AS cell FROM {ns}.hits")
+        con.execute(f"CREATE TABLE {ns}members AS SELECT rule, rid AS cell FROM {ns}hits")
         _cells(con, plan, ns)
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
-        return f"SELECT rid, arrival_date FROM {ns}.hits WHERE rule = ?", [rule]
+        return f"SELECT rid, arrival_date FROM {ns}hits WHERE rule = ?", [rule]
 
     def splits_at(self, day: dt.date) -> bool:
         return True
@@ -80,11 +82,11 @@ class ShipmentEngine:
             if key not in loaded and key not in kept:
                 self._scan(con, rule, key)
                 loaded.add(key)
-        con.execute(f"""CREATE TABLE {ns}.hits AS SELECT r.rule, c.rid, c.port, c.arrival_date
-            FROM {ns}.rule_keys r JOIN {CONNECTION_CACHE} c ON c.key = r.key
+        con.execute(f"""CREATE TABLE {ns}hits AS SELECT r.rule, c.rid, c.port, c.arrival_date
+            FROM {ns}rule_keys r JOIN {CONNECTION_CACHE} c ON c.key = r.key
             WHERE r.rule < ? AND {_in_window(ns)}""", [measured])
         _drop_before(con, ns, plan)
-        con.execute(f"""CREATE TABLE {ns}.sizes AS SELECT rule, count(*) AS n FROM {ns}.hits
+        con.execute(f"""CREATE TABLE {ns}sizes AS SELECT rule, count(*) AS n FROM {ns}hits
             GROUP BY rule""")
         self._reference(con, plan, ns, keys, kept)
 
@@ -97,8 +99,8 @@ class ShipmentEngine:
             if on_disk and self.cache is not None:
                 _reference_hits(con, ns, _KEPT_SOURCE, [self.cache.files(on_disk)], on_disk, measured)
         except duckdb.Error:  # a kept file is unreadable: match those predicates again
-            con.execute(f"DELETE FROM {ns}.hits WHERE rule >= ?", [measured])
-            con.execute(f"DELETE FROM {ns}.sizes WHERE rule >= ?", [measured])
+            con.execute(f"DELETE FROM {ns}hits WHERE rule >= ?", [measured])
+            con.execute(f"DELETE FROM {ns}sizes WHERE rule >= ?", [measured])
             for rule, key in zip(plan.rules, keys):
                 if key in on_disk:
                     self._scan(con, rule, key)
@@ -116,13 +118,13 @@ class ShipmentEngine:
 
 
 def _in_window(ns: str) -> str:
-    return (f"c.arrival_date BETWEEN (SELECT since FROM {ns}.bounds) "
-            f"AND (SELECT until FROM {ns}.bounds)")
+    return (f"c.arrival_date BETWEEN (SELECT since FROM {ns}bounds) "
+            f"AND (SELECT until FROM {ns}bounds)")
 
 
 def _rule_keys(con: duckdb.DuckDBPyConnection, ns: str, keys: Sequence[str]) -> None:
     """`rule_keys(rule, key)`: which predicate each rule index is."""
-    con.execute(f"""CREATE TABLE {ns}.rule_keys AS SELECT unnest(?::VARCHAR[]) AS key,
+    con.execute(f"""CREATE TABLE {ns}rule_keys AS SELECT unnest(?::VARCHAR[]) AS key,
         (generate_subscripts(?::VARCHAR[], 1) - 1)::INTEGER AS rule""", [list(keys), list(keys)])
 
 
@@ -130,10 +132,10 @@ def _drop_before(con: duckdb.DuckDBPyConnection, ns: str, plan: Plan) -> None:
     """Delete each measured rule's hits on shipments that arrived before its own start date."""
     if not plan.starts:
         return
-    con.execute(f"CREATE TABLE {ns}.rule_starts (rule INTEGER, since DATE)")
-    con.executemany(f"INSERT INTO {ns}.rule_starts VALUES (?, ?)",
+    con.execute(f"CREATE TABLE {ns}rule_starts (rule INTEGER, since DATE)")
+    con.executemany(f"INSERT INTO {ns}rule_starts VALUES (?, ?)",
                     [[i, d] for i, d in plan.starts.items()])
-    con.execute(f"""DELETE FROM {ns}.hits WHERE EXISTS (SELECT 1 FROM {ns}.rule_starts s
+    con.execute(f"""DELETE FROM {ns}hits WHERE EXISTS (SELECT 1 FROM {ns}rule_starts s
         WHERE s.rule = hits.rule AND hits.arrival_date < s.since)""")
 
 
@@ -143,20 +145,20 @@ def _reference_hits(con: duckdb.DuckDBPyConnection, ns: str, source: str, params
     into `hits`, their window match counts into `sizes`, both read from `source`."""
     if not keys:
         return
-    chosen = f"""FROM {ns}.rule_keys r JOIN {source} c ON c.key = r.key
+    chosen = f"""FROM {ns}rule_keys r JOIN {source} c ON c.key = r.key
         WHERE r.rule >= ? AND list_contains(?::VARCHAR[], r.key) AND {_in_window(ns)}"""
     args = params + [measured, list(keys)]
-    con.execute(f"""INSERT INTO {ns}.hits SELECT r.rule, c.rid, c.port, c.arrival_date {chosen}
-        AND c.rid IN (SELECT rid FROM {ns}.hits WHERE rule < ?)""", args + [measured])
-    con.execute(f"INSERT INTO {ns}.sizes SELECT r.rule, count(*) {chosen} GROUP BY r.rule", args)
+    con.execute(f"""INSERT INTO {ns}hits SELECT r.rule, c.rid, c.port, c.arrival_date {chosen}
+        AND c.rid IN (SELECT rid FROM {ns}hits WHERE rule < ?)""", args + [measured])
+    con.execute(f"INSERT INTO {ns}sizes SELECT r.rule, count(*) {chosen} GROUP BY r.rule", args)
 
 
 def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
     """One cell per shipment a measured rule matches or an exam examined, with its facts; then,
     per arrival day and port, the window's other shipments in one row without a cell."""
-    con.execute(f"""CREATE TABLE {ns}.cells AS
+    con.execute(f"""CREATE TABLE {ns}cells AS
         WITH individual AS (
-          SELECT rid, port, arrival_date FROM {ns}.hits WHERE rule < ?
+          SELECT rid, port, arrival_date FROM {ns}hits WHERE rule < ?
           UNION
           SELECT rid, port, arrival_date FROM exam_facts c WHERE {_in_window(ns)})
         SELECT i.rid AS cell, 1::BIGINT AS n, i.port, strftime(i.arrival_date, '%Y-%m') AS month,
@@ -166,11 +168,11 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
           coalesce(e.random_discrepant, FALSE) AS random_discrepant, e.outcome, e.msrp,
           coalesce(e.referred, FALSE) AS referred, e.selectors, e.first_method
         FROM individual i LEFT JOIN exam_facts e ON e.rid = i.rid""", [plan.measured])
-    con.execute(f"""INSERT INTO {ns}.cells
+    con.execute(f"""INSERT INTO {ns}cells
         SELECT NULL, (c.shipments - coalesce(k.n, 0))::BIGINT, c.port,
           strftime(c.arrival_date, '%Y-%m'), c.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL,
           NULL, FALSE, NULL, NULL
-        FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}.cells
+        FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}cells
                                    GROUP BY start, port) k
           ON k.start = c.arrival_date AND k.port IS NOT DISTINCT FROM c.port
         WHERE {_in_window(ns)} AND c.shipments > coalesce(k.n, 0)""")

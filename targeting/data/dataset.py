@@ -25,6 +25,7 @@ from targeting.data.contract import (
 from targeting.data.lists import Lists, list_files, load_lists
 from targeting.data.sources import Staged
 from targeting.db import fetch_frame
+from targeting.executor import DuckDBExecutor
 from targeting.rules.model import FieldType
 
 
@@ -43,6 +44,11 @@ class Dataset:
         self.hits_folder = hits_folder  # where matches are kept: only for stored data (stable rids)
         self._arrivals = arrivals
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
+
+    @property
+    def executor(self) -> DuckDBExecutor:
+        """Where backtests run their SQL: this dataset's connection."""
+        return DuckDBExecutor(self.con)
 
     def arrival_range(self) -> tuple[dt.date | None, dt.date | None]:
         """The first and last arrival dates (None, None for an empty manifest)."""

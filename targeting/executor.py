@@ -1,0 +1,162 @@
+"""Run SQL on DuckDB or Spark through one interface, each with its dialect.
+
+The metric SQL (backtest/metric_sql.py), the contract checks (data/checks.py) and the prepared
+tables (data/tables.py) are written once; an executor runs them where the data lives and hands
+back only small results, as Polars DataFrames or rows. A *namespace* keeps one backtest's tables
+apart from another's: a DuckDB schema (`bt_1.cells`), or a prefix of Spark temporary views
+(`bt_1_cells`), since Spark's temporary views have no schema.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
+import polars as pl
+
+from targeting.db import fetch_frame, register_frame
+from targeting.dialect import DUCKDB, SPARK, Dialect
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkFrame
+    from pyspark.sql import SparkSession
+
+Params = Sequence[Any] | None
+
+
+class Executor(Protocol):
+    """Where SQL runs: DuckDB (one process) or Spark (a session on a cluster or in local mode)."""
+
+    dialect: Dialect
+
+    def run(self, sql: str, params: Params = None) -> None:
+        """Execute a statement for its effect."""
+        ...
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """A query's (small) result as tuples."""
+        ...
+
+    def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        """A query's (small) result as a Polars DataFrame."""
+        ...
+
+    def create(self, name: str, sql: str, params: Params = None) -> None:
+        """Keep a query's result as the table `name` (DuckDB) or a cached view (Spark)."""
+        ...
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        """Make a small Polars frame a table called `name`."""
+        ...
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of a table or view."""
+        ...
+
+    def namespace(self, ns: str) -> str:
+        """Create namespace `ns`; return the prefix that names a table in it (`ns.` or `ns_`)."""
+        ...
+
+    def drop_namespace(self, ns: str) -> None:
+        """Drop every table of namespace `ns` (nothing happens once the engine is closed)."""
+        ...
+
+
+class DuckDBExecutor:
+    """SQL on a DuckDB connection."""
+
+    dialect = DUCKDB
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def run(self, sql: str, params: Params = None) -> None:
+        self.con.execute(sql, list(params or []))
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params or [])).fetchall()
+
+    def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        return fetch_frame(self.con, sql, list(params) if params is not None else None)
+
+    def create(self, name: str, sql: str, params: Params = None) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", list(params or []))
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        view = name.replace(".", "_") + "_view"
+        register_frame(self.con, view, frame)
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+        self.con.unregister(view)
+
+    def columns(self, name: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
+
+    def namespace(self, ns: str) -> str:
+        self.con.execute(f"CREATE SCHEMA {ns}")
+        return f"{ns}."
+
+    def drop_namespace(self, ns: str) -> None:
+        # A closed connection took its tables with it.
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+
+
+class SparkExecutor:
+    """SQL on a Spark session: every query is Spark SQL with bound parameters, and only results
+    a command shows (a few rows per rule) are collected to the driver, through Arrow."""
+
+    dialect = SPARK
+
+    def __init__(self, session: SparkSession):
+        self.session = session
+        self._tables: dict[str, list[str]] = {}  # namespace -> views made in it
+
+    def query(self, sql: str, params: Params = None) -> SparkFrame:
+        """The query as a Spark DataFrame (lazy: nothing runs yet)."""
+        return self.session.sql(sql, args=list(params) if params else None)
+
+    def run(self, sql: str, params: Params = None) -> None:
+        self.query(sql, params).collect()
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.query(sql, params).collect()]
+
+    def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        result = pl.from_arrow(self.query(sql, params).toArrow())
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    def create(self, name: str, sql: str, params: Params = None) -> None:
+        self.keep(name, self.query(sql, params))
+
+    def keep(self, name: str, frame: SparkFrame) -> None:
+        """Cache a DataFrame as the temporary view `name`, computed when first read."""
+        self.session.catalog.dropTempView(name)
+        frame.cache().createOrReplaceTempView(name)
+        for ns, names in self._tables.items():
+            if name.startswith(f"{ns}_"):
+                names.append(name)
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        self.keep(name, self.session.createDataFrame(frame.to_arrow()))
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.session.table(name).columns)
+
+    def namespace(self, ns: str) -> str:
+        self._tables[ns] = []
+        return f"{ns}_"
+
+    def drop_namespace(self, ns: str) -> None:
+        for name in self._tables.pop(ns, []):
+            with contextlib.suppress(Exception):  # the session may be stopped at exit
+                self.session.catalog.uncacheTable(name)
+                self.session.catalog.dropTempView(name)
+
+
+def duckdb_connection(executor: Executor) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection behind an executor, for work only DuckDB does."""
+    if not isinstance(executor, DuckDBExecutor):
+        raise TypeError(f"this engine runs on DuckDB, not {executor.dialect.name}")
+    return executor.con
