@@ -81,7 +81,7 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("data: {manifest: m.csv, exams: e.csv}\nprioritys: []\n",
      "targeting.yaml: top level: unknown key 'prioritys'; allowed: data, lists, rules, queries, "
-     "priorities, promotion, gate (did you mean 'priorities'?)"),
+     "priorities, promotion, gate, engine, spark (did you mean 'priorities'?)"),
     ("data: {manifest: m.csv, exam: e.csv}\n",
      "targeting.yaml: data: unknown key 'exam'; allowed: manifest, exams, database, columns, "
      "values, labelled (did you mean 'exams'?)"),
@@ -97,8 +97,8 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
      "targeting.yaml: data.manifest: 'm.xlsx' is neither .parquet nor .csv. Give a .parquet or "
      ".csv file or glob, or {table: NAME} with data.database."),
     ("data: {manifest: {table: m}, exams: e.csv}\n",
-     "targeting.yaml: data.manifest: a table name needs 'data.database' (a DuckDB file). Add "
-     "data.database, or give a file path instead."),
+     "targeting.yaml: data.manifest: a table name needs 'data.database' (a DuckDB file), or "
+     "'engine: spark' for a table of the Spark catalog. Add one, or give a file path."),
     ("data: {manifest: m.csv, exams: e.csv}\npriorities: health\n",
      "targeting.yaml: priorities: expected a list of names, got str."),
     ("data: {manifest: m.csv, exams: e.csv, columns: {manifest: {X: Shipment ID}}}\n",

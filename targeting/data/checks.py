@@ -8,7 +8,7 @@ from typing import Any
 from targeting.data.config import Config, display_path
 from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
 from targeting.data.dataset import Dataset, materialise
-from targeting.data.sources import FILE_COLUMN, Staged, stage
+from targeting.data.sources import FILE_COLUMN, Staging, stage
 from targeting.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -77,7 +77,7 @@ def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
     return materialise(staged)
 
 
-def check_staged(staged: Staged) -> CheckReport:
+def check_staged(staged: Staging) -> CheckReport:
     """Run every contract check on staged (renamed, not yet typed) data."""
     problems: list[DataProblem] = []
     for table in ("manifest", "exams"):
@@ -98,7 +98,7 @@ def check_staged(staged: Staged) -> CheckReport:
 # --- the checks ------------------------------------------------------------------------
 
 
-def _missing_columns(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+def _missing_columns(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
     labelled = staged.config.data.labelled
     if labelled is not None and table == "exams":
         return []  # synthesised; the manifest's label column is checked instead
@@ -120,7 +120,7 @@ def _missing_columns(staged: Staged, table: str, present: dict[str, str]) -> lis
     return problems
 
 
-def _empty_required(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+def _empty_required(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
     labelled = staged.config.data.labelled
     columns = [c for c in REQUIRED[table] if c in present]
     if labelled is not None:
@@ -130,7 +130,8 @@ def _empty_required(staged: Staged, table: str, present: dict[str, str]) -> list
     problems = []
     for column in columns:
         problems += _problems(
-            staged, table, column, f'coalesce(trim(CAST("{column}" AS VARCHAR)), \'\') = \'\'',
+            staged, table, column,
+            f'coalesce(trim(CAST("{column}" AS {staged.dialect.text})), \'\') = \'\'',
             [], "empty-value",
             lambda n, ex: f"{_rows(n)} {_be(n)} empty. Every row needs a value here.",
             examples=False,
@@ -138,16 +139,17 @@ def _empty_required(staged: Staged, table: str, present: dict[str, str]) -> list
     return problems
 
 
-def _bad_types(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+def _bad_types(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
     problems = []
     for column, target in CONTRACT[table].items():
         kind = present.get(column)
         if kind is None or target == "VARCHAR" or kind == target:
             continue
-        converted = cast_expr(column, kind, target, cast="TRY_CAST")
+        converted = cast_expr(column, kind, target, cast="TRY_CAST", dialect=staged.dialect)
         bad = f'"{column}" IS NOT NULL AND ({converted}) IS NULL'
         if target == "DOUBLE":
-            bad = f'"{column}" IS NOT NULL AND NOT coalesce(isfinite({converted}), false)'
+            finite = staged.dialect.isfinite_sql(f"({converted})")
+            bad = f'"{column}" IS NOT NULL AND NOT coalesce({finite}, false)'
         problems += _problems(staged, table, column, bad, [], TYPE_CODES[target],
                               _type_message(target))
     return problems
@@ -160,7 +162,7 @@ def _type_message(target: str) -> Callable[[int, str], str]:
 
 
 def _vocabulary_message(allowed: tuple[str, ...], column: str,
-                        staged: Staged) -> Callable[[int, str], str]:
+                        staged: Staging) -> Callable[[int, str], str]:
     def describe(n: int, ex: str) -> str:
         return (f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
                 f"Allowed: {', '.join(allowed)}. Map source values under data.values.{column} "
@@ -168,13 +170,13 @@ def _vocabulary_message(allowed: tuple[str, ...], column: str,
     return describe
 
 
-def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+def _negatives(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
     problems = []
     for column in NON_NEGATIVE:
         kind = present.get(column)
         if kind is None or column not in CONTRACT[table]:
             continue
-        converted = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST")
+        converted = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST", dialect=staged.dialect)
         problems += _problems(
             staged, table, column, f"({converted}) < 0", [], "negative-value",
             lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
@@ -183,18 +185,19 @@ def _negatives(staged: Staged, table: str, present: dict[str, str]) -> list[Data
     return problems
 
 
-def _vocabularies(staged: Staged, table: str, present: dict[str, str]) -> list[DataProblem]:
+def _vocabularies(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
     problems = []
     for column, allowed in VOCABULARIES.items():
         if column not in present or column not in CONTRACT[table]:
             continue
-        bad = f'"{column}" IS NOT NULL AND NOT list_contains(?, CAST("{column}" AS VARCHAR))'
+        text = f'CAST("{column}" AS {staged.dialect.text})'
+        bad = f'"{column}" IS NOT NULL AND NOT {staged.dialect.contains_sql("?", text)}'
         problems += _problems(staged, table, column, bad, [list(allowed)], "bad-value",
                               _vocabulary_message(allowed, column, staged))
     return problems
 
 
-def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[DataProblem]:
+def _duplicates(staged: Staging, table: str, column: str, noun: str) -> list[DataProblem]:
     if column not in staged.columns(table):
         return []
     bad = (f'"{column}" IN (SELECT "{column}" FROM "_src_{table}" GROUP BY ALL '
@@ -206,13 +209,14 @@ def _duplicates(staged: Staged, table: str, column: str, noun: str) -> list[Data
     )
 
 
-def _unknown_shipments(staged: Staged) -> list[DataProblem]:
+def _unknown_shipments(staged: Staging) -> list[DataProblem]:
     if staged.config.data.labelled is not None:
         return []
     if any("shipment_id" not in staged.columns(table) for table in ("manifest", "exams")):
         return []
-    bad = ('"shipment_id" IS NOT NULL AND CAST("shipment_id" AS VARCHAR) NOT IN '
-           '(SELECT CAST("shipment_id" AS VARCHAR) FROM "_src_manifest" '
+    text = staged.dialect.text
+    bad = (f'"shipment_id" IS NOT NULL AND CAST("shipment_id" AS {text}) NOT IN '
+           f'(SELECT CAST("shipment_id" AS {text}) FROM "_src_manifest" '
            'WHERE "shipment_id" IS NOT NULL)')
     return _problems(
         staged, "exams", "shipment_id", bad, [], "unknown-shipment",
@@ -226,7 +230,7 @@ def _unknown_shipments(staged: Staged) -> list[DataProblem]:
 
 
 def _problems(
-    staged: Staged, table: str, column: str, condition: str, params: list[Any], code: str,
+    staged: Staging, table: str, column: str, condition: str, params: list[Any], code: str,
     describe: Callable[[int, str], str], examples: bool = True,
 ) -> list[DataProblem]:
     """One problem per source file holding rows where `condition` is true."""
@@ -241,31 +245,40 @@ def _problems(
 
 
 def _bad_rows(
-    staged: Staged, table: str, column: str, condition: str, params: list[Any]
+    staged: Staging, table: str, column: str, condition: str, params: list[Any]
 ) -> list[tuple[str, int, list[str]]]:
-    """(file, bad row count, first distinct bad values in file order) per file."""
-    rows = staged.con.execute(
+    """(file, bad row count, first distinct bad values in file order) per file, in the order
+    of each file's first bad row."""
+    rows = staged.rows(
         f"""WITH bad AS (
-              SELECT "{FILE_COLUMN}" AS file, CAST("{column}" AS VARCHAR) AS value, rowid AS r
+              SELECT "{FILE_COLUMN}" AS file, CAST("{column}" AS {staged.dialect.text}) AS value,
+                {staged.row_order} AS r
               FROM "_src_{table}" WHERE {condition}),
-            firsts AS (SELECT file, value, min(r) AS r FROM bad GROUP BY ALL)
-            SELECT b.file, b.n, (SELECT list(value ORDER BY r) FROM
-                   (SELECT value, r FROM firsts f WHERE f.file = b.file ORDER BY r LIMIT ?))
-            FROM (SELECT file, count(*) AS n, min(r) AS first FROM bad GROUP BY file) b
-            ORDER BY b.first""",
+            files AS (SELECT file, count(*) AS n, min(r) AS first FROM bad GROUP BY file),
+            firsts AS (SELECT file, value, min(r) AS r FROM bad GROUP BY file, value),
+            ranked AS (SELECT file, value, row_number() OVER (PARTITION BY file ORDER BY r) AS k
+                       FROM firsts)
+            SELECT f.file, f.n, x.value FROM files f
+            LEFT JOIN ranked x ON x.file = f.file AND x.k <= ?
+            ORDER BY f.first, x.k""",
         [*params, MAX_EXAMPLES],
-    ).fetchall()
-    return [(file, count, [v for v in values if v is not None]) for file, count, values in rows]
+    )
+    found: dict[str, tuple[int, list[str]]] = {}
+    for file, count, value in rows:
+        values = found.setdefault(file, (count, []))[1]
+        if value is not None:
+            values.append(value)
+    return [(file, count, values) for file, (count, values) in found.items()]
 
 
-def _file_label(staged: Staged, table: str, file: str) -> str:
+def _file_label(staged: Staging, table: str, file: str) -> str:
     source = getattr(staged.config.data, table)
     if source is None or source.table is not None:  # synthesised exams or a database table
         return staged.labels[table]
     return display_path(file)
 
 
-def _column_label(staged: Staged, table: str, column: str) -> str:
+def _column_label(staged: Staging, table: str, column: str) -> str:
     source = staged.source_name(table, column)
     return f"{column!r}" if source == column else f"{column!r} (source {source!r})"
 

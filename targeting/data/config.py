@@ -10,26 +10,40 @@ from typing import Any
 
 import yaml
 
-from targeting.data.settings import GateSettings, PromotionSettings, parse_settings
+from targeting.data.settings import (
+    GateSettings,
+    PromotionSettings,
+    SparkSettings,
+    parse_engine,
+    parse_settings,
+    parse_spark,
+)
 from targeting.errors import ConfigError
 
 CONFIG_NAME = "targeting.yaml"
-TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate")
+TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "engine",
+            "spark")
 DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # hdfs://, s3a://, abfss://, gs://, file://
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where one table comes from: a file path or glob (absolute), or a table in `database`."""
+    """Where one table comes from: a file path or glob (absolute), a URI the Spark engine reads
+    (hdfs://, s3a://, ...), or a table in `database` (DuckDB) or in Spark's catalog."""
 
     pattern: str | None = None
     table: str | None = None
 
     def describe(self) -> str:
         return f"table {self.table!r}" if self.table else str(self.pattern)
+
+    @property
+    def is_uri(self) -> bool:
+        return self.pattern is not None and URI.match(self.pattern) is not None
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,16 @@ class DataConfig:
     labelled: Labelled | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def spark_only(self) -> str | None:
+        """Why only the Spark engine can read these sources (a URI or a catalog table), or None."""
+        for name, source in (("manifest", self.manifest), ("exams", self.exams)):
+            if source is not None and source.is_uri:
+                return f"data.{name} is a URI ({source.pattern})"
+            if source is not None and source.table is not None and self.database is None:
+                return f"data.{name} is a Spark catalog table ({source.table})"
+        return None
+
 
 @dataclass(frozen=True)
 class Config:
@@ -67,6 +91,8 @@ class Config:
     promotion: PromotionSettings
     gate: GateSettings
     lists_explicit: bool = False
+    engine: str = "auto"
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -110,10 +136,11 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
     root = path.parent
     if "data" not in doc:
         raise ConfigError(f"{shown}: missing key 'data'. Add a data section naming the manifest.")
+    engine = parse_engine(doc.get("engine", "auto"), shown)
     return Config(
         path=path,
         root=root,
-        data=_data(doc["data"], root, shown),
+        data=_data(doc["data"], root, shown, spark=engine == "spark"),
         lists_dir=root / _text(doc.get("lists", "lists"), shown, "lists"),
         rule_dirs=_dirs(doc.get("rules", ["rules"]), root, shown, "rules"),
         query_dirs=_dirs(doc.get("queries", ["queries"]), root, shown, "queries"),
@@ -121,10 +148,12 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         promotion=parse_settings(PromotionSettings, doc.get("promotion"), shown, "promotion"),
         gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
         lists_explicit="lists" in doc,
+        engine=engine,
+        spark=parse_spark(doc.get("spark"), shown),
     )
 
 
-def _data(section: Any, root: Path, shown: str) -> DataConfig:
+def _data(section: Any, root: Path, shown: str, spark: bool = False) -> DataConfig:
     _expect(section, dict, shown, "data", "a mapping with manifest, exams, columns, ...")
     _no_unknown(section, DATA_KEYS, shown, "data")
     database = section.get("database")
@@ -143,9 +172,16 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
             f"{shown}: data: 'exams' and 'labelled' are both set; use one. "
             f"'labelled' builds the exams from the manifest's label column."
         )
+    if spark and db_path is not None:
+        raise ConfigError(
+            f"{shown}: data.database is a DuckDB file, which the Spark engine does not read. "
+            f"Name Parquet files or tables of the Spark catalog ({{table: customs.manifest}}) "
+            f"without data.database, or use another engine."
+        )
     return DataConfig(
-        manifest=_source(section["manifest"], root, db_path, shown, "data.manifest"),
-        exams=_source(exams, root, db_path, shown, "data.exams") if exams is not None else None,
+        manifest=_source(section["manifest"], root, db_path, shown, "data.manifest", spark),
+        exams=(_source(exams, root, db_path, shown, "data.exams", spark)
+               if exams is not None else None),
         database=db_path,
         columns=_columns(section.get("columns", {}), shown),
         values=_values(section.get("values", {}), shown),
@@ -154,16 +190,24 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
     )
 
 
-def _source(value: Any, root: Path, database: Path | None, shown: str, key: str) -> Source:
+def _source(value: Any, root: Path, database: Path | None, shown: str, key: str,
+            spark: bool = False) -> Source:
     if isinstance(value, dict):
         _no_unknown(value, ("table",), shown, key)
-        if database is None:
+        if database is None and not spark:
             raise ConfigError(
-                f"{shown}: {key}: a table name needs 'data.database' (a DuckDB file). "
-                f"Add data.database, or give a file path instead."
+                f"{shown}: {key}: a table name needs 'data.database' (a DuckDB file), or "
+                f"'engine: spark' for a table of the Spark catalog. Add one, or give a file path."
             )
         return Source(table=_text(value.get("table"), shown, f"{key}.table"))
     text = _text(value, shown, key)
+    if URI.match(text):
+        if not spark:
+            raise ConfigError(
+                f"{shown}: {key}: {text!r} is a URI, which only the Spark engine reads. Add "
+                f"'engine: spark', or give a local .parquet or .csv file or glob."
+            )
+        return Source(pattern=text)  # a file, folder or glob of Parquet files, read by Spark
     if not text.lower().endswith((".parquet", ".csv")):
         raise ConfigError(
             f"{shown}: {key}: {text!r} is neither .parquet nor .csv. "

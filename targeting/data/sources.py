@@ -11,15 +11,34 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
-from targeting.data.config import Config, Source, display_path
-from targeting.data.contract import ident
+from targeting.data.config import Config, Labelled, Source, display_path
+from targeting.data.contract import ident, text_to
+from targeting.dialect import DUCKDB, Dialect
 from targeting.errors import ConfigError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
+
+
+class Staging(Protocol):
+    """What the contract checks (data/checks.py) need of staged sources, in DuckDB (`Staged`)
+    or on Spark (data/spark.py)."""
+
+    config: Config
+    labels: dict[str, str]
+    renames: dict[str, dict[str, str]]
+    from_text: dict[str, bool]
+    dialect: Dialect
+    row_order: str  # SQL ordering a staged table's rows as its files hold them
+
+    def columns(self, table: str) -> dict[str, str]: ...
+
+    def source_name(self, table: str, column: str) -> str: ...
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,11 @@ class Staged:
     labels: dict[str, str]  # table -> how to name its source in messages
     renames: dict[str, dict[str, str]]  # table -> contract name -> source name
     from_text: dict[str, bool]  # table -> read from CSV (every column text)
+    dialect = DUCKDB
+    row_order = "rowid"
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params).fetchall()
 
     def columns(self, table: str) -> dict[str, str]:
         """Staged column name -> DuckDB type, without the file column."""
@@ -217,11 +241,12 @@ def _check_collisions(names: dict[str, str], config: Config, table: str, label: 
         seen[dst] = src
 
 
-def _value_mapped(expr: str, mapping: dict[str, str] | None) -> tuple[str, list[str]]:
+def _value_mapped(expr: str, mapping: dict[str, str] | None,
+                  dialect: Dialect = DUCKDB) -> tuple[str, list[str]]:
     """`expr` with source values replaced (compared as text); unmapped values pass through."""
     if not mapping:
         return expr, []
-    text = f"CAST({expr} AS VARCHAR)"
+    text = f"CAST({expr} AS {dialect.text})"
     cases = " ".join(f"WHEN {text} = ? THEN ?" for _ in mapping)
     params = [v for pair in mapping.items() for v in pair]
     return f"(CASE {cases} ELSE {text} END)", params
@@ -232,35 +257,40 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     labelled = config.data.labelled
     assert labelled is not None
     cols = [r[0] for r in con.execute('DESCRIBE "_src_manifest"').fetchall()]
-    label = f'"{labelled.column}"' if labelled.column in cols else "NULL"
-    match, params = _label_match(label, labelled.discrepant)
-    pick = {c: f'"{c}"' if c in cols else "NULL" for c in ("shipment_id", "arrival_date")}
-    con.execute(
-        f"""CREATE TABLE "_src_exams" AS SELECT
+    sql, params = synthesised_exams_sql(cols, labelled)
+    con.execute(f'CREATE TABLE "_src_exams" AS {sql}', params)
+
+
+def synthesised_exams_sql(columns: list[str], labelled: Labelled,
+                          dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
+    """Labelled mode's exams over `_src_manifest` (with those columns): exam id and date are
+    the shipment's; the result is discrepant when the label holds a discrepant value."""
+    label = f'"{labelled.column}"' if labelled.column in columns else "NULL"
+    match, params = _label_match(label, labelled.discrepant, dialect)
+    pick = {c: f'"{c}"' if c in columns else "NULL" for c in ("shipment_id", "arrival_date")}
+    return (f"""SELECT
               {pick['shipment_id']} AS exam_id, {pick['shipment_id']} AS shipment_id,
               {pick['arrival_date']} AS exam_date,
               CASE WHEN {label} IS NULL THEN NULL WHEN {match} THEN 'discrepant'
                    ELSE 'no_discrepancy' END AS result,
               "{FILE_COLUMN}"
-            FROM "_src_manifest" """,
-        params,
-    )
+            FROM "_src_manifest" """, params)
 
 
-def _label_match(label: str, discrepant: tuple[Any, ...]) -> tuple[str, list[Any]]:
+def _label_match(label: str, discrepant: tuple[Any, ...],
+                 dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
     """SQL true when the label equals one of the configured values (numbers compared as numbers)."""
     parts: list[str] = []
     params: list[Any] = []
+    text = f"CAST({label} AS {dialect.text})"
     for value in discrepant:
         if isinstance(value, bool):
-            parts.append(f"lower(CAST({label} AS VARCHAR)) = ?")
+            parts.append(f"lower({text}) = ?")
             params.append(str(value).lower())
         elif isinstance(value, (int, float)):
-            parts.append(f"TRY_CAST(CAST({label} AS VARCHAR) AS DOUBLE) = ?")
+            parts.append(f"{text_to('DOUBLE', text, 'TRY_CAST', dialect)} = ?")
             params.append(float(value))
         else:
-            parts.append(f"CAST({label} AS VARCHAR) = ?")
+            parts.append(f"{text} = ?")
             params.append(str(value))
     return "(" + " OR ".join(parts) + ")", params
-
-
