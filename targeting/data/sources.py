@@ -27,12 +27,25 @@ class Staging(Protocol):
     """What the contract checks (data/checks.py) need of staged sources, in DuckDB (`Staged`)
     or on Spark (data/spark.py)."""
 
-    config: Config
-    labels: dict[str, str]
-    renames: dict[str, dict[str, str]]
-    from_text: dict[str, bool]
-    dialect: Dialect
-    row_order: str  # SQL ordering a staged table's rows as its files hold them
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+    @property
+    def renames(self) -> dict[str, dict[str, str]]: ...
+
+    @property
+    def from_text(self) -> dict[str, bool]: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def row_order(self) -> str:
+        """SQL ordering a staged table's rows as its files hold them."""
+        ...
 
     def columns(self, table: str) -> dict[str, str]: ...
 
@@ -51,8 +64,8 @@ class Staged:
     labels: dict[str, str]  # table -> how to name its source in messages
     renames: dict[str, dict[str, str]]  # table -> contract name -> source name
     from_text: dict[str, bool]  # table -> read from CSV (every column text)
-    dialect = DUCKDB
-    row_order = "rowid"
+    dialect: Dialect = DUCKDB
+    row_order: str = "rowid"
 
     def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params).fetchall()
