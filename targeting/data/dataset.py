@@ -25,6 +25,7 @@ from targeting.data.contract import (
 from targeting.data.lists import Lists, list_files, load_lists
 from targeting.data.sources import Staged
 from targeting.db import fetch_frame
+from targeting.dialect import DUCKDB, Dialect
 from targeting.executor import DuckDBExecutor
 from targeting.rules.model import FieldType
 
@@ -82,21 +83,27 @@ def materialise(staged: Staged, lists: Lists | None = None) -> Dataset:
 
 
 def _type_table(staged: Staged, table: str) -> None:
-    con, contract = staged.con, CONTRACT[table]
-    selects = []
+    con = staged.con
     columns = staged.columns(table)
-    for name, kind in columns.items():
-        if name in contract:
-            target = contract[name]
-        elif staged.from_text[table]:
-            target = infer_text_type(con, f"_src_{table}", name)
-        else:
-            target = kind
-        selects.append(f"{cast_expr(name, kind, target)} AS {ident(name)}")
-    if table == "exams":  # metric SQL may reference any exam column
-        selects += [f"CAST(NULL AS {t}) AS {ident(n)}" for n, t in contract.items() if n not in columns]
-    con.execute(f'CREATE TABLE {ident(table)} AS SELECT {", ".join(selects)} FROM "_src_{table}"')
+    inferred = ({name: infer_text_type(con, f"_src_{table}", name) for name in columns
+                 if name not in CONTRACT[table]} if staged.from_text[table] else {})
+    con.execute(f'CREATE TABLE {ident(table)} AS {typed_sql(table, columns, inferred)}')
     con.execute(f'DROP TABLE "_src_{table}"')
+
+
+def typed_sql(table: str, columns: dict[str, str], inferred: dict[str, str],
+              dialect: Dialect = DUCKDB) -> str:
+    """The query typing staged `_src_<table>` (its columns with their staged types): contract
+    columns get their contract type, others the type `inferred` gives (CSV) or their own."""
+    contract = CONTRACT[table]
+    selects = []
+    for name, kind in columns.items():
+        target = contract.get(name) or inferred.get(name) or kind
+        selects.append(f"{cast_expr(name, kind, target, dialect=dialect)} AS {ident(name)}")
+    if table == "exams":  # metric SQL may reference any exam column
+        selects += [f"CAST(NULL AS {dialect.text if t == 'VARCHAR' else t}) AS {ident(n)}"
+                    for n, t in contract.items() if n not in columns]
+    return f'SELECT {", ".join(selects)} FROM "_src_{table}"'
 
 
 # --- fingerprint -----------------------------------------------------------------------

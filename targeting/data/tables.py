@@ -12,14 +12,32 @@ import duckdb
 
 from targeting.compile.sql import folded_sql
 from targeting.data.contract import ident
+from targeting.dialect import DUCKDB, Dialect
 from targeting.rules.model import Catalogue
 
 FOLD_PREFIX = "__folded__"
 RID = "__rid"  # a stable row number in manifest_f, the key of every match table
+# The row id: DuckDB numbers the rows once and keeps them in the store; Spark would need a
+# window over one partition to number billions of rows, and keeps no store, so there the key is
+# the shipment id itself (unique: the contract checks it).
+_RID_SQL = {"duckdb": "row_number() OVER ()", "spark": "shipment_id"}
+FACT_COLUMNS = ("examined", "discrepant", "random_examined", "random_discrepant", "outcome",
+                "msrp", "referred", "selectors", "first_method")
 
 # One row per examined shipment. Outcome precedence makes outcomes a partition of discrepant
 # shipments: seizure > refused entry > abandonment > other. `first_method` is how its first
-# discrepant exam (by exam_date, then exam_id) was selected, for coverage.
+# discrepant exam (by exam_date, then exam_id) was selected, for coverage. Two aggregates are
+# spelled per engine (_SELECTORS, _FIRST_METHOD): Spark's min_by orders a struct's NULL fields
+# first, DuckDB's arg_min last, hence the explicit IS NULL keys.
+_SELECTORS = {
+    "duckdb": "list(DISTINCT selector_id) FILTER (WHERE selector_id IS NOT NULL)",
+    "spark": "array_sort(collect_set(selector_id))",
+}
+_FIRST_METHOD = {
+    "duckdb": "arg_min(coalesce(selection_method, 'unrecorded'), (exam_date, exam_id))",
+    "spark": ("min_by(coalesce(selection_method, 'unrecorded'), "
+              "struct(exam_date IS NULL, exam_date, exam_id IS NULL, exam_id))"),
+}
 _EXAM_FACTS = """
 SELECT shipment_id,
   TRUE AS examined,
@@ -32,27 +50,29 @@ SELECT shipment_id,
        WHEN bool_or(result = 'discrepant') THEN 'other' END AS outcome,
   sum(msrp) FILTER (WHERE result = 'discrepant') AS msrp,
   coalesce(bool_or(result = 'discrepant') AND bool_or(referred_to_ice), FALSE) AS referred,
-  list(DISTINCT selector_id) FILTER (WHERE selector_id IS NOT NULL) AS selectors,
-  arg_min(coalesce(selection_method, 'unrecorded'), (exam_date, exam_id))
-    FILTER (WHERE result = 'discrepant') AS first_method
+  {selectors} AS selectors,
+  {first_method} FILTER (WHERE result = 'discrepant') AS first_method
 FROM exams GROUP BY shipment_id
 """
 
 
-def manifest_sql(catalogue: Catalogue) -> str:
+def manifest_sql(catalogue: Catalogue, dialect: Dialect = DUCKDB) -> str:
     """`manifest_f`'s query: the manifest with its row id and every text column folded."""
     text = sorted(name for name, kind in catalogue.items() if kind == "text")
-    folded = "".join(f", {folded_sql(name, catalogue)} AS {ident(FOLD_PREFIX + name)}"
+    folded = "".join(f", {folded_sql(name, catalogue, dialect)} AS {ident(FOLD_PREFIX + name)}"
                      for name in text)
-    return f"SELECT row_number() OVER () AS {ident(RID)}, *{folded} FROM manifest"
+    return f"SELECT {_RID_SQL[dialect.name]} AS {ident(RID)}, *{folded} FROM manifest"
 
 
-def exam_facts_sql() -> str:
+def exam_facts_sql(dialect: Dialect = DUCKDB) -> str:
     """`exam_facts`: keyed by rid, so joining facts to matched shipments is an integer join on
     a few percent of the rows, never a string join over the manifest."""
+    facts = _EXAM_FACTS.format(selectors=_SELECTORS[dialect.name],
+                               first_method=_FIRST_METHOD[dialect.name])
     return f"""SELECT m.{ident(RID)} AS rid, e.shipment_id, m.port_code AS port,
-        strftime(m.arrival_date, '%Y-%m') AS month, m.arrival_date, e.* EXCLUDE (shipment_id)
-        FROM ({_EXAM_FACTS}) e JOIN manifest_f m USING (shipment_id)"""
+        {dialect.month_sql("m.arrival_date")} AS month, m.arrival_date,
+        {", ".join(f"e.{c}" for c in FACT_COLUMNS)}
+        FROM ({facts}) e JOIN manifest_f m ON m.shipment_id = e.shipment_id"""
 
 
 ARRIVALS_SQL = """SELECT arrival_date, port_code AS port, count(*) AS shipments
