@@ -43,7 +43,8 @@ class Executor(Protocol):
         ...
 
     def create(self, name: str, sql: str, params: Params = None) -> None:
-        """Keep a query's result as the table `name` (DuckDB) or a cached view (Spark)."""
+        """Keep a query's result as the table `name` (DuckDB), or compute it and keep it as a
+        temporary view (Spark)."""
         ...
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
@@ -110,7 +111,7 @@ class SparkExecutor:
 
     def __init__(self, session: SparkSession):
         self.session = session
-        self._tables: dict[str, list[str]] = {}  # namespace -> views made in it
+        self._tables: dict[str, list[tuple[str, SparkFrame]]] = {}  # namespace -> views in it
 
     def query(self, sql: str, params: Params = None) -> SparkFrame:
         """The query as a Spark DataFrame (lazy: nothing runs yet)."""
@@ -131,12 +132,18 @@ class SparkExecutor:
         self.keep(name, self.query(sql, params))
 
     def keep(self, name: str, frame: SparkFrame) -> None:
-        """Cache a DataFrame as the temporary view `name`, computed when first read."""
+        """Compute a DataFrame now and keep it (on the executors) as the temporary view `name`.
+
+        A local checkpoint, not `cache()`: the view's plan is then the kept data alone, not the
+        lineage back to the Parquet files. With cache(), every later query over the view was
+        analysed with its whole lineage and matched against every cached plan, and the metric
+        queries of a second backtest took minutes over 200,000 shipments."""
+        kept = frame.localCheckpoint(eager=True)
         self.session.catalog.dropTempView(name)
-        frame.cache().createOrReplaceTempView(name)
-        for ns, names in self._tables.items():
-            if name.startswith(f"{ns}_"):
-                names.append(name)
+        kept.createOrReplaceTempView(name)
+        # Tables outside a namespace (the dataset's own) belong to the namespace "".
+        owner = next((ns for ns in self._tables if ns and name.startswith(f"{ns}_")), "")
+        self._tables.setdefault(owner, []).append((name, kept))
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
         self.keep(name, self.session.createDataFrame(frame.to_arrow()))
@@ -149,10 +156,10 @@ class SparkExecutor:
         return f"{ns}_"
 
     def drop_namespace(self, ns: str) -> None:
-        for name in self._tables.pop(ns, []):
+        for name, kept in self._tables.pop(ns, []):
             with contextlib.suppress(Exception):  # the session may be stopped at exit
-                self.session.catalog.uncacheTable(name)
                 self.session.catalog.dropTempView(name)
+                kept.unpersist()
 
 
 def duckdb_connection(executor: Executor) -> duckdb.DuckDBPyConnection:

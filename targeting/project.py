@@ -10,7 +10,9 @@ from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
 from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
-from targeting.errors import Problem, RuleError, TargetingError
+from targeting.data.settings import parse_engine
+from targeting.data.spark import SparkDataset, open_spark_dataset
+from targeting.errors import ConfigError, Problem, RuleError, TargetingError
 from targeting.rules.loader import did_you_mean, rule_files
 from targeting.rules.model import Rule
 
@@ -18,12 +20,21 @@ from targeting.rules.model import Rule
 class Project:
     """Lazily opens the data and validates rules against its field catalogue."""
 
-    def __init__(self, config: Config, engine: str = "auto"):
+    def __init__(self, config: Config, engine: str | None = None):
         self.config = config
-        self.engine = engine  # the backtest engine every command uses: auto, shipments, grouped
+        # The backtest engine every command uses (auto, shipments, grouped or spark): given,
+        # else the config's `engine:`.
+        self.engine = parse_engine(engine, "--engine") if engine else config.engine
 
     @cached_property
-    def dataset(self) -> Dataset:
+    def dataset(self) -> Dataset | SparkDataset:
+        """The data, read where the engine runs: DuckDB, or a Spark session for `spark`."""
+        if self.engine == "spark":
+            return open_spark_dataset(self.config)
+        reason = self.config.data.spark_only
+        if reason is not None:
+            raise ConfigError(f"{reason}, which only the Spark engine reads; use --engine spark "
+                              "(or engine: spark in targeting.yaml).")
         return open_dataset(self.config)
 
     @property
@@ -123,6 +134,7 @@ def outcome_fields(config: Config) -> list[str]:
     return [config.data.labelled.column] if config.data.labelled is not None else []
 
 
-def open_project(config: str | Path | None = None, engine: str = "auto") -> Project:
-    """The project whose targeting.yaml is `config`, or found from the working directory up."""
+def open_project(config: str | Path | None = None, engine: str | None = None) -> Project:
+    """The project whose targeting.yaml is `config`, or found from the working directory up;
+    `engine` overrides the config's `engine:`."""
     return Project(load_config(Path(config) if config else None), engine)

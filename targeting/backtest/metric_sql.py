@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from targeting.dialect import DUCKDB, Dialect
 
-# The columns of `cells` besides cell, n, port, month and start: exam facts shipments are
-# grouped by, then amounts summed over a group. An engine that groups shipments (backtest/
-# spark.py) builds `cells` from these lists, so a new column is one edit here.
-CELL_FACTS = ("examined", "discrepant", "random_examined", "random_discrepant", "outcome",
-              "referred", "selectors", "first_method")
+# The columns of `cells` besides cell, n, port, month and start: exam facts (from exam_facts)
+# that shipments are grouped by, with their value for a shipment without an exam, then amounts
+# summed over a group. The Spark engine builds `cells` from these, so a new column of exam_facts
+# is one edit here (and in the DuckDB engines).
+CELL_FACTS: dict[str, str] = {
+    "examined": "FALSE", "discrepant": "FALSE", "random_examined": "FALSE",
+    "random_discrepant": "FALSE", "outcome": "NULL", "referred": "FALSE", "selectors": "NULL",
+    "first_method": "NULL",
+}
 CELL_SUMS = ("msrp",)
 
 
@@ -66,7 +70,7 @@ def unique(ns: str) -> str:
 SELECT a.rule, CAST(sum(t.d) AS BIGINT) AS unique_discrepant
 FROM {ns}members a JOIN {ns}cell_totals t ON t.cell = a.cell
 WHERE a.rule < ? AND t.d > 0 AND NOT EXISTS (
-  SELECT 1 FROM {ns}members u JOIN {ns}udrs ON udrs.rule = u.rule
+  SELECT 1 FROM {ns}members u JOIN {ns}udrs d ON d.rule = u.rule
   WHERE u.cell = a.cell AND u.rule <> a.rule)
 GROUP BY a.rule
 """

@@ -33,7 +33,7 @@ from targeting.render.terminal import console
                 "Output format; markdown and html are the review dossier.")
 @reports_errors
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-            last: str | None, engine: str, fmt: str,
+            last: str | None, engine: str | None, fmt: str,
             output: Path | None) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
     project = open_project(config_path, engine)
@@ -65,7 +65,7 @@ def command(config_path: Path | None, since: dt.datetime | None, until: dt.datet
 def promote_command(query_id: str, reviewer: str, new_id: str | None, national: bool,
                     override: bool, reason: str | None, config_path: Path | None,
                     since: dt.datetime | None, until: dt.datetime | None, last: str | None,
-                    engine: str) -> None:
+                    engine: str | None) -> None:
     """Convert a query that meets the policy into a UDR, with an auditable record."""
     if override and not reason:
         raise click.UsageError("--override needs --reason TEXT saying why the policy is set aside")

@@ -30,7 +30,7 @@ from targeting.render.terminal import console
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-            last: str | None, engine: str, fmt: str,
+            last: str | None, engine: str | None, fmt: str,
             output: Path | None) -> None:
     """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""
     project = open_project(config_path, engine)

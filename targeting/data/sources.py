@@ -9,6 +9,7 @@ import difflib
 import glob
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -179,7 +180,7 @@ def _read_source(
     return (sql, [paths]), False
 
 
-def _check_value_columns(staged: Staged) -> None:
+def _check_value_columns(staged: Staging) -> None:
     """A value mapping for a column no table has is a typo, not a no-op."""
     present = [c for table in ("manifest", "exams") for c in staged.columns(table)]
     for column in staged.config.data.values:
@@ -274,10 +275,11 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(f'CREATE TABLE "_src_exams" AS {sql}', params)
 
 
-def synthesised_exams_sql(columns: list[str], labelled: Labelled,
-                          dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
+def synthesised_exams_sql(columns: list[str], labelled: Labelled, dialect: Dialect = DUCKDB,
+                          carry: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """Labelled mode's exams over `_src_manifest` (with those columns): exam id and date are
-    the shipment's; the result is discrepant when the label holds a discrepant value."""
+    the shipment's; the result is discrepant when the label holds a discrepant value. The
+    `carry` columns are copied as they are."""
     label = f'"{labelled.column}"' if labelled.column in columns else "NULL"
     match, params = _label_match(label, labelled.discrepant, dialect)
     pick = {c: f'"{c}"' if c in columns else "NULL" for c in ("shipment_id", "arrival_date")}
@@ -286,7 +288,7 @@ def synthesised_exams_sql(columns: list[str], labelled: Labelled,
               {pick['arrival_date']} AS exam_date,
               CASE WHEN {label} IS NULL THEN NULL WHEN {match} THEN 'discrepant'
                    ELSE 'no_discrepancy' END AS result,
-              "{FILE_COLUMN}"
+              {", ".join(ident(c) for c in (FILE_COLUMN, *carry))}
             FROM "_src_manifest" """, params)
 
 
