@@ -113,6 +113,16 @@ def test_a_uri_source_needs_the_spark_engine_at_run_time(tmp_path: Path) -> None
         Project(load_config(path), "auto").dataset
 
 
+def test_data_check_of_lake_sources_says_where_they_are_checked(tmp_path: Path) -> None:
+    from targeting.data.checks import check
+
+    path = write(tmp_path, "engine: spark\ndata: {manifest: {table: customs.manifest}, "
+                           "labelled: {column: fraud, discrepant: [1]}}\n")
+    with pytest.raises(ConfigError, match=r"^data.manifest is a Spark catalog table "
+                                          r"\(customs.manifest\): `data check` reads with DuckDB."):
+        check(load_config(path))
+
+
 def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
     path = write(tmp_path, "data: {manifest: m.csv, exams: e.csv, values: {result: {1: discrepant, "
                            "0: no_discrepancy}, referred_to_ice: {true: Y}}}\n")

@@ -9,7 +9,7 @@ from targeting.data.config import Config, display_path
 from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
 from targeting.data.dataset import Dataset, materialise
 from targeting.data.sources import FILE_COLUMN, Staging, stage
-from targeting.errors import DataError
+from targeting.errors import ConfigError, DataError
 
 MAX_EXAMPLES = 5
 TYPE_WORDS = {  # (one row, several rows)
@@ -56,6 +56,9 @@ class CheckReport:
 
 def check(config: Config) -> CheckReport:
     """Check the configured data; profile it when it is clean."""
+    if config.data.spark_only is not None:
+        raise ConfigError(f"{config.data.spark_only}: `data check` reads with DuckDB. Every "
+                          "command of the Spark engine runs the same checks on it first.")
     staged = stage(config)
     try:
         report = check_staged(staged)

@@ -77,8 +77,12 @@ def spark_session(settings: SparkSettings) -> SparkSession:
             builder = builder.config(key, value)
         session = builder.create()
     else:
-        local = settings.master.startswith("local")
-        builder = SparkSession.builder.master(settings.master).appName("targeting")
+        # Under spark-submit, its --master and --conf rule (and the JVM runs already).
+        submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+        local = not submitted and settings.master.startswith("local")
+        builder = SparkSession.builder.appName("targeting")
+        if not submitted:
+            builder = builder.master(settings.master)
         for key, value in {**(LOCAL_CONF if local else {}), **settings.conf}.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate().newSession()
@@ -305,6 +309,18 @@ def spark_catalogue(config: Config) -> Catalogue:
         if found is not None:
             catalogue[name] = found
     return catalogue
+
+
+def spark_fingerprint(config: Config) -> str:
+    """The fingerprint `open_spark_dataset` gives the data, from the sources' file listings
+    alone (the gate keys its cache with it without reading the rows)."""
+    staged = SparkStaged(config, SparkExecutor(spark_session(config.spark)))
+    for table in ("manifest", "exams"):
+        source = getattr(config.data, table)
+        if source is not None:
+            staged.labels[table] = _label(source)
+            staged.raw[table] = _read(staged, source, table)
+    return _fingerprint(config, staged, tuple(staged.files))
 
 
 def _fingerprint(config: Config, staged: SparkStaged, files: tuple[Path, ...]) -> str:

@@ -68,4 +68,8 @@ def data_fingerprint(config: Config) -> str:
     staging the data, so a fully cached run never loads it."""
     from targeting.data.dataset import fingerprint, source_files
 
+    if config.data.spark_only is not None:  # a lake's files: only Spark lists them
+        from targeting.data.spark import spark_fingerprint
+
+        return spark_fingerprint(config)
     return fingerprint(config, tuple(source_files(config)))
