@@ -30,7 +30,7 @@ from targeting.data.config import load_config
 from targeting.compile.sql import compile_sql
 from targeting.rules.loader import load_rules
 from targeting.compile.check import validate_rules
-from targeting.data.dataset import load_lists
+from targeting.data.lists import load_lists
 config = load_config(sys.argv[1])
 con = duckdb.connect()
 con.execute(f"CREATE VIEW manifest AS SELECT * FROM '{config.data.manifest.pattern}'")  # our own config path

@@ -139,24 +139,24 @@ def child(kind: str, *args: str) -> list[str]:
 
 
 def _phase_timers(phases: dict[str, float]) -> None:
-    """Wrap the engine's module-level steps to time them without editing the engine.
-
-    backtest() calls them as `engine.X` / `metrics.X`, so wrapping the module attribute works;
-    a step that is renamed simply stops being reported.
-    """
+    """Wrap the engine's steps (module functions or class methods) to time them without editing
+    the engine; a step that is renamed simply stops being reported."""
     import importlib
 
-    steps = [("engine", "ensure_folded", "fold"), ("engine", "prepare_window", "window"),
-             ("engine", "match_rules", "match"), ("grouped", "run", "match"),
-             ("metrics", "rule_counts", "counts"), ("grouped", "rule_counts", "counts"),
-             ("metrics", "combine_counts", "counts"), ("metrics", "baseline", "baseline"),
-             ("grouped", "baseline_counts", "baseline"), ("validate", "check_rules", "validate")]
+    steps = [("backtest.shipments", "ShipmentEngine.build", "match"),
+             ("backtest.grouped", "GroupedEngine.build", "match"),
+             ("backtest.matches", "Matches.counts", "counts"),
+             ("backtest.matches", "Matches.baseline_since", "baseline"),
+             ("compile.check", "check_rules", "validate")]
     for module_name, name, label in steps:
         try:
-            module = importlib.import_module(f"targeting.{module_name}")
+            owner = importlib.import_module(f"targeting.{module_name}")
         except ImportError:  # an older engine without that module
             continue
-        original = getattr(module, name, None)
+        *path, attribute = name.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        original = getattr(owner, attribute, None) if owner is not None else None
         if original is None:
             continue
 
@@ -167,7 +167,7 @@ def _phase_timers(phases: dict[str, float]) -> None:
             finally:
                 phases[_label] = phases.get(_label, 0.0) + time.perf_counter() - began
                 phases[_label + "_calls"] = phases.get(_label + "_calls", 0) + 1
-        setattr(module, name, timed)
+        setattr(owner, attribute, timed)
 
 
 def child_engine(config: str, counts_out: str) -> dict:
@@ -230,7 +230,7 @@ def child_duckdb(data: str, rules_dir: str, limit: str, counts_out: str) -> dict
     import duckdb
 
     from targeting.compile.sql import compile_sql
-    from targeting.data.dataset import table_catalogue
+    from targeting.data.contract import table_catalogue
 
     con = duckdb.connect(":memory:")
     began = time.perf_counter()
@@ -433,7 +433,7 @@ def measure_test(data: Path, work: Path) -> dict:
     (.targeting-cache/hits): none kept, every rule scanned (the first test after new data);
     the query's own matches gone, as after an officer edits it (the active UDRs' are kept);
     everything kept (the same query again)."""
-    from targeting.backtest.shipments import predicate_key
+    from targeting.backtest.hits import predicate_key
     from targeting.compile.check import validate_rules
     from targeting.compile.sql import compile_sql
     from targeting.decide.projection import national_projection
@@ -515,8 +515,7 @@ def cell_rows(cell: Cell) -> tuple[str, str]:
     ph = e.get("phases", {})
     phase = (f"| {cell.shipments:,} | {cell.rules:,} | {e['import']:.2f} | {e['open']:.2f} | "
              f"{e['validate']:.2f} | {ph.get('validate', 0):.2f} ({ph.get('validate_calls', 0)}) | "
-             f"{e.get('method', '?')} | {ph.get('fold', 0):.2f} | {ph.get('window', 0):.2f} | "
-             f"{ph.get('match', 0):.2f} | {ph.get('counts', 0):.2f} | "
+             f"{e.get('method', '?')} | {ph.get('match', 0):.2f} | {ph.get('counts', 0):.2f} | "
              f"{ph.get('baseline', 0):.2f} | {e['scoreboard']:.2f} | "
              f"{cell.cli.rss_mib:,.0f} | "
              f"{cell.engine.rss_mib:,.0f} | {cell.duck.rss_mib:,.0f} | "
@@ -559,10 +558,10 @@ TIMES_HEADER = (
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 PHASES_HEADER = (
-    "| shipments | rules | import | open data | rules() | validate (calls) | method | fold | "
-    "window | match | counts | baseline | scoreboard | RSS CLI | RSS library | "
+    "| shipments | rules | import | open data | rules() | validate (calls) | method | "
+    "match | counts | baseline | scoreboard | RSS CLI | RSS library | "
     "RSS DuckDB loop | RSS Polars loop | load before / after |\n"
-    "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 SAMPLED = (
     "† loops timed on that many evenly spaced rules and scaled to the whole set "

@@ -3,7 +3,6 @@ open one), accepts dates as `date` or ISO strings and rules as paths or ids, and
 Polars DataFrames or dataclasses."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,12 @@ from targeting.backtest.window import DateLike
 from targeting.compile.check import check_rules
 from targeting.compile.english import describe
 from targeting.compile.polars_expr import compile_polars
-from targeting.compile.sql import compile_sql
+from targeting.compile.readable import readable_sql
 from targeting.data.catalogue import field_catalogue
 from targeting.data.config import load_config
 from targeting.data.lists import load_lists
 from targeting.decide import coverage as _coverage
+from targeting.decide.coverage import Coverage
 from targeting.decide.inspect import RuleReport, inspect_rule
 from targeting.decide.review import Review, build_review
 from targeting.errors import TargetingError
@@ -75,30 +75,33 @@ def load_rules(paths: Sequence[str | Path]) -> list[Rule]:
 
 
 def coverage(*, config: ConfigLike = None, since: DateLike | None = None,
-             until: DateLike | None = None, last: str | None = None) -> pl.DataFrame:
-    """Of the window's discrepant shipments, the share an active UDR, only queries, or no
-    rule matched; by selection method, priority and outcome."""
+             until: DateLike | None = None, last: str | None = None) -> Coverage:
+    """What the programme misses: the estimated share of all violations no active UDR (or no
+    rule) matches (`.missed`), the observed split of the recorded discrepant shipments by who
+    matched them (`.table`), and outcome recording per port (`.recording`)."""
     project = _project(config)
     return _coverage.coverage_of(project, project_window(project, since, until, last))
 
 
-def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None = None) -> str:
+def compile_rule(rule_ref: str, target: str = "sql", config: str | Path | None = None,
+                 inline: bool = False) -> str:
     """A rule (file or id) compiled to `target` (sql, polars or english); TargetingError when it
-    cannot be found (exit 2) or is invalid (exit 1)."""
+    cannot be found (exit 2) or is invalid (exit 1). SQL is formatted for reading, its values
+    listed after it, or with `inline` written in as literals (compile/readable.py)."""
     path = Path(rule_ref)
     if target == "english" and path.is_file() and config is None:
         return describe(_one(rule_ref, *parse_rules([path])).where)  # no data needed
     loaded = load_config(Path(config) if config is not None else None)
     catalogue, lists = field_catalogue(loaded), load_lists(loaded)
     rules, problems = check_rules([path] if path.is_file() else default_paths(loaded),
-                                  catalogue, lists, loaded.priorities or None)
+                                  catalogue, lists, loaded.priorities or None,
+                                  limits=loaded.limits)
     rule = _one(rule_ref, rules, problems)
     if target == "english":
         return describe(rule.where)
     if target == "polars":
         return str(compile_polars(rule.where, lists, catalogue))
-    sql, params = compile_sql(rule.where, catalogue)
-    return f"{sql}\n-- params: {json.dumps(params, default=str, ensure_ascii=False)}"
+    return readable_sql(rule.where, catalogue, f"{rule.id}: {rule.title}", inline)
 
 
 def _one(rule_ref: str, rules: list[Rule], problems: list[Any]) -> Rule:
@@ -118,7 +121,7 @@ def _one(rule_ref: str, rules: list[Rule], problems: list[Any]) -> Rule:
 
 def _file_has_id(path: str, rule_id: str) -> bool:
     try:
-        return rule_id in Path(path).read_text(encoding="utf-8")
+        return rule_id.encode() in Path(path).read_bytes()
     except OSError:
         return False
 

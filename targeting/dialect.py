@@ -7,6 +7,7 @@ see data/spark.py). A template names its operands in braces.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -39,6 +40,28 @@ class Dialect:
 
     def isfinite_sql(self, x: str) -> str:
         return self.isfinite.format(x=x)
+
+    def unnest_sql(self, array: str) -> str:
+        """One row per element of an array (in a SELECT list)."""
+        return f"explode({array})" if self.name == "spark" else f"unnest({array})"
+
+    def distinct_list_sql(self, x: str) -> str:
+        """An aggregate: the distinct non-NULL values of `x` as an array (in no set order)."""
+        if self.name == "spark":
+            return f"array_sort(collect_set({x}))"
+        return f"list(DISTINCT {x}) FILTER (WHERE {x} IS NOT NULL)"
+
+    def first_sql(self, value: str, keys: Sequence[str], where: str | None = None) -> str:
+        """An aggregate: `value` of the row first by `keys` (NULL keys last) among the rows where
+        `value` is not NULL (and `where` holds). DuckDB's arg_min skips NULL values and orders
+        a struct's NULL fields last; Spark's min_by keeps NULL values and orders NULL fields
+        first, hence its filter and IS NULL keys."""
+        if self.name == "spark":
+            order = ", ".join(f"{k} IS NULL, {k}" for k in keys)
+            condition = f"{value} IS NOT NULL" + (f" AND {where}" if where else "")
+            return f"min_by({value}, struct({order})) FILTER (WHERE {condition})"
+        first = f"arg_min({value}, ({', '.join(keys)}))"
+        return f"{first} FILTER (WHERE {where})" if where else first
 
 
 DUCKDB = Dialect(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,23 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         return f"{where}{self.severity}[{self.code}]: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as plain JSON (see from_dict)."""
+        loc = self.location
+        return {"code": self.code, "message": self.message, "severity": self.severity,
+                "location": [loc.path, loc.line, loc.column] if loc else None}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Problem:
+        loc = Location(*doc["location"]) if doc.get("location") else None
+        return cls(doc["code"], doc["message"], loc, doc["severity"])
+
+
+class TargetingWarning(UserWarning):
+    """Something the user should know that does not stop the command: a window clipped to the
+    data, arrivals left out as implausible. Its text is a complete line, such as
+    `warning[window-clipped]: ...`; the CLI prints it on stderr and keeps the exit code."""
 
 
 class TargetingError(Exception):

@@ -9,20 +9,23 @@ apart from another's: a DuckDB schema (`bt_1.cells`), or a prefix of Spark tempo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import polars as pl
 
-from targeting.db import fetch_frame, register_frame
+from targeting.db import fetch_dicts, fetch_frame, register_frame
 from targeting.dialect import DUCKDB, SPARK, Dialect
 
 if TYPE_CHECKING:
+    import polars as pl
     from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import SparkSession
 
 Params = Sequence[Any] | None
+# A small table's columns: name -> (SQL type, values); see Executor.table.
+Columns = Mapping[str, tuple[str, Sequence[Any]]]
+_SPARK_TYPES = {"INTEGER": "INT", "VARCHAR": "STRING", "DATE": "DATE", "BIGINT": "BIGINT"}
 
 
 class Executor(Protocol):
@@ -38,6 +41,10 @@ class Executor(Protocol):
         """A query's (small) result as tuples."""
         ...
 
+    def dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """A query's (small) result as one dict per row, without importing Polars."""
+        ...
+
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
         """A query's (small) result as a Polars DataFrame."""
         ...
@@ -48,7 +55,12 @@ class Executor(Protocol):
         ...
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
-        """Make a small Polars frame a table called `name`."""
+        """Make a Polars frame a table called `name`."""
+        ...
+
+    def table(self, name: str, columns: Columns) -> None:
+        """Make a small table called `name` from columns of Python values of the same length
+        (types INTEGER, BIGINT, VARCHAR or DATE), without Polars."""
         ...
 
     def columns(self, name: str) -> list[str]:
@@ -78,6 +90,9 @@ class DuckDBExecutor:
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params or [])).fetchall()
 
+    def dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        return fetch_dicts(self.con, sql, params)
+
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
         return fetch_frame(self.con, sql, list(params) if params is not None else None)
 
@@ -89,6 +104,13 @@ class DuckDBExecutor:
         register_frame(self.con, view, frame)
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
         self.con.unregister(view)
+
+    def table(self, name: str, columns: Columns) -> None:
+        # Bound lists unnested side by side: one statement, however many rows.
+        selects = ", ".join(f'unnest(?::{kind}[]) AS "{column}"'
+                            for column, (kind, _) in columns.items())
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {selects}",
+                         [list(values) for _, values in columns.values()])
 
     def columns(self, name: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
@@ -123,7 +145,12 @@ class SparkExecutor:
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.query(sql, params).collect()]
 
+    def dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        return [row.asDict() for row in self.query(sql, params).collect()]
+
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        import polars as pl
+
         result = pl.from_arrow(self.query(sql, params).toArrow())
         assert isinstance(result, pl.DataFrame)
         return result
@@ -147,6 +174,11 @@ class SparkExecutor:
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
         self.keep(name, self.session.createDataFrame(frame.to_arrow()))
+
+    def table(self, name: str, columns: Columns) -> None:
+        schema = ", ".join(f"`{column}` {_SPARK_TYPES[kind]}" for column, (kind, _) in columns.items())
+        rows = list(zip(*(values for _, values in columns.values())))
+        self.keep(name, self.session.createDataFrame(rows, schema=schema))
 
     def columns(self, name: str) -> list[str]:
         return list(self.session.table(name).columns)

@@ -1,10 +1,12 @@
 """A project: its configuration, its data and its rules, opened once and shared by commands."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
+from targeting.cache import Cache, cache_key
 from targeting.data.catalogue import field_catalogue
 from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
@@ -12,9 +14,11 @@ from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
 from targeting.data.settings import parse_engine
 from targeting.data.spark import SparkDataset, open_spark_dataset
-from targeting.errors import ConfigError, Problem, RuleError, TargetingError
-from targeting.rules.loader import did_you_mean, rule_files
+from targeting.data.values import Vocabulary, vocabulary
+from targeting.errors import ConfigError, Problem, RuleError, TargetingError, TargetingWarning
+from targeting.rules.loader import did_you_mean, parse_rules, rule_files, rule_id
 from targeting.rules.model import Rule
+from targeting.rules.select import Selection
 
 
 class Project:
@@ -37,6 +41,12 @@ class Project:
                               "(or engine: spark in targeting.yaml).")
         return open_dataset(self.config)
 
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Each categorical text field's values in the data (data/values.py), kept in the
+        cache per data fingerprint."""
+        return field_vocabulary(self.dataset, Cache(self.config.root))
+
     @property
     def rule_paths(self) -> list[Path]:
         """The configured UDR and query folders."""
@@ -49,7 +59,9 @@ class Project:
 
         chosen = [Path(p) for p in paths] if paths else self.rule_paths
         rules, problems = check_rules(chosen, self.dataset.catalogue, self.dataset.lists,
-                                      self.config.priorities or None, run_examples)
+                                      self.config.priorities or None, run_examples,
+                                      Cache(self.config.root), self.config.limits,
+                                      self.vocabulary)
         return rules, problems + outcome_problems(rules, outcome_fields(self.config))
 
     def rules(self, paths: Sequence[str | Path] | None = None) -> list[Rule]:
@@ -73,6 +85,12 @@ class Project:
         one rule with the UDRs (`validate`, `evaluate` and the gate run every example)."""
         return self.__dict__.get("all_rules") or self._validated(None, run_examples=False)
 
+    def reload_rules(self) -> None:
+        """Forget the rules read so far: a writing command reads them again under the project
+        lock, so it decides on what is on disk now, not on what another command replaced."""
+        for name in ("all_rules", "reference_rules"):
+            self.__dict__.pop(name, None)
+
     def _validated(self, paths: Sequence[str | Path] | None, run_examples: bool = True) -> list[Rule]:
         rules, problems = self.check(paths, run_examples)
         if any(p.severity == "error" for p in problems):
@@ -93,22 +111,12 @@ class Project:
         if named:
             return named[0]
         for path in files:
-            if _file_id(path) == ref:
+            if rule_id(path, self.config.limits) == ref:
                 return path
         known = [path.stem.upper() for path in files]
         raise TargetingError(f"no rule file or id {ref!r} in {', '.join(str(p) for p in self.rule_paths)}"
                              f"{did_you_mean(ref.upper(), known)}. Give a rule file's path or the id "
                              "of a rule in the configured folders.")
-
-
-def _file_id(path: Path) -> str | None:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    return doc.get("id") if isinstance(doc, dict) else None
 
 
 def default_paths(config: Config) -> list[Path]:
@@ -125,8 +133,47 @@ def check_files(config: Config, paths: Sequence[Path] | None = None
 
     catalogue, lists = field_catalogue(config), load_lists(config)
     rules, problems = check_rules(list(paths or default_paths(config)), catalogue, lists,
-                                  config.priorities or None)
+                                  config.priorities or None, limits=config.limits,
+                                  values=data_vocabulary(config))
     return rules, problems + outcome_problems(rules, outcome_fields(config))
+
+
+def selected_files(config: Config, paths: Sequence[Path], selection: Selection) -> list[Path]:
+    """The rule files under `paths` (default: the configured folders) whose rule `selection`
+    picks; a file that does not parse is kept, so its errors are never hidden by a filter."""
+    if selection.empty:
+        return list(paths)
+    rules, _ = parse_rules(list(paths) or default_paths(config), config.limits)
+    parsed = {Path(r.path).resolve(): r for r in rules}
+    return [p for p in rule_files(list(paths) or default_paths(config))
+            if p.resolve() not in parsed or selection.matches(parsed[p.resolve()])]
+
+
+def field_vocabulary(dataset: Dataset | SparkDataset, cache: Cache) -> Vocabulary:
+    """The dataset's vocabulary, from the cache when the data is unchanged."""
+    key = cache_key(vocabulary=dataset.fingerprint)
+    cached = cache.get("vocabulary", key)
+    if isinstance(cached, dict):
+        return {str(k): [str(v) for v in values] for k, values in cached.items()}
+    found = vocabulary(dataset.executor, dataset.catalogue)
+    cache.put("vocabulary", key, found)
+    return found
+
+
+def data_vocabulary(config: Config) -> Vocabulary | None:
+    """The data's vocabulary for `validate`, or None when the data cannot be opened: a broken
+    data file must not stop anyone checking rules (the value check is then skipped). The data's
+    own warnings are `data check`'s to report, not validate's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TargetingWarning)
+            dataset = open_dataset(config)
+    except TargetingError:
+        return None
+    try:
+        return field_vocabulary(dataset, Cache(config.root))
+    finally:
+        dataset.close()
 
 
 def outcome_fields(config: Config) -> list[str]:

@@ -1,6 +1,8 @@
 """Text normalisation shared by every backend, so "ignore case and spaces" means one thing."""
 from __future__ import annotations
 
+import re
+
 # Only these count as surrounding space: DuckDB's trim() and Polars' strip_chars() agree on them.
 SPACE_CHARS = " \t\n\r"
 
@@ -28,6 +30,12 @@ def normalise(value: str) -> str:
     return value.strip(SPACE_CHARS).translate(_TABLE).lower()
 
 
+def decode_position(raw: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
+    """The 1-based line and column of the byte a decoder stopped at, for messages."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return line, exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+
+
 def simple_folds() -> dict[str, str]:
     """The characters a backend must map before lowercasing (see `normalise`)."""
     return dict(_SIMPLE_FOLD)
@@ -37,3 +45,14 @@ def rare_folds() -> dict[str, str]:
     """Those of `simple_folds` no text outside the newest scripts contains (the Unicode 16
     capitals): SQL maps them only in values that hold one (compile.sql.folded_sql)."""
     return {k: v for k, v in _SIMPLE_FOLD.items() if k not in _FULL_MAPPING}
+
+
+# Control characters (C0 with tab and newline, DEL, C1), the Unicode line and paragraph
+# separators, and the bidirectional controls: in a name or a reason they could start a new line
+# of a YAML file, drive a terminal, or make text read otherwise than it is stored.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def unsafe_characters(value: str) -> list[str]:
+    """The control and direction characters in `value`, as escapes ('\\n', '\\x1b')."""
+    return sorted({ascii(c)[1:-1] for c in _UNSAFE.findall(value)})

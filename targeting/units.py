@@ -38,3 +38,8 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """'1 port', '3 ports', '1,234 shipments'."""
     word = noun if count == 1 else (plural_form or noun + "s")
     return f"{count:,} {word}"
+
+
+def p_value(p: float) -> str:
+    """'p = 0.029', or 'p < 0.001' rather than a misleading 'p = 0.000'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

@@ -44,12 +44,17 @@ def shipment_facts(shipments: pl.DataFrame, exams: pl.DataFrame) -> pl.DataFrame
         msrp=pl.when(disc).then(pl.col("msrp").fill_null(0.0)).otherwise(0.0).sum(),
         any_ice=pl.col("referred_to_ice").fill_null(False).any(),
         selectors=pl.col("selector_id").drop_nulls().unique(),
+        # the propensity: the selection probability of the earliest exam that logged one
+        propensity=pl.col("selection_probability").sort_by(["exam_date", "exam_id"])
+        .drop_nulls().first(),
+        any_accepted=pl.col("referral_accepted").fill_null(False).any(),
+        any_outcome=pl.col("referral_outcome").is_not_null().any(),
     )
     facts = shipments.select(
         "shipment_id", port=pl.col("port_code"), month=pl.col("arrival_date").dt.strftime("%Y-%m"),
     ).join(per_ship, on="shipment_id", how="left")
     flags = ["examined", "discrepant", "random_examined", "random_discrepant",
-             "any_seizure", "any_refused", "any_abandon", "any_ice"]
+             "any_seizure", "any_refused", "any_abandon", "any_ice", "any_accepted", "any_outcome"]
     facts = facts.with_columns([pl.col(c).fill_null(False) for c in flags])
     outcome = (pl.when(~pl.col("discrepant")).then(None)
                .when(pl.col("any_seizure")).then(pl.lit("seizure"))
@@ -60,12 +65,14 @@ def shipment_facts(shipments: pl.DataFrame, exams: pl.DataFrame) -> pl.DataFrame
         outcome=outcome,
         msrp=pl.when(pl.col("discrepant")).then(pl.col("msrp").fill_null(0.0)).otherwise(0.0),
         referred=pl.col("discrepant") & pl.col("any_ice"),
+        accepted=pl.col("discrepant") & pl.col("any_accepted"),
+        with_outcome=pl.col("discrepant") & pl.col("any_outcome"),
         selectors=pl.col("selectors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
     )
 
 
 def baseline(facts: pl.DataFrame) -> dict:
-    """The window's totals, the same keys as Backtest.baseline."""
+    """The window's totals, the same keys as Backtest.baseline, with the population estimate."""
     row = facts.select(
         shipments=pl.len(), examined=pl.col("examined").sum(),
         discrepant=pl.col("discrepant").sum(),
@@ -75,7 +82,46 @@ def baseline(facts: pl.DataFrame) -> dict:
     row = {k: int(v) for k, v in row.items()}
     row["hit_rate"] = _ratio(row["discrepant"], row["examined"])
     row["random_hit_rate"] = _ratio(row["random_discrepant"], row["random_examined"])
-    return row
+    est = estimate(facts, row["shipments"], row["examined"], row["discrepant"],
+                   row["random_examined"], row["random_discrepant"])
+    return {**row, **est}
+
+
+def estimate(group: pl.DataFrame, targeted: int, examined: int, discrepant: int,
+             random_examined: int, random_discrepant: int) -> dict:
+    """docs/metrics.md, "Estimates", method `auto`, from one group's shipment facts."""
+    exam = group.filter(pl.col("examined"))
+    if examined == 0:
+        return _est(None, None, None, "none", 0.0, 0.0)
+    if examined == targeted:
+        low, high = _wilson(discrepant, examined)
+        return _est(discrepant / examined, low, high, "census", examined, discrepant)
+    if exam["propensity"].null_count() == 0:
+        return _hajek(exam["propensity"].to_list(), exam["discrepant"].to_list(), discrepant)
+    if random_examined:
+        low, high = _wilson(random_discrepant, random_examined)
+        return _est(random_discrepant / random_examined, low, high, "random", random_examined,
+                    random_discrepant)
+    return _est(None, None, None, "none", 0.0, 0.0)
+
+
+def _hajek(propensities: list[float], found: list[bool], discrepant: int) -> dict:
+    """The Hajek ratio Σ y/p / Σ 1/p; with-replacement variance Σ (y - rate)²/p² / (Σ 1/p)²;
+    Wilson at the sample size rate(1-rate)/variance (Kish's (Σ 1/p)²/Σ 1/p² at 0 or 1)."""
+    total = sum(1 / p for p in propensities)
+    rate = sum(1 / p for p, y in zip(propensities, found) if y) / total
+    kish = total ** 2 / sum(1 / p ** 2 for p in propensities)
+    variance = sum((y - rate) ** 2 / p ** 2 for p, y in zip(propensities, found)) / total ** 2
+    n = rate * (1 - rate) / variance if variance > 0 and 0 < rate < 1 else kish
+    low, high = _wilson_p(rate, n)
+    return _est(rate, low, high, "ipw", kish, discrepant, n)
+
+
+def _est(rate, low, high, method, examined, discrepant, n=None) -> dict:
+    """`n`, the interval's sample size, is the effective sample unless the variance says else."""
+    return {"est_hit_rate": rate, "est_hit_rate_low": low, "est_hit_rate_high": high,
+            "est_method": method, "est_examined": float(examined),
+            "est_discrepant": float(discrepant), "est_n": float(examined if n is None else n)}
 
 
 def matches(shipments: pl.DataFrame, rules: Sequence[Rule], lists: Mapping[str, frozenset[str]],
@@ -104,12 +150,29 @@ def scoreboard(manifest: pl.DataFrame, exams: pl.DataFrame, rules: Sequence[Rule
     targeted = hits.join(facts, on="shipment_id", how="inner")
 
     counts = _counts(targeted, base, facts)
+    estimates = pl.DataFrame([{"rule_id": rid, **estimate(group, *_totals(group))}
+                              for (rid,), group in targeted.group_by("rule_id")],
+                             schema={"rule_id": pl.String, "est_hit_rate": pl.Float64,
+                                     "est_hit_rate_low": pl.Float64,
+                                     "est_hit_rate_high": pl.Float64, "est_method": pl.String,
+                                     "est_examined": pl.Float64, "est_discrepant": pl.Float64,
+                                     "est_n": pl.Float64})
     extra = _self_selected(targeted).join(_uniqueness(targeted, hits, ref_ids), on="rule_id",
                                           how="full", coalesce=True)
     ids = pl.DataFrame({"rule_id": [r.id for r in rules]})
     board = ids.join(counts, on="rule_id", how="left").join(extra, on="rule_id", how="left")
     board = _fill_zero_counts(board)
     board = _rates(board, base, window)
+    board = board.join(estimates, on="rule_id", how="left").join(_top_selector(targeted),
+                                                                on="rule_id", how="left")
+    board = board.with_columns(
+        est_method=pl.col("est_method").fill_null("none"),
+        est_examined=pl.col("est_examined").fill_null(0.0),
+        est_discrepant=pl.col("est_discrepant").fill_null(0.0),
+        est_n=pl.col("est_n").fill_null(0.0),
+        est_lift=pl.col("est_hit_rate") / base["est_hit_rate"] if base["est_hit_rate"] else None,
+        top_selector_share=pl.col("top_selector_n") / pl.col("examined"),
+    )
     overlap = _overlap(hits, [r.id for r in rules], ref_ids)
     board = board.join(overlap, on="rule_id", how="left")
     meta = pl.DataFrame({
@@ -120,14 +183,34 @@ def scoreboard(manifest: pl.DataFrame, exams: pl.DataFrame, rules: Sequence[Rule
     return board.rename({"rule_id": "id"}), base
 
 
+def _totals(group: pl.DataFrame) -> tuple[int, int, int, int, int]:
+    return (group.height, int(group["examined"].sum()), int(group["discrepant"].sum()),
+            int(group["random_examined"].sum()), int(group["random_discrepant"].sum()))
+
+
+def _top_selector(targeted: pl.DataFrame) -> pl.DataFrame:
+    """The selector id on most of a rule's examined shipments (ties: smallest id)."""
+    return (targeted.filter("examined").select("rule_id", "shipment_id", "selectors")
+            .explode("selectors").drop_nulls("selectors")
+            .group_by("rule_id", "selectors").agg(n=pl.len())
+            .sort(["rule_id", "n", "selectors"], descending=[False, True, False])
+            .group_by("rule_id", maintain_order=True).first()
+            .select("rule_id", top_selector_id="selectors", top_selector_n="n"))
+
+
 def _counts(targeted: pl.DataFrame, base: dict, facts: pl.DataFrame) -> pl.DataFrame:
     port_base = facts.group_by("port").agg(
         port_disc=pl.col("discrepant").sum(), port_exam=pl.col("examined").sum())
-    port_base = port_base.with_columns(b_p=pl.when(pl.col("port_exam") > 0)
-                                       .then(pl.col("port_disc") / pl.col("port_exam")))
-    # expected rate: Σ n_p·b_p / Σ n_p over the rule's examined shipments (n_p per port).
-    n_p = (targeted.filter("examined").group_by("rule_id", "port").agg(n_p=pl.len())
+    # expected rate: Σ n_p·b'_p / Σ n_p over the rule's examined shipments (n_p per port), where
+    # b'_p is the port's hit rate without the rule's own exams; ports where the rule selected
+    # every exam are left out.
+    own = pl.col("selectors").list.contains(pl.col("rule_id"))
+    n_p = (targeted.filter("examined").group_by("rule_id", "port")
+           .agg(n_p=pl.len(), own_e=own.sum(), own_d=(own & pl.col("discrepant")).sum())
            .join(port_base, on="port", how="left")
+           .filter(pl.col("port_exam") > pl.col("own_e"))
+           .with_columns(b_p=(pl.col("port_disc") - pl.col("own_d"))
+                         / (pl.col("port_exam") - pl.col("own_e")))
            .group_by("rule_id").agg(expected_num=(pl.col("n_p") * pl.col("b_p")).sum(),
                                     expected_den=pl.col("n_p").sum()))
     disc = pl.col("discrepant")
@@ -146,6 +229,10 @@ def _counts(targeted: pl.DataFrame, base: dict, facts: pl.DataFrame) -> pl.DataF
         other_outcomes=(pl.col("outcome") == "other").sum(),
         msrp_total=pl.col("msrp").filter(disc).sum(),
         referrals=pl.col("referred").sum(),
+        referrals_accepted=pl.col("accepted").sum(),
+        referrals_with_outcome=pl.col("with_outcome").sum(),
+        own_discrepant=(pl.col("discrepant")
+                        & pl.col("selectors").list.contains(pl.col("rule_id"))).sum(),
     )
     return main.join(n_p, on="rule_id", how="left")
 
@@ -171,7 +258,8 @@ def _uniqueness(targeted: pl.DataFrame, hits: pl.DataFrame, ref_ids: list[str]) 
 def _fill_zero_counts(board: pl.DataFrame) -> pl.DataFrame:
     ints = ["targeted", "examined", "discrepant", "random_examined", "random_discrepant",
             "ports_targeted", "ports_with_hits", "months_with_hits", "seizures", "abandonments",
-            "refused_entries", "other_outcomes", "referrals", "self_selected", "unique_discrepant"]
+            "refused_entries", "other_outcomes", "referrals", "self_selected", "unique_discrepant",
+            "referrals_accepted", "referrals_with_outcome", "own_discrepant"]
     return board.with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in ints]
                               + [pl.col("msrp_total").fill_null(0.0).cast(pl.Float64)])
 
@@ -188,11 +276,17 @@ def _rates(board: pl.DataFrame, base: dict, window: Window) -> pl.DataFrame:
             "lift": _ratio(p, base["hit_rate"]) if p is not None and base["hit_rate"] else None,
             "lift_within_ports": _ratio(p, expected) if p is not None and expected else None,
             "random_hit_rate": _ratio(r["random_discrepant"], r["random_examined"]),
+            "random_hit_rate_low": _wilson(r["random_discrepant"], r["random_examined"])[0],
+            "random_hit_rate_high": _wilson(r["random_discrepant"], r["random_examined"])[1],
+            "own_examined": r["self_selected"], "other_examined": n - r["self_selected"],
+            "other_discrepant": k - r["own_discrepant"],
             "self_selected_share": _ratio(r["self_selected"], n),
             "exam_rate": _ratio(n, r["targeted"]),
             "flags_per_day": r["targeted"] / window.days if window.days else None,
         })
-    schema = {k: pl.String if k == "rule_id" else pl.Float64 for k in rows[0]} if rows else None
+    ints = ("own_examined", "other_examined", "other_discrepant")
+    schema = ({k: pl.String if k == "rule_id" else pl.Int64 if k in ints else pl.Float64
+               for k in rows[0]} if rows else None)
     return board.join(pl.DataFrame(rows, schema=schema), on="rule_id", how="left")
 
 
@@ -224,7 +318,10 @@ def _ratio(num, den) -> float | None:
 def _wilson(k: int, n: int) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
-    p = k / n
+    return _wilson_p(k / n, n)
+
+
+def _wilson_p(p: float, n: float) -> tuple[float, float]:
     denom = 1 + Z * Z / n
     centre = (p + Z * Z / (2 * n)) / denom
     half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / denom

@@ -1,13 +1,26 @@
-"""A small git project for the gate tests: 2,000 shipments with planted signals, two UDRs, a query."""
+"""Small git projects for the gate, promotion and ledger tests: 2,000 shipments with planted
+signals, two UDRs and a query (`make_project`); the twelve-shipment policy project with a
+lenient policy that its Q-1 meets (`make_policy_project`); and the helpers they share."""
 from __future__ import annotations
 
 import datetime as dt
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from click.testing import CliRunner, Result
+
+from targeting.cli import main
+
+POLICY_DATA = Path(__file__).parent / "data" / "policy"
+# Q-1 of tests/data/policy meets this policy (see test_policy.py); it fails the defaults.
+LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
+           "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
+           "max_flags_per_day": 1}
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_CONFIG_GLOBAL": os.devnull,
@@ -79,7 +92,7 @@ def git(root: Path, *args: str) -> str:
                           env={**os.environ, **GIT_ENV}).stdout
 
 
-def write_data(folder: Path, n: int = 2000, seed: int = 7) -> None:
+def write_data(folder: Path, n: int = 2000, seed: int = 7, csv: bool = False) -> None:
     rng = random.Random(seed)
     start = dt.date(2024, 1, 1)
     manifest, exams = [], []
@@ -100,24 +113,73 @@ def write_data(folder: Path, n: int = 2000, seed: int = 7) -> None:
                           "disposition": "seizure" if bad else None,
                           "selection_method": "random"})
     folder.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(manifest).write_parquet(folder / "manifest.parquet")
-    pl.DataFrame(exams).write_parquet(folder / "exams.parquet")
+    for name, rows in (("manifest", manifest), ("exams", exams)):
+        frame = pl.DataFrame(rows)
+        if csv:
+            frame.write_csv(folder / f"{name}.csv")
+        else:
+            frame.write_parquet(folder / f"{name}.parquet")
 
 
-def make_project(root: Path, gate: str = "") -> Path:
+def make_project(root: Path, gate: str = "", csv: bool = False) -> Path:
     """A committed project on branch main, with a branch `change` checked out."""
-    write_data(root / "data")
+    write_data(root / "data", csv=csv)
+    kind = "csv" if csv else "parquet"
     (root / "targeting.yaml").write_text(
-        "data:\n  manifest: data/manifest.parquet\n  exams: data/exams.parquet\n"
+        f"data:\n  manifest: data/manifest.{kind}\n  exams: data/exams.{kind}\n"
         "rules: [rules]\nqueries: [queries]\n" + gate, encoding="utf-8")
     (root / "rules").mkdir()
     (root / "queries").mkdir()
     (root / "rules" / "udr-0001.yaml").write_text(UDR_1, encoding="utf-8")
     (root / "rules" / "udr-0002.yaml").write_text(UDR_2, encoding="utf-8")
     (root / "queries" / "q-0001-0001.yaml").write_text(QUERY, encoding="utf-8")
-    (root / ".gitignore").write_text(".targeting-cache/\n", encoding="utf-8")
+    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "initial rules")
     git(root, "checkout", "-q", "-b", "change")
     return root
+
+
+def merge_to_main(root: Path, message: str = "merged") -> None:
+    """Commit everything on the branch and make main point at it, as a merged pull request
+    would: the next gate run judges against this state."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
+    git(root, "branch", "-f", "main", "HEAD")
+
+
+def make_policy_project(root: Path, extra: str = "") -> Path:
+    """tests/data/policy copied to `root`, with the LENIENT promotion settings (and `extra`)."""
+    root.mkdir()
+    for name in ("rules", "queries"):
+        shutil.copytree(POLICY_DATA / name, root / name)
+    for name in ("manifest.csv", "exams.csv"):
+        shutil.copy(POLICY_DATA / name, root / name)
+    settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
+    (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
+                                         + f"promotion:\n{settings}" + extra, encoding="utf-8")
+    return root
+
+
+def commit_base(root: Path) -> None:
+    """Commit everything on main and check out a branch `change`."""
+    (root / ".gitignore").write_text(".targeting-cache/\nledger.jsonl.lock\n", encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "change")
+
+
+def cli(root: Path, *args: str) -> Result:
+    """`targeting ARGS --config root/targeting.yaml` in this process."""
+    result = CliRunner().invoke(main, [*args, "--config", str(root / "targeting.yaml")])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def outcome(doc: dict[str, Any], rule: str, name: str) -> str:
+    """The outcome of the gate's (last) check `name` of `rule` in its JSON output."""
+    found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
+    assert found, f"no check {rule}/{name} in {doc['checks']}"
+    return str(found[-1]["outcome"])

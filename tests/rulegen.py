@@ -6,6 +6,7 @@ import random
 
 import polars as pl
 
+from targeting.compile.sql import MANY
 from targeting.rules.model import All, AnyOf, Leaf, Node, Not
 from targeting.text import normalise
 
@@ -77,12 +78,14 @@ class TreeMaker:
         rng = self.rng
         if op == "is_null":
             return rng.random() < 0.5
-        if op == "in_list":
+        if op in ("in_list", "contains_list", "startswith_list"):
             return rng.choice(sorted(self.lists))
         if op == "matches":
             return rng.choice(PATTERNS)
         if op in ("in", "not_in", "contains_any", "contains_all", "startswith_any"):
-            return tuple(self.value(kind, op) for _ in range(rng.randint(1, 3)))
+            # now and then more values than compile.sql.MANY, which binds them as one list
+            count = rng.randint(1, 3) if rng.random() < 0.85 else rng.randint(MANY + 1, MANY + 12)
+            return tuple(self.value(kind, op) for _ in range(count))
         if op == "between":
             low, high = sorted([self.value(kind, op), self.value(kind, op)])
             return (low, high) if rng.random() < 0.9 else (high, low)
@@ -117,7 +120,8 @@ def _jitter(rng: random.Random, text: str) -> str:
 
 _OPS = {
     "text": ["eq", "ne", "in", "not_in", "contains", "contains_any", "contains_all", "startswith",
-             "startswith_any", "endswith", "matches", "is_null", "in_list"],
+             "startswith_any", "endswith", "matches", "is_null", "in_list", "contains_list",
+             "startswith_list"],
     "number": ["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "between", "is_null"],
     "date": ["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "between", "is_null"],
     "bool": ["eq", "ne", "is_null"],

@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "targeting"
 # Stages from the bottom up; a module may import its own stage and the ones before it.
 STAGES = [
     ("base", ["targeting._version", "targeting.errors", "targeting.files", "targeting.text",
-              "targeting.canonical", "targeting.db", "targeting.units", "targeting.dialect",
-              "targeting.executor"]),
+              "targeting.canonical", "targeting.db", "targeting.units", "targeting.cache",
+              "targeting.dates", "targeting.codes", "targeting.dialect", "targeting.executor"]),
     ("rules", ["targeting.rules"]),
     ("compile", ["targeting.compile"]),
     ("data", ["targeting.data"]),

@@ -161,6 +161,45 @@ def test_open_dataset_refuses_bad_data_with_every_message(tmp_path: Path) -> Non
     assert str(info.value) == "\n".join(str(p) for p in info.value.problems)
 
 
+def test_selection_probability_must_lie_in_zero_one(tmp_path: Path) -> None:
+    """Catches a check that lets a zero (no positivity: IPW divides by it), a negative or an
+    above-one propensity through, or one that rejects the empty (not logged) values."""
+    exams = ("shipment_id,result,selection_probability\nS1,discrepant,0\nS1,discrepant,1\n"
+             "S2,no_discrepancy,1.5\nS2,discrepant,\nS1,discrepant,0.02\nS2,discrepant,-0.1\n")
+    assert problems(tmp_path, exams=exams) == [
+        "exams.csv: error[bad-probability]: column 'selection_probability': 3 rows are not a "
+        "probability in (0, 1], e.g. '0', '1.5', '-0.1'. A logged selection probability is above 0 "
+        "(every shipment could have been examined) and at most 1; leave it empty where it was "
+        "not logged.",
+    ]
+
+
+def test_referrals_are_typed_and_not_dated_before_the_exam(tmp_path: Path) -> None:
+    """Catches a contract that does not type the referral columns, or lets a referral dated
+    before its exam through (same-day referrals are fine)."""
+    exams = ("shipment_id,result,exam_date,referred_to_ice,referral_date,referral_accepted,"
+             "referral_outcome\n"
+             "S1,discrepant,2024-01-05,true,2024-01-05,true,investigation_opened\n"
+             "S1,discrepant,2024-01-05,true,2024-01-04,maybe,declined\n"
+             "S2,discrepant,2024-01-06,true,soon,false,declined\n"
+             "S2,no_discrepancy,2024-01-06,false,,,\n")
+    assert problems(tmp_path, exams=exams) == [
+        "exams.csv: error[bad-date]: column 'referral_date': 1 row is not a date, e.g. 'soon'. "
+        "Write dates as YYYY-MM-DD.",
+        "exams.csv: error[bad-bool]: column 'referral_accepted': 1 row is not true/false, e.g. "
+        "'maybe'. Use true or false.",
+        "exams.csv: error[date-order]: column 'referral_date': 1 row has a referral_date before "
+        "the exam_date, e.g. '2024-01-04'. It cannot come first; correct the dates in the source.",
+    ]
+
+
+def test_a_discrepant_exam_may_have_no_disposition(tmp_path: Path) -> None:
+    """Ports that record no disposition leave it empty on discrepant exams: not an error.
+    Catches a check that demands a disposition wherever the result is discrepant."""
+    exams = "shipment_id,result,disposition\nS1,discrepant,\nS2,discrepant,seizure\n"
+    assert problems(tmp_path, exams=exams) == []
+
+
 def test_profile_of_the_hand_made_project() -> None:
     report = check(load_config(CONTRACT / "targeting.yaml"))
     assert report.ok
@@ -180,7 +219,10 @@ def test_profile_of_the_hand_made_project() -> None:
     assert profile["exam_null_share"] == {
         "exam_id": 0.0, "shipment_id": 0.0, "exam_date": 0.0, "result": 0.0,
         "disposition": 0.5, "selection_method": 0.0, "msrp": 0.5, "selector_id": 1.0,
-        "domestic_value": 1.0, "referred_to_ice": 1.0}
+        "domestic_value": 1.0, "referred_to_ice": 1.0,
+        # optional contract columns the source lacks are added empty
+        "selection_probability": 1.0, "referral_date": 1.0, "referral_accepted": 1.0,
+        "referral_outcome": 1.0}
 
 
 def test_cli_data_check_on_kcs() -> None:
@@ -215,8 +257,8 @@ def test_cli_config_error_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["data", "check"])
     assert result.exit_code == 2
     assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: "
-                             "data, lists, rules, queries, priorities, promotion, gate, "
-                             "engine, spark (did you mean 'gate'?)\n")
+                             "data, lists, rules, queries, priorities, promotion, gate, ledger, "
+                             "limits, engine, spark (did you mean 'gate'?)\n")
 
 
 def test_blank_text_in_a_parquet_required_column_is_empty(tmp_path: Path) -> None:

@@ -133,10 +133,10 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("data: {manifest: m.csv, exams: e.csv}\nprioritys: []\n",
      "targeting.yaml: top level: unknown key 'prioritys'; allowed: data, lists, rules, queries, "
-     "priorities, promotion, gate, engine, spark (did you mean 'priorities'?)"),
+     "priorities, promotion, gate, ledger, limits, engine, spark (did you mean 'priorities'?)"),
     ("data: {manifest: m.csv, exam: e.csv}\n",
      "targeting.yaml: data: unknown key 'exam'; allowed: manifest, exams, database, columns, "
-     "values, labelled (did you mean 'exams'?)"),
+     "values, labelled, extracted, earliest, implausible_arrivals (did you mean 'exams'?)"),
     ("rules: [rules]\n",
      "targeting.yaml: missing key 'data'. Add a data section naming the manifest."),
     ("data: {manifest: m.csv}\n",

@@ -29,6 +29,8 @@ SEED = 20250917  # not the bundled history's seed
 SHIPMENTS, MONTHS = 60_000, 24
 # Columns where engine and docs/metrics.md disagree (none since referrals were fixed).
 KNOWN_DISAGREEMENTS: set[str] = set()
+# Columns of prose, not numbers: not recomputed.
+PROSE = {"est_note"}
 
 
 def _config(folder: Path, manifest: Path, exams: Path, lists: Path) -> Path:
@@ -110,8 +112,9 @@ def _windows(project) -> list[Window]:
     return [full, last6, middle]
 
 
-def _compare(project, window: Window, columns=SCOREBOARD_COLUMNS) -> int:
+def _compare(project, window: Window, columns=None) -> int:
     """Assert engine == reference for every rule and `columns`; return the cells compared."""
+    columns = columns or [c for c in SCOREBOARD_COLUMNS if c not in PROSE]
     rules = load_rules(project.rule_paths)  # validation is not under test here
     udrs = [r for r in rules if r.kind == "udr" and r.status == "active"]
     run = backtest(project, rules, window, reference_udrs=udrs)
@@ -119,7 +122,7 @@ def _compare(project, window: Window, columns=SCOREBOARD_COLUMNS) -> int:
     expected, base = _reference(project, rules, window, udrs)
     assert board.columns == SCOREBOARD_COLUMNS
     assert board["id"].to_list() == expected["id"].to_list()
-    assert set(expected.columns) >= set(SCOREBOARD_COLUMNS), "the reference misses a column"
+    assert set(expected.columns) >= set(SCOREBOARD_COLUMNS) - PROSE, "the reference misses a column"
     _same_baseline(run.baseline, base)
     cells = 0
     for got, want in zip(board.iter_rows(named=True), expected.iter_rows(named=True)):
@@ -136,7 +139,7 @@ def _reference(project, rules, window: Window, udrs) -> tuple[pl.DataFrame, dict
 
 
 def _same_baseline(got: dict, want: dict) -> None:
-    assert set(got) == set(want)
+    assert set(got) - PROSE == set(want)
     for key, value in want.items():
         _same(got[key], value, f"baseline {key}")
 
@@ -159,7 +162,7 @@ def test_engine_matches_independent_reference(projects, history):
     project = projects[history]
     rules = load_rules(project.rule_paths)
     assert len(rules) >= 30, "the bundled rules were not found"
-    columns = [c for c in SCOREBOARD_COLUMNS if c not in KNOWN_DISAGREEMENTS]
+    columns = [c for c in SCOREBOARD_COLUMNS if c not in KNOWN_DISAGREEMENTS | PROSE]
     cells = sum(_compare(project, w, columns) for w in _windows(project))
     assert cells == 3 * len(rules) * len(columns)
 
@@ -197,9 +200,10 @@ def test_reference_reproduces_the_worked_example():
     assert (q["targeted"], q["examined"], q["discrepant"]) == (3, 3, 2)
     assert (q["hit_rate_low"], q["hit_rate_high"]) == (pytest.approx(0.208, abs=5e-4),
                                                        pytest.approx(0.939, abs=5e-4))
-    assert q["lift_within_ports"] == pytest.approx(12 / 11)
+    # ports without its own exams: 1111 (2/3 less s2, its own) = 2/2, 2222 = 1/2; (2·1 + 1·½)/3
+    assert q["lift_within_ports"] == pytest.approx((2 / 3) / (2.5 / 3))
     assert q["self_selected_share"] == pytest.approx(1 / 3)
     assert (q["max_overlap_id"], q["max_overlap_jaccard"]) == ("U-1", pytest.approx(0.75))
     outcomes = (q["seizures"], q["refused_entries"], q["msrp_total"], q["referrals"])
     assert outcomes == (1, 1, 1050.0, 1)
-    assert _compare(project, window) == len(rules) * len(SCOREBOARD_COLUMNS)
+    assert _compare(project, window) == len(rules) * (len(SCOREBOARD_COLUMNS) - len(PROSE))

@@ -65,6 +65,8 @@ def test_exams_have_every_contract_column_and_mapped_results(dataset) -> None:
         "exam_id": "VARCHAR", "shipment_id": "VARCHAR", "exam_date": "DATE", "result": "VARCHAR",
         "disposition": "VARCHAR", "selection_method": "VARCHAR", "msrp": "DOUBLE",
         "selector_id": "VARCHAR", "domestic_value": "DOUBLE", "referred_to_ice": "BOOLEAN",
+        "selection_probability": "DOUBLE", "referral_date": "DATE", "referral_accepted": "BOOLEAN",
+        "referral_outcome": "VARCHAR",
     }
     rows = dataset.con.execute(
         "SELECT exam_id, result, msrp, selector_id FROM exams ORDER BY 1").fetchall()

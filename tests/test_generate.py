@@ -13,6 +13,7 @@ from targeting.cli import main
 from targeting.generate import PATTERNS, generate, patterns_table
 from targeting.generate.catalogue import PORTS
 from targeting.generate.patterns import emerge_month
+from targeting.generate.scenarios.default import NO_DISPOSITION
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = [ROOT / "rules", ROOT / "queries"]
@@ -66,10 +67,20 @@ def test_manifest_contract(history):
 
 
 def test_truth_covers_every_shipment(history):
+    """Catches truth drawn only for examined shipments, a would_be_found that is not
+    violating-and-detected, or an exam whose result differs from its shipment's would_be_found."""
     t = history["truth"]
     assert t["shipment_id"].equals(history["manifest"]["shipment_id"])
-    assert t["violating"].null_count() == 0
+    assert t.null_count().drop("pattern").sum_horizontal().item() == 0
     assert set(t["pattern"].drop_nulls().unique()) <= set(patterns_table()["name"])
+    assert not (t["would_be_found"] & ~t["violating"]).any()
+    missed = t.filter(pl.col("violating")).group_by("exam_type").agg(pl.col("would_be_found").mean())
+    assert len(missed) == 3 and (missed["would_be_found"] < 0.97).all()   # detection < 1
+    exams = history["exams"].join(t, on="shipment_id")
+    assert ((exams["result"] == "discrepant") == exams["would_be_found"]).all()
+    assert (exams["selection_probability"] == exams["selection_probability_right"]).all()
+    assert (exams["exam_type"] == exams["exam_type_right"]).all()
+    assert (t["selection_probability"] > 0).all() and (t["selection_probability"] <= 1).all()
 
 
 def test_exam_rate_between_1_and_5_percent(history):
@@ -78,7 +89,7 @@ def test_exam_rate_between_1_and_5_percent(history):
 
 
 def test_random_exams_find_about_one_percent(history):
-    expected = 0.9 * history["truth"]["p_violation"].mean()   # exams find 90% of violations
+    expected = history["truth"]["would_be_found"].mean()   # what a random exam finds
     assert 0.006 <= expected <= 0.014
     random = history["exams"].filter(pl.col("selection_method") == "random")
     k, n = int((random["result"] == "discrepant").sum()), len(random)
@@ -100,13 +111,18 @@ def test_china_and_hong_kong_make_most_seizures(history):
 
 
 def test_dispositions_only_for_discrepant_exams(history):
-    e = history["exams"].join(history["manifest"].select("shipment_id", "declared_value"),
-                              on="shipment_id")
+    """Catches dispositions on clean exams, or recorded at the ports that record none, or missing
+    at the ports that do."""
+    e = history["exams"].join(history["manifest"].select("shipment_id", "declared_value",
+                                                         "port_code"), on="shipment_id")
     found = e.filter(pl.col("result") == "discrepant")
     clean = e.filter(pl.col("result") != "discrepant")
     assert clean["disposition"].null_count() == len(clean)
-    assert set(found["disposition"].unique()) <= {"seizure", "voluntary_abandonment",
-                                                   "refused_entry"}
+    quiet = found["port_code"].is_in(sorted(NO_DISPOSITION))
+    assert quiet.any() and found.filter(quiet)["disposition"].null_count() == quiet.sum()
+    assert found.filter(~quiet)["disposition"].null_count() == 0
+    assert set(found["disposition"].drop_nulls().unique()) <= {
+        "seizure", "voluntary_abandonment", "refused_entry"}
     assert (found["msrp"] > found["declared_value"]).all()
     assert set(e["selection_method"].unique()) == {"udr", "query", "observation", "random", "tip"}
     rules = e.filter(pl.col("selection_method").is_in(["udr", "query"]))
@@ -127,14 +143,63 @@ def test_pattern_kinds_and_timing(history):
     assert len(PATTERNS) + 1 == len(patterns_table())
 
 
-def test_cli_writes_the_files(tmp_path):
+def test_referrals_follow_their_finds(history):
+    """Catches referrals on clean exams, referral columns filled without a referral, or a
+    referral dated before its exam."""
+    e = history["exams"]
+    referred = e.filter(pl.col("referred_to_ice"))
+    assert len(referred) > 0 and (referred["result"] == "discrepant").all()
+    assert referred.select("referral_date", "referral_accepted", "referral_outcome"
+                           ).null_count().sum_horizontal().item() == 0
+    assert (referred["referral_date"] >= referred["exam_date"]).all()
+    declined = referred.filter(~pl.col("referral_accepted"))["referral_outcome"]
+    assert (declined == "declined").all()
+    rest = e.filter(~pl.col("referred_to_ice"))
+    assert rest.select("referral_date", "referral_accepted", "referral_outcome"
+                       ).null_count().sum_horizontal().item() == 3 * len(rest)
+
+
+def test_cli_writes_the_project(tmp_path):
+    """The CLI writes the whole project, the default scenario with copies of the given rule
+    folders. Catches a command that writes only the data, or copies the wrong folders."""
     out = tmp_path / "cli"
     result = CliRunner().invoke(main, ["fixtures", "generate", "--shipments", "5000",
                                        "--months", "3", "--seed", "1", "--out", str(out),
                                        "--rules", str(RULES[0]), "--queries", str(RULES[1])])
     assert result.exit_code == 0, result.output
     assert "5,000 rows" in result.output
-    assert (out / "manifest.parquet").exists() and (out / "lists" / "repeat_violators.txt").exists()
+    assert {p.name for p in out.iterdir()} == {
+        "targeting.yaml", "rules", "queries", "lists", "manifest.parquet", "exams.parquet",
+        "truth.parquet", "README.md", "scenario.json"}
+    assert (out / "lists" / "repeat_violators.txt").exists()
+    assert sorted(p.name for p in (out / "queries").iterdir()) == sorted(
+        p.name for p in RULES[1].iterdir())
+
+
+def test_cli_refuses_bad_input_with_exit_2(tmp_path):
+    """Catches a CLI that overwrites a folder it did not write, takes rule folders for a scenario
+    that writes its own, or accepts an unknown scenario."""
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    cases = [
+        (["--out", str(tmp_path / "busy")], "is not empty; choose an empty folder, or pass --force"),
+        (["--scenario", "marginal", "--rules", str(RULES[0]), "--out", str(tmp_path / "m")],
+         "--rules and --queries apply to the default scenario only; 'marginal' writes its own"),
+        (["--scenario", "nope", "--out", str(tmp_path / "n")], "'nope' is not one of"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(main, ["fixtures", "generate", "--shipments", "1000", *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+def test_cli_lists_the_scenarios():
+    """Catches a scenario missing from the listing (or the registry)."""
+    result = CliRunner().invoke(main, ["fixtures", "scenarios"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == [
+        "default", "marginal", "snooped", "audit", "drift"]
 
 
 def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -145,7 +210,7 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def test_large_months_are_drawn_in_parts_with_unbroken_ids(tmp_path, monkeypatch):
     """A month over PART_ROWS is drawn in parts (bounded memory); ids stay consecutive."""
-    import targeting.generate as gen
+    import targeting.generate.history as gen
     whole = generate(20_000, 2, 3, tmp_path / "whole", rule_paths=RULES)
     monkeypatch.setattr(gen, "PART_ROWS", 3_000)
     for name in ("a", "b"):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -212,26 +213,37 @@ def test_anchor_stays_valid_as_entries_are_added(book: Path) -> None:
 
 # --- concurrency -----------------------------------------------------------------------------
 
-def _append_many(path: str, worker: int) -> None:
-    for i in range(25):
-        ledger.append(Path(path), actor=f"w{worker}", action="promote", subject=f"r{i}",
-                      details={"worker": worker, "i": i})
+APPENDER = """
+import sys
+from pathlib import Path
+from targeting.decide import ledger
+path, worker = Path(sys.argv[1]), int(sys.argv[2])
+for i in range(25):
+    ledger.append(path, actor=f"w{worker}", action="promote", subject=f"r{i}",
+                  details={"worker": worker, "i": i})
+"""
 
 
 def test_concurrent_appends_keep_one_valid_chain(tmp_path: Path) -> None:
+    """Each writer is a fresh interpreter: forking this process (which may run DuckDB and Polars
+    threads under pytest -n) once left segfaulting children."""
     path = tmp_path / "ledger.jsonl"
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_append_many, args=(str(path), w)) for w in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=60)
-    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(w)])
+               for w in range(4)]
+    assert [p.wait(timeout=120) for p in workers] == [0, 0, 0, 0]
     result = ledger.verify(path)
     assert result.ok, result.problem
     assert result.entries == 100
     recorded = {(e.actor, e.subject) for e in ledger.read(path)}
     assert recorded == {(f"w{w}", f"r{i}") for w in range(4) for i in range(25)}
+
+
+def test_no_test_forks_a_process():
+    """Concurrency tests start fresh interpreters (subprocess or spawn), never fork."""
+    needles = ["get_context(" + '"fork")', "os." + "fork(", "set_start_method(" + '"fork"']
+    for source in Path(__file__).parent.glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert not [n for n in needles if n in text], source.name
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -29,6 +29,11 @@ def test_baseline_counts_shipments_not_exams():
     assert result.baseline == {
         "shipments": 7, "examined": 6, "discrepant": 4, "hit_rate": pytest.approx(4 / 6),
         "random_examined": 3, "random_discrepant": 1, "random_hit_rate": pytest.approx(1 / 3),
+        # no selection probabilities: the population's rate from its 3 random exams (s1, s4,
+        # s5; s4 discrepant), Wilson(1, 3)
+        "est_hit_rate": pytest.approx(1 / 3), "est_hit_rate_low": pytest.approx(0.06149, abs=1e-5),
+        "est_hit_rate_high": pytest.approx(0.79234, abs=1e-5), "est_method": "random",
+        "est_examined": 3.0, "est_discrepant": 1.0, "est_n": 3.0, "est_note": result.baseline["est_note"],
     }
 
 
@@ -40,7 +45,8 @@ def test_query_metrics_by_hand():
     assert q["hit_rate_low"] == pytest.approx(0.20766, abs=1e-5)
     assert q["hit_rate_high"] == pytest.approx(0.93851, abs=1e-5)
     assert q["lift"] == pytest.approx(1.0)
-    assert q["lift_within_ports"] == pytest.approx(12 / 11)
+    # ports without its own exams: 1111 (2/3 less s2, its own) = 2/2, 2222 = 1/2; (2·1 + 1·½)/3
+    assert q["lift_within_ports"] == pytest.approx((2 / 3) / (2.5 / 3))
     assert (q["random_examined"], q["random_discrepant"]) == (2, 1)
     assert q["random_hit_rate"] == pytest.approx(0.5)
     assert q["self_selected_share"] == pytest.approx(1 / 3)
@@ -95,3 +101,12 @@ def test_window_includes_both_ends():
 def test_wilson_known_values(k, n, low, high):
     got = wilson(k, n)
     assert got[0] == pytest.approx(low, abs=1e-5) and got[1] == pytest.approx(high, abs=1e-5)
+
+
+def test_estimate_methods_by_what_each_rule_allows():
+    """No probabilities logged: census where every match was examined, else random exams."""
+    _, rows = run()
+    assert (rows["Q-1"]["est_method"], rows["Q-1"]["est_hit_rate"]) == ("census", pytest.approx(2 / 3))
+    assert (rows["U-1"]["est_method"], rows["U-1"]["est_hit_rate"]) == ("random", 0.5)
+    assert (rows["U-1"]["est_examined"], rows["U-1"]["est_discrepant"]) == (2.0, 1.0)
+    assert (rows["Q-2"]["est_method"], rows["Q-2"]["est_hit_rate"]) == ("none", None)

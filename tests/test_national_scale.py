@@ -99,5 +99,5 @@ def test_writing_commands_exit_0_and_the_gate_passes_a_harmless_edit(project):
                    encoding="utf-8")
     run(project, "gate", "--base", "main")
     run(project, "promote", "BQ-00003", "--reviewer", "ntc", "--override", "--reason", "scale")
-    run(project, "retire", "BU-00012", "--reviewer", "ntc", "--reason", "scale test")
+    run(project, "retire", "BU-00012", "--reviewer", "ntc", "--override", "--reason", "scale test")
     run(project, "ledger", "verify")

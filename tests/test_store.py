@@ -6,13 +6,14 @@ import os
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 import targeting.backtest.shipments
 from targeting.backtest.run import backtest
 from targeting.backtest.window import Window
-from targeting.data.store import HITS_DIR, STORE_DIR
+from targeting.data.store import HITS_DIR, KEEP_STORES, STORE_DIR
 from targeting.project import open_project
 
 TINY = Path(__file__).parent / "data" / "tiny"
@@ -68,16 +69,73 @@ def test_an_unreadable_match_file_is_matched_again(tiny):
     assert broken.read_bytes()[:4] == b"PAR1"
 
 
-def test_a_rebuilt_store_does_not_reuse_old_matches(tiny):
-    first, _ = board(tiny)
-    old = {p.parent for p in hit_files(tiny)}
+def same_size_same_time_edit(path: Path, old: str, new: str) -> None:
+    """Replace text by text of the same length and give the file back its modification time:
+    what an editor, a copy with `cp -p` or a restore from backup can do."""
+    assert len(old) == len(new)
+    stat = path.stat()
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+
+
+def test_touching_a_file_keeps_its_store(tiny):
+    board(tiny)
+    stores = sorted((tiny / STORE_DIR).glob("*.duckdb"))
     manifest = tiny / "manifest.csv"
     stat = manifest.stat()
     os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    board(tiny)
+    assert sorted((tiny / STORE_DIR).glob("*.duckdb")) == stores  # same content, same store
+
+
+def test_a_same_size_same_time_edit_is_read_again(tiny):
+    """The store was keyed by path, size and mtime: this edit used to be served from the old
+    store. Shipment s1 moves a year back, out of the window."""
+    first, _ = board(tiny)
+    same_size_same_time_edit(tiny / "manifest.csv", "s1,2025-01-05", "s1,2024-01-05")
+    again, _ = board(tiny)
+    before, after = (dict(zip(b["id"], b["targeted"])) for b in (first, again))
+    assert after["U-1"] == before["U-1"] - 1
+
+
+def test_a_rebuilt_store_does_not_reuse_old_matches(tiny):
+    first, _ = board(tiny)
+    old = {p.parent for p in hit_files(tiny)}
+    same_size_same_time_edit(tiny / "manifest.csv", "s4,2025-02-03,2222,express,CN,Handbag ,80,",
+                             "s4,2025-02-03,2222,express,CN,Handbag ,81,")
     again, _ = board(tiny)
     new = {p.parent for p in hit_files(tiny)} - old
     assert len(new) == 1 and len(list(new.pop().glob("*.parquet"))) == 4
+    assert_frame_equal(first, again)  # the value changed is not one the rules test
+
+
+def test_old_stores_and_their_matches_are_removed(tiny):
+    builds = []
+    for value in ("81", "82", "83"):  # three versions of the data, each read into a store
+        same_size_same_time_edit(tiny / "manifest.csv", f"Handbag ,{int(value) - 1}",
+                                 f"Handbag ,{value}")
+        board(tiny)
+        builds.append({p.parent.name for p in hit_files(tiny)} - set().union(*builds))
+    assert len(list((tiny / STORE_DIR).glob("*.duckdb"))) == KEEP_STORES
+    kept = {p.name for p in (tiny / HITS_DIR).iterdir()}
+    assert kept == builds[1] | builds[2]  # the first build's matches went with its store
+
+
+def test_a_match_file_copied_over_another_rules_is_matched_again(tiny):
+    """A valid Parquet file of another predicate's matches was trusted: its metadata now names
+    its build and predicate, and one in the wrong place is matched again and rewritten."""
+    first, _ = board(tiny)
+    files = hit_files(tiny)
+    sizes = {p: len(pl.read_parquet(p)) for p in files}
+    small, big = min(files, key=sizes.get), max(files, key=sizes.get)
+    assert sizes[small] != sizes[big]
+    shutil.copy(big, small)
+    again, _ = board(tiny)
     assert_frame_equal(first, again)
+    assert len(pl.read_parquet(small)) == sizes[small]  # rewritten with its own matches
 
 
 def one_query(folder: Path):

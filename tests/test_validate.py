@@ -48,7 +48,8 @@ def test_failing_example_names_its_line():
     _, problems = validate_rules([rule(Leaf("declared_value", "gt", 10), examples)], CATALOGUE, {})
     assert [str(p) for p in problems] == [
         "r.yaml:12:7: error[example-failed]: the example at line 12 should match but it does "
-        "not (in both DuckDB and Polars)"]
+        "not (in both DuckDB and Polars); it fails on: declared value is more than 10 (false: "
+        "the example's declared_value is 5.0)"]
 
 
 def test_examples_of_many_rules_are_each_judged_against_their_own_rule(monkeypatch):

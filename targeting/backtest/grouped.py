@@ -23,7 +23,7 @@ import duckdb
 
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.executor import Executor, duckdb_connection
 from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 
@@ -38,7 +38,6 @@ class GroupedEngine:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
-        self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
         self._bounds: list[dt.date] = []
         self._since: dt.date | None = None
 
@@ -67,7 +66,7 @@ class GroupedEngine:
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """The grouped engine keeps no rows: match the one rule again, over the window."""
-        sql, params = compile_sql(plan.rules[rule].where, self.catalogue, folded=self.folded)
+        sql, params = compile_sql(plan.rules[rule].where, self.catalogue)
         return (f"SELECT rid, arrival_date FROM {ns}w WHERE arrival_date >= ? AND {sql}",
                 [plan.start_of(rule), *params])
 
@@ -101,8 +100,7 @@ def _classes(con: duckdb.DuckDBPyConnection, ns: str, i: int, field: str,
     if catalogue[field] == "text":
         lookup, params = f"w.{_quote(field)}", ()
         distinct = f"SELECT DISTINCT {_quote(field)} AS value, {_quote(field)} FROM {ns}w"
-        # Folded inline on the distinct values: cheaper than carrying the stored folded copy
-        # through DISTINCT over every row, and the same by construction (compile.sql.folded_sql).
+        # Leaves fold text on the distinct values, not on every row.
     else:
         lookup, params = _bucket_sql(field, field_leaves)
         distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "
@@ -254,16 +252,23 @@ def _groups(con: duckdb.DuckDBPyConnection, ns: str) -> None:
         SELECT ms, port, month, seg, FALSE AS examined, FALSE AS discrepant,
           FALSE AS random_examined, FALSE AS random_discrepant, NULL::VARCHAR AS outcome,
           FALSE AS referred, NULL::VARCHAR[] AS selectors, NULL::VARCHAR AS first_method,
-          count(*) AS n, NULL::DOUBLE AS msrp
+          FALSE AS referral_accepted, NULL::VARCHAR AS referral_outcome,
+          count(*) AS n, NULL::DOUBLE AS msrp, 0.0 AS w, 0.0 AS w_var, 0.0 AS w_sq,
+          0::BIGINT AS unweighted
         FROM rows r ANTI JOIN {ns}w_exams e ON e.rid = r.rid
         GROUP BY ms, port, month, seg
         UNION ALL
         SELECT r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
-          e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method, count(*) AS n,
-          sum(e.msrp) AS msrp
+          e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method,
+          e.referral_accepted, e.referral_outcome, count(*) AS n, sum(e.msrp) AS msrp,
+          coalesce(sum(1.0 / e.propensity), 0.0) AS w,
+          coalesce(sum(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity), 0.0) AS w_var,
+          coalesce(sum(1.0 / (e.propensity * e.propensity)), 0.0) AS w_sq,
+          count(*) FILTER (WHERE e.propensity IS NULL) AS unweighted
         FROM rows r JOIN {ns}w_exams e ON e.rid = r.rid
         GROUP BY r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
-          e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method""")
+          e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method,
+          e.referral_accepted, e.referral_outcome""")
     con.execute(f"DROP TABLE {ns}g_rows")
 
 
@@ -274,7 +279,8 @@ def _relations(con: duckdb.DuckDBPyConnection, ns: str, segments: int, since: dt
         SELECT g.ms * {width} + g.seg AS cell, g.n::BIGINT AS n, g.port, g.month,
           coalesce(s.since, ?::DATE) AS start, g.examined,
           g.discrepant, g.random_examined, g.random_discrepant, g.outcome, g.msrp, g.referred,
-          g.selectors, g.first_method
+          g.selectors, g.first_method, g.referral_accepted, g.referral_outcome, g.w, g.w_var,
+          g.w_sq, g.unweighted
         FROM {ns}groups g LEFT JOIN {ns}segments s ON s.seg = g.seg""", [since])
     # Each rule's cells, from its own start segment on: the match sets containing it, in every
     # segment where a group of that match set exists.

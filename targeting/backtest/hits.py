@@ -3,9 +3,12 @@
 A predicate's matches over the whole history depend only on the predicate and the data, so the
 per-shipment engine keeps them: one Parquet file of row ids (with port and arrival date) per
 predicate hash, in a folder of the store build (row ids are stable only within one store file).
+Each file names its build and predicate in its Parquet metadata, and a file whose metadata does
+not match its place (copied over another rule's, or from another build) is matched again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -44,19 +47,45 @@ def ensure_connection_cache(con: duckdb.DuckDBPyConnection) -> None:
 
 class HitCache:
     """Matches per predicate kept on disk for one stored dataset: one Parquet file per predicate
-    under `folder`, written atomically. Unwritable: not kept."""
+    under `folder` (named by the store build), written atomically. Unwritable: not kept."""
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.build = folder.name
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.parquet"
+
+    def valid(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` whose file is there and says, in its metadata, that it holds this
+        predicate's matches in this build; only the files' footers are read (all in one query,
+        or one by one when a file is unreadable)."""
+        found = [key for key in keys if self._file(key).is_file()]
+        try:
+            rows = self._metadata(con, found)
+        except (duckdb.Error, UnicodeDecodeError):
+            rows = []
+            for key in found:
+                with contextlib.suppress(duckdb.Error, UnicodeDecodeError):
+                    rows += self._metadata(con, [key])
+        meta: dict[str, dict[str, str]] = {}
+        for name, field, value in rows:
+            meta.setdefault(Path(name).stem, {})[field] = value
+        return {key for key in found if meta.get(key, {}).get("targeting_build") == self.build
+                and meta.get(key, {}).get("targeting_predicate") == key}
+
+    def _metadata(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[tuple[str, str, str]]:
+        if not keys:
+            return []
+        rows = con.execute("SELECT file_name, decode(key), decode(value) FROM "
+                           "parquet_kv_metadata(?)", [self.files(keys)]).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def load(self, con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
         """Add the kept matches of `keys` to the connection cache; return the keys found. All
         files are read in one query; should one be unreadable (truncated by hand?), each is read
         alone and the bad ones are left to be matched again and rewritten."""
-        found = [key for key in keys if self._file(key).is_file()]
+        found = sorted(self.valid(con, keys))
         try:
             self._read(con, found)
             return set(found)
@@ -71,9 +100,9 @@ class HitCache:
                 pass
         return loaded
 
-    def kept(self, keys: set[str]) -> set[str]:
-        """Those of `keys` whose matches are on disk."""
-        return {key for key in keys if self._file(key).is_file()}
+    def kept(self, con: duckdb.DuckDBPyConnection, keys: set[str]) -> set[str]:
+        """Those of `keys` whose matches are on disk (and are theirs)."""
+        return self.valid(con, sorted(keys))
 
     def files(self, keys: Sequence[str]) -> list[str]:
         return [str(self._file(key)) for key in keys]
@@ -91,8 +120,9 @@ class HitCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             # COPY takes no bound parameter for its target; the path is ours (folder + hex key).
             con.execute(f"""COPY (SELECT rid, port, arrival_date FROM {CONNECTION_CACHE}
-                WHERE key = ? ORDER BY rid) TO '{str(tmp).replace("'", "''")}' (FORMAT parquet)""",
-                        [key])
+                WHERE key = ? ORDER BY rid) TO '{str(tmp).replace("'", "''")}' (FORMAT parquet,
+                KV_METADATA {{targeting_build: ?, targeting_predicate: ?}})""",
+                        [key, self.build, key])
             os.replace(tmp, path)
         except (OSError, duckdb.Error):
             tmp.unlink(missing_ok=True)

@@ -12,16 +12,19 @@ import itertools
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Protocol
 
 from targeting.backtest import metric_sql
-from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard
+from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard, scoreboard_rows
 from targeting.backtest.window import Window
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.executor import Executor
 from targeting.rules.model import Rule
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Rows = list[dict[str, Any]]
 
 _NAMESPACES = itertools.count(1)
 
@@ -63,8 +66,9 @@ class Matches:
     connection or a Spark session): every question is SQL run there, and only its (small)
     answer comes back."""
 
-    def __init__(self, sql: Executor, plan: Plan, engine: Engine):
+    def __init__(self, sql: Executor, plan: Plan, engine: Engine, estimate: str = "auto"):
         self.sql, self.plan, self.engine = sql, plan, engine
+        self.estimate = estimate  # which estimate of precision to make (backtest/estimate.py)
         name = f"bt_{next(_NAMESPACES)}"
         self.ns = sql.namespace(name)
         self._finalizer = weakref.finalize(self, sql.drop_namespace, name)
@@ -73,7 +77,7 @@ class Matches:
         sql.create(f"{self.ns}cell_totals", f"""SELECT cell, CAST(sum(n) AS BIGINT) AS n,
             CAST(coalesce(sum(n) FILTER (WHERE discrepant), 0) AS BIGINT) AS d
             FROM {self.ns}cells WHERE cell IS NOT NULL GROUP BY cell""")
-        self._counts: pl.DataFrame | None = None
+        self._counts: Rows | None = None
         self.baseline = self.baseline_since(None)
 
     # ------------------------------------------------------------------ the plan
@@ -102,61 +106,97 @@ class Matches:
         self._finalizer()
 
     # ------------------------------------------------------------------ per rule
-    def counts(self) -> pl.DataFrame:
+    def counts(self) -> Rows:
         """Every count of every measured rule (one row each, in order), before any rate."""
         if self._counts is None:
-            ns, n = self.ns, [self.measured]
-            counts = self._frame(metric_sql.counts(ns, self.sql.dialect), n)
-            unique = self._frame(metric_sql.unique(ns), n)
-            overlap = self._frame(metric_sql.overlap(ns), n)
-            frame = (counts.join(unique, on="rule", how="left").join(overlap, on="rule", how="left")
-                     .with_columns(pl.col("unique_discrepant").fill_null(0)).sort("rule"))
-            if self.plan.udr_idx:
-                frame = frame.with_columns(pl.col("max_overlap_jaccard").fill_null(0.0))
-            self._counts = frame
+            rows = self._rows(metric_sql.rule_counts(self.ns, self.sql.dialect),
+                              [self.measured] * 4)
+            has_udrs = bool(self.plan.udr_idx)
+            top = self._top_selectors()
+            for row in rows:
+                row["unique_discrepant"] = row["unique_discrepant"] or 0
+                if has_udrs and row["max_overlap_jaccard"] is None:
+                    row["max_overlap_jaccard"] = 0.0
+                row["top_selector_id"], row["top_selector_n"] = top.get(row["rule"], (None, None))
+            self._counts = rows
         return self._counts
 
+    def scoreboard_rows(self) -> Rows:
+        """One dict per measured rule with every metric of docs/metrics.md (backtest/registry.py)."""
+        return scoreboard_rows(self.counts(), self.rules[: self.measured], self.baseline,
+                               self.window, self.estimate)
+
+    def _top_selectors(self) -> dict[int, tuple[str, int]]:
+        """Per measured rule, the selector that chose most of its examined shipments (ties:
+        the smallest id) and how many."""
+        top: dict[int, tuple[str, int]] = {}
+        for row in self._rows(metric_sql.selectors(self.ns, self.sql.dialect), [self.measured]):
+            best = top.get(row["rule"])
+            if best is None or (row["n"], best[0]) > (best[1], row["selector"]):
+                top[row["rule"]] = (row["selector"], row["n"])
+        return top
+
     def scoreboard(self) -> pl.DataFrame:
-        """One row per measured rule with every metric of docs/metrics.md (backtest/registry.py)."""
-        rules = self.rules[: self.measured]
-        return scoreboard(self.counts(), rules, self.baseline, self.window)
+        """The scoreboard rows as a Polars DataFrame in the registry's column order."""
+        return scoreboard(self.scoreboard_rows())
 
     def baseline_since(self, since: dt.date | None) -> Baseline:
         """The baseline over the window's shipments arriving from `since` on (None: all). The
         grouped engine answers only at a start date the backtest was given."""
         if since is not None and not self.engine.splits_at(since):
             raise ValueError(f"{since} is not a start date of this backtest")
-        row = self.sql.rows(metric_sql.baseline(self.ns), [since, since])[0]
-        return baseline_from(row)
+        sums = self._rows(metric_sql.baseline(self.ns), [since, since])[0]
+        return baseline_from(sums, self.estimate)
 
-    def monthly(self, rule: int) -> pl.DataFrame:
+    def monthly(self, rule: int) -> Rows:
         """Targeted, examined and discrepant per arrival month for one rule (months with any)."""
-        return self._frame(metric_sql.series(self.ns, "month"), [rule]).sort("month")
+        return self._rows(metric_sql.series(self.ns, "month") + " ORDER BY month", [rule])
 
-    def by_port(self, rule: int) -> pl.DataFrame:
+    def by_port(self, rule: int) -> Rows:
         """Counts, hit rate and flags per day per port for one rule, busiest port first."""
-        frame = self._frame(metric_sql.series(self.ns, "port"), [rule])
+        rows = self._rows(metric_sql.series(self.ns, "port") + " ORDER BY targeted DESC, port",
+                          [rule])
         days = self.window.days
-        return frame.sort(["targeted", "port"], descending=[True, False]).with_columns(
-            hit_rate=pl.when(pl.col("examined") > 0).then(pl.col("discrepant") / pl.col("examined")),
-            flags_per_day=pl.col("targeted") / days if days else pl.lit(None, pl.Float64),
-        )
+        for row in rows:
+            row["hit_rate"] = row["discrepant"] / row["examined"] if row["examined"] else None
+            row["flags_per_day"] = row["targeted"] / days if days else None
+        return rows
 
-    def overlaps(self, rule: int, top: int = 5) -> pl.DataFrame:
+    def overlaps(self, rule: int, top: int = 5) -> Rows:
         """The reference UDRs sharing shipments with one rule, by Jaccard index, highest first,
         with the share of each side's targets the other also matches."""
-        return self._frame(metric_sql.overlaps_of(self.ns), [rule, top])
+        return self._rows(metric_sql.overlaps_of(self.ns), [rule, top])
 
-    def containment(self) -> pl.DataFrame:
+    def containment(self) -> Rows:
         """Each reference UDR's largest share of targeted shipments another one also matches
         (`rule`, `other_id`, `share`). The UDRs must be measured: only those keep every match."""
         if any(i >= self.measured for i in self.plan.udr_idx):
             raise ValueError("containment needs the reference UDRs among the measured rules")
-        return self._frame(metric_sql.containment(self.ns), None)
+        return self._rows(metric_sql.containment(self.ns), None)
 
-    def sample(self, rule: int, limit: int | None = None) -> pl.DataFrame:
-        """The rule's matched shipments with their exam outcome: discrepant first, then examined,
-        most recent first; every one when `limit` is None (the export)."""
+    def difference(self, rule: int, other: int) -> dict[str, int]:
+        """Shipments measured rule `rule` matches and measured rule `other` does not: how many,
+        how many of them were ever examined, and how many found discrepant (what a changed rule
+        newly targets, and what evidence there is about them)."""
+        a_sql, a_params = self.engine.rids_sql(self.plan, self.ns, rule)
+        b_sql, b_params = self.engine.rids_sql(self.plan, self.ns, other)
+        return self._rows(f"""SELECT CAST(count(*) AS BIGINT) AS targeted,
+              CAST(count(e.rid) AS BIGINT) AS examined,
+              CAST(count(*) FILTER (WHERE e.discrepant) AS BIGINT) AS discrepant
+            FROM ({a_sql}) a LEFT JOIN exam_facts e ON e.rid = a.rid
+            WHERE NOT EXISTS (SELECT 1 FROM ({b_sql}) b WHERE b.rid = a.rid)""",
+                          a_params + b_params)[0]
+
+    def sample(self, rule: int, limit: int = 10) -> Rows:
+        """Up to `limit` of the rule's matched shipments with their exam outcome: discrepant
+        first, then examined, most recent first (ties at the cut kept)."""
+        return self._rows(*self._matched_sql(rule, limit))
+
+    def export(self, rule: int) -> pl.DataFrame:
+        """Every shipment the rule matches, with its exam outcome, as a DataFrame."""
+        return self.sql.frame(*self._matched_sql(rule, None))
+
+    def _matched_sql(self, rule: int, limit: int | None) -> tuple[str, list[Any] | None]:
         rids, params = self.engine.rids_sql(self.plan, self.ns, rule)
         # Cut on the small facts first (keeping ties at the cut), then fetch only those
         # manifest rows by row id: never a join over the whole manifest.
@@ -169,36 +209,37 @@ class Matches:
         if limit is not None:  # no QUALIFY: Spark has none
             picked, params = f"SELECT * FROM ({picked}) ranked WHERE k <= ?", params + [limit]
         self.sql.create(f"{self.ns}picked", picked, params)
-        frame = self.sql.frame(f"""SELECT m.*, p.examined, p.discrepant, p.outcome, p.msrp
+        # The manifest's own columns, named: Spark has no `* EXCLUDE`.
+        own = ", ".join(f'm."{c}"' for c in self.sql.columns("manifest_f") if c != RID)
+        return (f"""SELECT {own}, p.examined, p.discrepant, p.outcome, p.msrp
             FROM {self.ns}picked p JOIN manifest_f m ON m."{RID}" = p.rid
             ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
             {"LIMIT ?" if limit is not None else ""}""", [limit] if limit is not None else None)
-        hidden = [c for c in self.sql.columns("manifest_f") if c == RID or c.startswith(FOLD_PREFIX)]
-        return frame.drop(hidden)
 
     # ------------------------------------------------------------------ coverage
     def discrepant_cells(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Discrepant shipments in groups (`cell`, `n`, `outcome`, `selection_method`,
         `category`) and the priority tags of the active rules matching them (`cell`, `n`,
         `priority`)."""
-        return (self._frame(metric_sql.discrepant_cells(self.ns), None),
-                self._frame(metric_sql.discrepant_priorities(self.ns), None))
+        return (self.sql.frame(metric_sql.discrepant_cells(self.ns)),
+                self.sql.frame(metric_sql.discrepant_priorities(self.ns)))
 
     # ------------------------------------------------------------------ internals
-    def _frame(self, sql: str, params: Sequence[Any] | None) -> pl.DataFrame:
-        return self.sql.frame(sql, params)
+    def _rows(self, sql: str, params: Sequence[Any] | None) -> Rows:
+        return self.sql.dicts(sql, params)
 
     def _register_rules(self) -> None:
+        """`rule_ids`, `rule_kinds`, `rule_priorities` and `udrs`: the rule tables the SQL joins,
+        from bound lists (one statement each, however many rules)."""
         rules, ns = self.rules, self.ns
-        frames = {
-            "rule_ids": pl.DataFrame({"rule": range(len(rules)), "rule_id": [r.id for r in rules]},
-                                     schema={"rule": pl.Int32, "rule_id": pl.String}),
-            "rule_kinds": pl.DataFrame({"rule": range(len(rules)), "kind": [r.kind for r in rules]},
-                                       schema={"rule": pl.Int32, "kind": pl.String}),
-            "rule_priorities": pl.DataFrame(
-                [(i, tag) for i, r in enumerate(rules) for tag in r.priorities],
-                schema={"rule": pl.Int32, "priority": pl.String}, orient="row"),
-            "udrs": pl.DataFrame({"rule": list(self.plan.udr_idx)}, schema={"rule": pl.Int32}),
+        index = list(range(len(rules)))
+        tagged = [(i, tag) for i, r in enumerate(rules) for tag in r.priorities]
+        tables = {
+            "rule_ids": ("rule_id", index, [r.id for r in rules]),
+            "rule_kinds": ("kind", index, [r.kind for r in rules]),
+            "rule_priorities": ("priority", [i for i, _ in tagged], [t for _, t in tagged]),
         }
-        for name, frame in frames.items():
-            self.sql.register(f"{ns}{name}", frame)
+        for name, (column, numbers, values) in tables.items():
+            self.sql.table(f"{ns}{name}", {"rule": ("INTEGER", numbers),
+                                           column: ("VARCHAR", values)})
+        self.sql.table(f"{ns}udrs", {"rule": ("INTEGER", list(self.plan.udr_idx))})

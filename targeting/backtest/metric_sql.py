@@ -1,51 +1,61 @@
 """The metric SQL, written once over the relations every engine builds in its namespace:
 
 - `cells(cell, n, port, month, start, examined, discrepant, random_examined,
-  random_discrepant, outcome, msrp, referred, selectors, first_method)`: the window's
-  shipments in groups of `n` alike (the per-shipment engine: one row per matched or examined
-  shipment, `cell` its row id, plus uncounted remainders with no cell; the grouped engine: one
-  row per match set, time segment, port, month and exam facts). `start` is the arrival date, or
-  the first day of the row's time segment.
+  random_discrepant, outcome, msrp, referred, selectors, first_method, referral_accepted,
+  referral_outcome, w, w_var, w_sq, unweighted)`: the window's shipments in groups of `n` alike
+  (the per-shipment engine: one row per matched or examined shipment, `cell` its row id, plus
+  uncounted remainders with no cell; the grouped and Spark engines: one row per match set, time
+  segment, port, month and exam facts). `start` is the arrival date, or the first day of the
+  row's time segment; `w`, `w_var`, `w_sq` sum 1/p, 1/p² − 1/p and 1/p² over its exams with a
+  selection probability p, `unweighted` counts those without one.
 - `members(rule, cell)`: the cells each rule matches (from its own start date);
 - `sizes(rule, n)`: each rule's targeted shipments in the window;
 - `cell_totals(cell, n, d)`, `rule_ids(rule, rule_id)`, `udrs(rule)`: made by `Matches`.
 
-SQL that DuckDB and Spark read alike (FILTER clauses, window functions, CAST, no QUALIFY), with
-`{ns}` the namespace's table prefix (`bt_1.` in DuckDB, `bt_1_` in Spark; executor.py) and the
-dialect's list-membership test, so every engine computes every metric the same way.
+SQL that DuckDB and Spark read alike (FILTER clauses, window functions, CAST, no QUALIFY or
+GROUP BY ALL), with `{ns}` the namespace's table prefix (`bt_1.` in DuckDB, `bt_1_` in Spark;
+executor.py) and the dialect's spellings (list membership, unnesting), so every engine computes
+every metric the same way.
 """
 from __future__ import annotations
 
 from targeting.dialect import DUCKDB, Dialect
 
 # The columns of `cells` besides cell, n, port, month and start: exam facts (from exam_facts)
-# that shipments are grouped by, with their value for a shipment without an exam, then amounts
-# summed over a group. The Spark engine builds `cells` from these, so a new column of exam_facts
-# is one edit here (and in the DuckDB engines).
+# that shipments are grouped by, with their value for a shipment without an exam; then what is
+# summed over a group, each as its value for one shipment with its exam facts `e` (NULL without
+# an exam). The Spark engine builds `cells` from these, so a new column of exam_facts is one
+# edit here (and in the DuckDB engines).
 CELL_FACTS: dict[str, str] = {
     "examined": "FALSE", "discrepant": "FALSE", "random_examined": "FALSE",
     "random_discrepant": "FALSE", "outcome": "NULL", "referred": "FALSE", "selectors": "NULL",
-    "first_method": "NULL",
+    "first_method": "NULL", "referral_accepted": "FALSE", "referral_outcome": "NULL",
 }
-CELL_SUMS = ("msrp",)
+_ONE = "CAST(1 AS DOUBLE)"
+CELL_SUMS: dict[str, str] = {
+    "msrp": "e.msrp",
+    "w": f"coalesce({_ONE} / e.propensity, 0)",
+    "w_var": f"coalesce({_ONE} / (e.propensity * e.propensity) - {_ONE} / e.propensity, 0)",
+    "w_sq": f"coalesce({_ONE} / (e.propensity * e.propensity), 0)",
+    "unweighted": "CASE WHEN e.examined AND e.propensity IS NULL THEN 1 ELSE 0 END",
+}
 
 
 def counts(ns: str, dialect: Dialect = DUCKDB) -> str:
-    """Per measured rule (`WHERE rule < ?`): every count of docs/metrics.md before any rate."""
+    """Per measured rule (`WHERE rule < ?`): every count of docs/metrics.md before any rate, and
+    the weight sums of its estimate (backtest/estimate.py)."""
     total = "CAST(coalesce(sum(c.n) FILTER (WHERE {}), 0) AS BIGINT)"
+    weight = "CAST(coalesce(sum(c.{}) FILTER (WHERE {}), 0) AS DOUBLE)"
+    own = dialect.contains_sql("c.selectors", "r.rule_id")
     return f"""
-WITH port_rate AS (
-  SELECT port, (sum(n) FILTER (WHERE discrepant)) / sum(n) AS rate
-  FROM {ns}cells WHERE examined GROUP BY port
-)
 SELECT r.rule,
   CAST(coalesce(sum(c.n), 0) AS BIGINT) AS targeted,
   {total.format("c.examined")} AS examined,
   {total.format("c.discrepant")} AS discrepant,
   {total.format("c.random_examined")} AS random_examined,
   {total.format("c.random_discrepant")} AS random_discrepant,
-  {total.format("c.examined AND " + dialect.contains_sql("c.selectors", "r.rule_id"))} AS self_selected,
-  sum(c.n * pr.rate) FILTER (WHERE c.examined) AS expected_discrepant,
+  {total.format("c.examined AND " + own)} AS own_examined,
+  {total.format("c.discrepant AND " + own)} AS own_discrepant,
   count(DISTINCT c.port) AS ports_targeted,
   count(DISTINCT c.port) FILTER (WHERE c.discrepant) AS ports_with_hits,
   count(DISTINCT c.month) FILTER (WHERE c.discrepant) AS months_with_hits,
@@ -54,13 +64,76 @@ SELECT r.rule,
   {total.format("c.outcome = 'refused_entry'")} AS refused_entries,
   {total.format("c.outcome = 'other'")} AS other_outcomes,
   CAST(coalesce(sum(c.msrp) FILTER (WHERE c.discrepant), 0) AS DOUBLE) AS msrp_total,
-  {total.format("c.discrepant AND c.referred")} AS referrals
+  {total.format("c.discrepant AND c.referred")} AS referrals,
+  {total.format("c.discrepant AND c.referral_accepted")} AS referrals_accepted,
+  {total.format("c.discrepant AND c.referral_outcome IS NOT NULL")} AS referrals_with_outcome,
+  {weight.format("w", "c.examined")} AS est_w,
+  {weight.format("w", "c.discrepant")} AS est_wy,
+  {weight.format("w_var", "c.discrepant")} AS est_v1,
+  {weight.format("w_var", "c.examined AND NOT c.discrepant")} AS est_v0,
+  {weight.format("w_sq", "c.examined")} AS est_wsq,
+  CAST(coalesce(sum(c.unweighted), 0) AS BIGINT) AS est_unweighted
 FROM {ns}rule_ids r
 LEFT JOIN {ns}members m ON m.rule = r.rule
 LEFT JOIN {ns}cells c ON c.cell = m.cell
-LEFT JOIN port_rate pr ON pr.port = c.port
 WHERE r.rule < ?
 GROUP BY r.rule
+"""
+
+
+def expected(ns: str, dialect: Dialect = DUCKDB) -> str:
+    """For lift within ports: per measured rule, Σ over its ports of its examined shipments
+    there times the port's hit rate without the rule's own exams, and those examined shipments
+    (ports where the rule selected every exam are left out)."""
+    own = dialect.contains_sql("c.selectors", "r.rule_id")
+    return f"""
+WITH rule_ports AS (
+  SELECT r.rule, c.port,
+    sum(c.n) FILTER (WHERE c.examined) AS e,
+    coalesce(sum(c.n) FILTER (WHERE c.examined AND {own}), 0) AS own_e,
+    coalesce(sum(c.n) FILTER (WHERE c.discrepant AND {own}), 0) AS own_d
+  FROM {ns}rule_ids r JOIN {ns}members m ON m.rule = r.rule
+  JOIN {ns}cells c ON c.cell = m.cell
+  WHERE r.rule < ? AND c.examined
+  GROUP BY r.rule, c.port
+),
+ports AS (
+  SELECT port, sum(n) FILTER (WHERE examined) AS e,
+    coalesce(sum(n) FILTER (WHERE discrepant), 0) AS d
+  FROM {ns}cells GROUP BY port
+)
+SELECT rp.rule,
+  CAST(sum(rp.e * (p.d - rp.own_d) / (p.e - rp.own_e)) AS DOUBLE) AS expected_discrepant,
+  CAST(sum(rp.e) AS BIGINT) AS expected_examined
+FROM rule_ports rp JOIN ports p ON p.port IS NOT DISTINCT FROM rp.port
+WHERE p.e > rp.own_e
+GROUP BY rp.rule
+"""
+
+
+def rule_counts(ns: str, dialect: Dialect = DUCKDB) -> str:
+    """Counts, lift-within-ports terms, unique discrepant and the largest UDR overlap of each
+    measured rule, in rule order, in one statement (four `?` for the measured count)."""
+    return f"""
+WITH c AS ({counts(ns, dialect)}), x AS ({expected(ns, dialect)}), u AS ({unique(ns)}),
+o AS ({overlap(ns)})
+SELECT c.*, x.expected_discrepant, x.expected_examined, u.unique_discrepant, o.max_overlap_id,
+  o.max_overlap_jaccard
+FROM c LEFT JOIN x ON x.rule = c.rule LEFT JOIN u ON u.rule = c.rule
+LEFT JOIN o ON o.rule = c.rule
+ORDER BY c.rule
+"""
+
+
+def selectors(ns: str, dialect: Dialect = DUCKDB) -> str:
+    """Per measured rule, how many of its examined shipments each selector (a rule id in
+    `selector_id`) chose."""
+    return f"""
+SELECT rule, selector, CAST(sum(n) AS BIGINT) AS n FROM (
+  SELECT m.rule, c.n, {dialect.unnest_sql("c.selectors")} AS selector
+  FROM {ns}members m JOIN {ns}cells c ON c.cell = m.cell
+  WHERE m.rule < ? AND c.examined) s
+GROUP BY rule, selector
 """
 
 
@@ -132,12 +205,20 @@ LIMIT ?
 
 
 def baseline(ns: str) -> str:
-    """(shipments, examined, discrepant, random examined, random discrepant) over the window's
-    shipments from a start date on (NULL: all)."""
+    """The counts and weight sums of every shipment in the window from a start date on (NULL:
+    all): the baseline and the population's estimate."""
     total = "CAST(coalesce(sum(n) FILTER (WHERE {}), 0) AS BIGINT)"
+    weight = "CAST(coalesce(sum({}) FILTER (WHERE {}), 0) AS DOUBLE)"
     return f"""
-SELECT CAST(coalesce(sum(n), 0) AS BIGINT), {total.format("examined")}, {total.format("discrepant")},
-  {total.format("random_examined")}, {total.format("random_discrepant")}
+SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS shipments, {total.format("examined")} AS examined,
+  {total.format("discrepant")} AS discrepant,
+  {total.format("random_examined")} AS random_examined,
+  {total.format("random_discrepant")} AS random_discrepant,
+  {weight.format("w", "examined")} AS est_w, {weight.format("w", "discrepant")} AS est_wy,
+  {weight.format("w_var", "discrepant")} AS est_v1,
+  {weight.format("w_var", "examined AND NOT discrepant")} AS est_v0,
+  {weight.format("w_sq", "examined")} AS est_wsq,
+  CAST(coalesce(sum(unweighted), 0) AS BIGINT) AS est_unweighted
 FROM {ns}cells WHERE CAST(? AS DATE) IS NULL OR start >= CAST(? AS DATE)
 """
 
@@ -162,7 +243,9 @@ WITH matched AS (
   FROM {ns}members m JOIN {ns}rule_kinds k ON k.rule = m.rule GROUP BY m.cell
 )
 SELECT c.cell, c.n, c.outcome, coalesce(c.first_method, 'unrecorded') AS selection_method,
-  CASE WHEN x.by_udr THEN 'udr' WHEN x.by_query THEN 'query_only' ELSE 'none' END AS category
+  CASE WHEN x.by_udr THEN 'udr' WHEN x.by_query THEN 'query_only' ELSE 'none' END AS category,
+  c.random_discrepant, c.referred, c.referral_accepted, c.referral_outcome, c.w, c.w_var, c.w_sq,
+  c.unweighted
 FROM {ns}cells c LEFT JOIN matched x ON x.cell = c.cell
 WHERE c.discrepant
 """

@@ -9,7 +9,7 @@ from typing import Any
 
 from targeting.units import money, num, pct
 
-KINDS = ("text", "count", "rate", "ratio", "per_day", "money")
+KINDS = ("text", "count", "number", "rate", "ratio", "per_day", "money")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Metric:
             return money(value)
         if self.kind == "count":
             return num(value)
+        if self.kind == "number":
+            return num(value, 1)
         return "–" if value is None else str(value)
 
 
@@ -76,6 +78,29 @@ METRICS: tuple[Metric, ...] = (
     _m("other_outcomes", "count", "other", "discrepant shipments with another outcome"),
     _m("msrp_total", "money", "MSRP", "sum of the MSRP of its discrepant exams"),
     _m("referrals", "count", "referrals", "discrepant shipments referred to ICE"),
+    _m("own_examined", "count", "own exam'd", "examined shipments this rule selected itself"),
+    _m("own_discrepant", "count", "own disc.", "of those, discrepant"),
+    _m("other_examined", "count", "other exam'd", "examined shipments other selectors chose"),
+    _m("other_discrepant", "count", "other disc.", "of those, discrepant"),
+    _m("random_hit_rate_low", "rate", "random low", "lower end of the random hit rate's interval"),
+    _m("random_hit_rate_high", "rate", "random high",
+       "upper end of the random hit rate's interval"),
+    _m("est_hit_rate", "rate", "est. rate",
+       "estimated precision over everything it matches (backtest/estimate.py)"),
+    _m("est_hit_rate_low", "rate", "est. low", "lower end of the estimate's 95% interval"),
+    _m("est_hit_rate_high", "rate", "est. high", "upper end of the estimate's 95% interval"),
+    _m("est_method", "text", "method", "ipw, random, census, observed or none"),
+    _m("est_examined", "number", "eff. n", "the estimate's effective sample size"),
+    _m("est_discrepant", "number", "est. disc.", "discrepant exams the estimate rests on"),
+    _m("est_n", "number", "interval n",
+       "the sample size the estimate's interval and tests are computed at"),
+    _m("est_note", "text", "note", "why this method, or why no estimate"),
+    _m("est_lift", "ratio", "est. lift", "estimated rate / the population's estimated rate"),
+    _m("top_selector_id", "text", "chosen by", "the selector that chose most of its exams"),
+    _m("top_selector_share", "rate", "share", "the share of its examined shipments it chose"),
+    _m("referrals_accepted", "count", "accepted", "referred discrepant shipments accepted"),
+    _m("referrals_with_outcome", "count", "outcome",
+       "referred discrepant shipments with a recorded outcome"),
 )
 BY_NAME = {m.name: m for m in METRICS}
 SCOREBOARD_COLUMNS = [m.name for m in METRICS]

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from targeting.backtest.grouped import GroupedEngine
 from targeting.backtest.hits import HitCache
@@ -18,6 +17,9 @@ from targeting.errors import ConfigError
 from targeting.project import Project
 from targeting.rules.model import Rule
 
+if TYPE_CHECKING:
+    import polars as pl
+
 GROUPED_FROM = 60  # rules (measured + reference) from which the grouped engine is faster (measured at 1M)
 __all__ = ["ENGINES", "GROUPED_FROM", "backtest", "engine_for", "make_plan", "project_window",
            "sort_by_lift"]
@@ -25,7 +27,8 @@ __all__ = ["ENGINES", "GROUPED_FROM", "backtest", "engine_for", "make_plan", "pr
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
              reference_udrs: Sequence[Rule] | None = None,
-             starts: Mapping[int, dt.date] | None = None, method: str | None = None) -> Matches:
+             starts: Mapping[int, dt.date] | None = None, method: str | None = None,
+             estimate: str | None = None) -> Matches:
     """Match `rules` and the reference UDRs (default: the project's active UDRs) and count.
 
     `starts` maps the index of a measured rule to its own first arrival date: that rule's
@@ -33,10 +36,13 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
     `method` is "shipments" (per-shipment), "grouped" (many rules), "auto" (grouped from
     GROUPED_FROM rules on) or "spark" (Apache Spark; the project must be opened with it);
     default: the project's engine. Every method gives the same numbers through the same
-    interface.
+    interface. `estimate` chooses the precision estimate (default: the project's
+    promotion.estimate).
     """
     plan = make_plan(project, rules, window, reference_udrs, starts)
-    return Matches(project.dataset.executor, plan, engine_for(project, plan, method or project.engine))
+    return Matches(project.dataset.executor, plan,
+                   engine_for(project, plan, method or project.engine),
+                   estimate or project.config.promotion.estimate)
 
 
 def make_plan(project: Project, rules: Sequence[Rule], window: Window,
@@ -78,5 +84,5 @@ def project_window(project: Project, since: DateLike | None = None,
 
 
 def sort_by_lift(board: pl.DataFrame) -> pl.DataFrame:
-    """Highest lift first; rules without a lift last; ties by id."""
-    return board.sort(["lift", "id"], descending=[True, False], nulls_last=True)
+    """Highest estimated lift first (then observed lift); rules without one last; ties by id."""
+    return board.sort(["est_lift", "lift", "id"], descending=[True, True, False], nulls_last=True)

@@ -28,7 +28,7 @@ from targeting.backtest.hits import (
 )
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.executor import Executor, duckdb_connection
 from targeting.rules.model import Catalogue, Rule
 
@@ -44,7 +44,6 @@ class ShipmentEngine:
     def __init__(self, catalogue: Catalogue, cache: HitCache | None = None):
         self.catalogue = catalogue
         self.cache = cache
-        self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
 
     def build(self, sql: Executor, plan: Plan, ns: str) -> None:
         con = duckdb_connection(sql)
@@ -77,7 +76,7 @@ class ShipmentEngine:
         kept: set[str] = set()
         if self.cache is not None:
             loaded |= self.cache.load(con, sorted(set(keys[:measured]) - loaded))
-            kept = self.cache.kept(set(keys[measured:]) - loaded)
+            kept = self.cache.kept(con, set(keys[measured:]) - loaded)
         for rule, key in zip(rules, keys):
             if key not in loaded and key not in kept:
                 self._scan(con, rule, key)
@@ -110,7 +109,7 @@ class ShipmentEngine:
 
     def _scan(self, con: duckdb.DuckDBPyConnection, rule: Rule, key: str) -> None:
         """Match one predicate over the whole history into the connection cache (and on disk)."""
-        predicate, params = compile_sql(rule.where, self.catalogue, folded=self.folded)
+        predicate, params = compile_sql(rule.where, self.catalogue)
         con.execute(f"""INSERT INTO {CONNECTION_CACHE} SELECT ?, "{RID}", port_code, arrival_date
             FROM manifest_f WHERE {predicate}""", [key, *params])
         if self.cache is not None:
@@ -166,12 +165,17 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
           coalesce(e.discrepant, FALSE) AS discrepant,
           coalesce(e.random_examined, FALSE) AS random_examined,
           coalesce(e.random_discrepant, FALSE) AS random_discrepant, e.outcome, e.msrp,
-          coalesce(e.referred, FALSE) AS referred, e.selectors, e.first_method
+          coalesce(e.referred, FALSE) AS referred, e.selectors, e.first_method,
+          coalesce(e.referral_accepted, FALSE) AS referral_accepted, e.referral_outcome,
+          coalesce(1.0 / e.propensity, 0.0) AS w,
+          coalesce(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity, 0.0) AS w_var,
+          coalesce(1.0 / (e.propensity * e.propensity), 0.0) AS w_sq,
+          coalesce(e.examined AND e.propensity IS NULL, FALSE)::BIGINT AS unweighted
         FROM individual i LEFT JOIN exam_facts e ON e.rid = i.rid""", [plan.measured])
     con.execute(f"""INSERT INTO {ns}cells
         SELECT NULL, (c.shipments - coalesce(k.n, 0))::BIGINT, c.port,
           strftime(c.arrival_date, '%Y-%m'), c.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL,
-          NULL, FALSE, NULL, NULL
+          NULL, FALSE, NULL, NULL, FALSE, NULL, 0.0, 0.0, 0.0, 0
         FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}cells
                                    GROUP BY start, port) k
           ON k.start = c.arrival_date AND k.port IS NOT DISTINCT FROM c.port

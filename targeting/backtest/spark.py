@@ -22,15 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from targeting.backtest.grouped import BATCH as RULE_BATCH
 from targeting.backtest.grouped import _bucket_sql
 from targeting.backtest.matches import Plan
 from targeting.backtest.metric_sql import CELL_FACTS, CELL_SUMS
 from targeting.compile.regex import java_pattern
 from targeting.compile.sql import compile_sql
-from targeting.data.tables import FOLD_PREFIX, RID
+from targeting.data.tables import RID
 from targeting.dialect import SPARK
 from targeting.errors import Problem, RuleError
 from targeting.executor import Executor, SparkExecutor
@@ -53,7 +51,6 @@ class SparkEngine:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
-        self.folded = {name: FOLD_PREFIX + name for name, kind in catalogue.items() if kind == "text"}
         self._bounds: list[dt.date] = []
         self._since: dt.date | None = None
 
@@ -64,12 +61,12 @@ class SparkEngine:
         self._since = plan.window.since
         starts = {i: plan.start_of(i) for i in plan.starts}
         self._bounds = sorted(set(starts.values()) - {plan.window.since})
-        sql.register(f"{ns}rule_starts", pl.DataFrame(
-            [(i, self._bounds.index(d) + 1 if d in self._bounds else 0) for i, d in starts.items()],
-            schema={"rule": pl.Int32, "seg": pl.Int32}, orient="row"))
-        sql.register(f"{ns}segments", pl.DataFrame(
-            {"seg": range(1, len(self._bounds) + 1), "since": self._bounds},
-            schema={"seg": pl.Int32, "since": pl.Date}))
+        sql.table(f"{ns}rule_starts", {
+            "rule": ("INTEGER", list(starts)),
+            "seg": ("INTEGER", [self._bounds.index(d) + 1 if d in self._bounds else 0
+                                for d in starts.values()])})
+        sql.table(f"{ns}segments", {"seg": ("INTEGER", list(range(1, len(self._bounds) + 1))),
+                                    "since": ("DATE", self._bounds)})
         by_field: dict[str, list[Leaf]] = {}
         for leaf in dict.fromkeys(leaf for rule in plan.rules for leaf in leaves(rule.where)):
             by_field.setdefault(leaf.field, []).append(leaf)
@@ -94,7 +91,7 @@ class SparkEngine:
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """Spark keeps no rows: match the one rule again, over the window from its start."""
-        predicate, params = compile_sql(plan.rules[rule].where, self.catalogue, SPARK, self.folded)
+        predicate, params = compile_sql(plan.rules[rule].where, self.catalogue, SPARK)
         w = plan.window
         return (f"""SELECT m."{RID}" AS rid, m.arrival_date FROM manifest_f m
             WHERE m.arrival_date BETWEEN ? AND ? AND m.arrival_date >= ? AND {predicate}""",
@@ -148,7 +145,7 @@ class SparkEngine:
                  for name, default in CELL_FACTS.items()]
         rows = f"""SELECT {", ".join(looked_up)}, {segment} AS seg, w.port_code AS port,
               {SPARK.month_sql("w.arrival_date")} AS month, {", ".join(facts)},
-              {", ".join(f"e.{name}" for name in CELL_SUMS)}
+              {", ".join(f"{value} AS {name}" for name, value in CELL_SUMS.items())}
             FROM manifest_f w LEFT JOIN exam_facts e ON e.rid = w."{RID}"{joins}
             WHERE w.arrival_date BETWEEN ? AND ?"""
         group = [*keys, "seg", "port", "month", *CELL_FACTS]

@@ -1,4 +1,4 @@
-"""Small statistics shared by every metric: ratios and the Wilson score interval."""
+"""Small statistics shared by every metric: ratios, the Wilson score interval and its test."""
 from __future__ import annotations
 
 import math
@@ -30,3 +30,20 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return numerator / denominator
+
+
+def score_p_value(rate: float, n: float, bar: float, below: bool) -> float:
+    """One-sided p-value of the score test that a proportion is below `bar` (`below`) or above
+    it, from an estimate `rate` on (effective) sample size `n`: the test the Wilson interval
+    inverts, so p < 0.025 exactly when `bar` lies outside the 95% interval on that side."""
+    if n <= 0:
+        return 1.0
+    if bar <= 0.0 or bar >= 1.0 or math.isinf(n):
+        beyond = rate < bar if below else rate > bar
+        return 0.0 if beyond else 1.0
+    z = (rate - bar) / math.sqrt(bar * (1 - bar) / n)
+    return normal_cdf(z if below else -z)
+
+
+def normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))

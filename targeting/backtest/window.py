@@ -4,11 +4,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from targeting.errors import TargetingError
+from targeting.dates import date_of
+from targeting.errors import TargetingError, TargetingWarning
 
 _PERIOD = re.compile(r"^(\d+)([dmy])$")
 
@@ -21,15 +23,11 @@ class WindowError(TargetingError):
 
 def as_date(value: DateLike | None, name: str = "date") -> dt.date | None:
     """A date from a `date`, a `datetime` or an ISO string such as '2025-01-31' (None stays None)."""
-    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    if value is None:
+        return None
+    found = date_of(value)
+    if found is not None:
+        return found
     raise WindowError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, such as 2025-01-31")
 
 
@@ -45,16 +43,36 @@ class Window:
                 since: DateLike | None = None, until: DateLike | None = None,
                 last: str | None = None) -> Window:
         """Fill open ends from the data's date range; `last` ("12m", "90d", "2y") counts back
-        from until."""
+        from until. A window reaching beyond the data is clipped to it, with a warning that
+        says what was asked and what is used: days without data would otherwise count in every
+        rate per day (--since a year early halved flags per day)."""
         since_d, until_d = as_date(since, "--since"), as_date(until, "--until")
         if last and since_d:
             raise WindowError("give either --since or --last, not both")
         end = until_d or data_last or dt.date.today()
         start = months_back(end, last) if last else since_d
         start = start or data_first or end
+        if start > end and until_d is None and data_last is not None:
+            raise WindowError(f"--since {start} is after the data's last arrival ({data_last}); "
+                              "choose an earlier date")
         if start > end:
             raise WindowError(f"the window is empty: since {start} is after until {end}")
-        return cls(start, end)
+        return cls(start, end).clipped(data_first, data_last)
+
+    def clipped(self, first: dt.date | None, last: dt.date | None) -> Window:
+        """This window within the data's arrival dates [first, last] (warning when it shrinks);
+        WindowError when it holds none of them."""
+        if first is None or last is None:
+            return self
+        if self.until < first or self.since > last:
+            raise WindowError(f"the window {self} holds no data: the data's arrivals run {first} "
+                              f".. {last}. Choose dates in that range.")
+        used = Window(max(self.since, first), min(self.until, last))
+        if used != self:
+            warnings.warn(f"warning[window-clipped]: the window {self} was asked for, but the "
+                          f"data's arrivals run {first} .. {last}; using {used} "
+                          f"({used.days:,} days).", TargetingWarning, stacklevel=3)
+        return used
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Window:

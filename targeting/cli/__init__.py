@@ -19,11 +19,14 @@ COMMANDS = {
     "retire": "candidates",
     "ledger": "ledger",
     "gate": "gate",
+    "policy-change": "policy_change",
     "validate": "validate",
     "compile": "compile",
     "schema": "schema",
     "data": "data",
     "fixtures": "fixtures",
+    "new": "new",
+    "explain": "explain",
 }
 
 

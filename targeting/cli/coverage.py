@@ -18,7 +18,7 @@ from targeting.cli.common import (
 )
 from targeting.decide.coverage import coverage_of
 from targeting.project import open_project
-from targeting.render.coverage import coverage_markdown, print_coverage
+from targeting.render.coverage import coverage_json, coverage_markdown, print_coverage
 from targeting.render.formats import to_json
 from targeting.render.terminal import console
 
@@ -32,15 +32,16 @@ from targeting.render.terminal import console
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
             last: str | None, engine: str | None, fmt: str,
             output: Path | None) -> None:
-    """Share of discrepant shipments matched by an active UDR, by queries only, or by nothing."""
+    """What share of all violations no active UDR (or rule) matches, estimated; and who matched
+    the recorded discrepant shipments."""
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
-    table = coverage_of(project, window)
+    cov = coverage_of(project, window)
     if fmt == "json":
-        emit(to_json({"window": window.as_dict(), "coverage": table.to_dicts()}), output)
+        emit(to_json(coverage_json(cov)), output)
     elif fmt == "csv":
-        emit(table.write_csv(), output)
+        emit(cov.table.write_csv(), output)
     elif fmt == "markdown":
-        emit(coverage_markdown(table), output)
+        emit(coverage_markdown(cov), output)
     else:
-        print_coverage(table, console())
+        print_coverage(cov, console())

@@ -10,6 +10,7 @@ from targeting.cli.common import reports_errors
 from targeting.data.checks import check
 from targeting.data.config import load_config
 from targeting.errors import DataError
+from targeting.render.escape import plain
 from targeting.render.profile import check_json, print_profile
 from targeting.render.terminal import console
 
@@ -33,7 +34,7 @@ def check_command(config_path: Path | None, fmt: str) -> None:
     elif report.profile is not None:
         print_profile(report.profile, console())
     for problem in report.problems:
-        click.echo(str(problem), err=True)
-    if report.problems:
-        raise DataError(f"{len(report.problems)} data problem(s); see docs/data-contract.md.",
-                        list(report.problems))
+        click.echo(plain(problem), err=True)
+    if not report.ok:
+        errors = [p for p in report.problems if p.severity == "error"]
+        raise DataError(f"{len(errors)} data problem(s); see docs/data-contract.md.", errors)

@@ -32,13 +32,18 @@ from targeting.project import open_project
               help="Also write JUnit XML (one test case per rule and check) to this file.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full result as JSON to this file.")
+@click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write failing and warning checks as SARIF 2.1.0 (code scanning).")
+@click.option("--codequality", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write them as a GitLab Code Quality report.")
 @click.option("--no-cache", is_flag=True, help="Recompute every backtest, ignoring .targeting-cache/.")
 @window_options
 @engine_option
 @config_option
 @reports_errors
-def command(base_ref: str | None, fail_on_warnings: bool | None, fmt: str, markdown: Path | None,
-            junit: Path | None, json_out: Path | None, no_cache: bool, since: dt.datetime | None,
+def command(base_ref: str | None, fail_on_warnings: bool | None, fmt: str,
+            markdown: Path | None, junit: Path | None, json_out: Path | None, sarif: Path | None,
+            codequality: Path | None, no_cache: bool, since: dt.datetime | None,
             until: dt.datetime | None, last: str | None, engine: str | None,
             config_path: Path | None) -> None:
     """Validate and backtest the rules a branch adds, changes or removes; exit 1 if it must not merge.
@@ -51,7 +56,9 @@ def command(base_ref: str | None, fail_on_warnings: bool | None, fmt: str, markd
     click.echo(report.github(result) if fmt == "github" else report.text(result))
     if fmt == "github":
         click.echo(report.text(result), err=True)
-    for path, render in ((markdown, report.markdown), (junit, report.junit), (json_out, report.as_json)):
+    outputs = ((markdown, report.markdown), (junit, report.junit), (json_out, report.as_json),
+               (sarif, report.sarif), (codequality, report.codequality))
+    for path, render in outputs:
         if path is not None:
             write_atomic(path, render(result))
     sys.exit(0 if result.passed else 1)

@@ -11,6 +11,8 @@ _PHRASES = {
     "eq": "is {v}", "ne": "is not {v}", "lt": "is less than {v}", "le": "is at most {v}",
     "gt": "is more than {v}", "ge": "is at least {v}", "contains": "contains {v}",
     "startswith": "starts with {v}", "endswith": "ends with {v}", "in_list": "is in the list {raw}",
+    "contains_list": "contains an entry of the list {raw}",
+    "startswith_list": "starts with an entry of the list {raw}",
     "matches": "matches the pattern {raw}",
 }
 _LIST_PHRASES = {

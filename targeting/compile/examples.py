@@ -1,14 +1,16 @@
 """Run rules' examples through both compilers, so a rule's examples hold in every backend."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 import polars as pl
 
+from targeting.compile.deciding import deciding_conditions
 from targeting.compile.polars_expr import POLARS_TYPES, compile_polars
-from targeting.compile.sql import compile_sql, target_lists_table
-from targeting.db import register_frame
+from targeting.compile.sql import compile_sql, folded_sql, target_lists_table
+from targeting.db import connect, register_frame
 from targeting.errors import Location, Problem
 from targeting.rules.model import Catalogue, Example, Rule
 
@@ -16,6 +18,7 @@ Lists = Mapping[str, frozenset[str]]
 ROW_ID = "__example_row"
 RULE_COL = "__example_rule"
 EXAMPLE_BATCH = 100  # rules whose examples one query matches
+FOLDED = "__example_folded__"  # prefix of the text columns DuckDB folds once per batch
 
 
 class ExampleRunner:
@@ -27,7 +30,7 @@ class ExampleRunner:
 
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:  # opened only when some rule has examples
-            self._con = duckdb.connect(":memory:")
+            self._con = connect(":memory:")
             target_lists_table(self._con, self.lists)
         return self._con
 
@@ -50,8 +53,16 @@ class ExampleRunner:
             for row, (k, i) in enumerate(owners):
                 problem = _example_problem(rules[k].examples[i], row in by_duckdb, row in by_polars)
                 if problem is not None:
-                    failed[k].append(problem)
+                    failed[k].append(self._explained(problem, rules[k], frame[row]))
         return failed
+
+    def _explained(self, problem: Problem, rule: Rule, row: pl.DataFrame) -> Problem:
+        """The problem with the conditions that decided the example (when both backends agree:
+        a disagreement is a bug report, not the rule's fault)."""
+        if "a backend disagreement" in problem.message:
+            return problem
+        why = deciding_conditions(rule.where, row, self.lists, self.catalogue)
+        return dataclasses.replace(problem, message=f"{problem.message}; {why}")
 
     def _polars(self, frame: pl.DataFrame, rules: Sequence[Rule], batch: list[int]) -> set[int]:
         either = pl.any_horizontal([
@@ -62,18 +73,30 @@ class ExampleRunner:
     def _duckdb(self, frame: pl.DataFrame, rules: Sequence[Rule], batch: list[int]) -> set[int]:
         # One SELECT per rule joined by UNION ALL: planned as fast as one query per rule, but
         # one round trip (one large OR of every predicate plans twice as slowly).
+        # Text is folded once into columns, as the backtests read it (data/tables.py): a leaf
+        # that folds inline repeats the folding expression, which DuckDB plans once per leaf.
+        text = [name for name, kind in self.catalogue.items() if kind == "text"]
+        folded = {name: f"{FOLDED}{name}" for name in text}
         selects, params = [], []
         for k in batch:
-            sql, values = compile_sql(rules[k].where, self.catalogue)
+            sql, values = compile_sql(rules[k].where, self.catalogue, folded=folded)
             selects.append(f"SELECT {ROW_ID} FROM __examples WHERE {RULE_COL} = ? AND ({sql})")
             params += [k, *values]
         con = self.con()
-        register_frame(con, "__examples", frame)
+        register_frame(con, "__examples_raw", frame)
         try:
+            folds = "".join(f", {folded_sql(name, self.catalogue)} AS {_quote(folded[name])}"
+                            for name in text)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __examples AS SELECT *{folds} "
+                        "FROM __examples_raw")
             rows = con.execute(" UNION ALL ".join(selects), params).fetchall()
         finally:
-            con.unregister("__examples")
+            con.unregister("__examples_raw")
         return {row[0] for row in rows}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def example_frame(examples: Iterable[Example], catalogue: Catalogue) -> pl.DataFrame:

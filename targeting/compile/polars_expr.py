@@ -6,8 +6,9 @@ from typing import Any
 
 import polars as pl
 
+from targeting.compile.sql import MANY
 from targeting.errors import CompileError
-from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not
+from targeting.rules.model import NAMED_LIST_OPERATORS, All, AnyOf, Catalogue, Leaf, Node, Not
 from targeting.text import SPACE_CHARS, normalise, simple_folds
 
 
@@ -51,10 +52,11 @@ def _leaf_expr(leaf: Leaf, lists: Mapping[str, frozenset[str]], catalogue: Catal
     if catalogue is not None:
         text = catalogue[leaf.field] == "text"
     else:
-        text = leaf.op not in _NUMERIC_OPS and (leaf.op == "in_list" or _is_text_value(leaf.value))
+        text = leaf.op not in _NUMERIC_OPS and (leaf.op in NAMED_LIST_OPERATORS
+                                                or _is_text_value(leaf.value))
     target = folded(col) if text and leaf.op != "matches" else col
     value = leaf.value
-    if text and leaf.op not in ("matches", "in_list"):
+    if text and leaf.op != "matches" and leaf.op not in NAMED_LIST_OPERATORS:
         value = tuple(normalise(str(v)) for v in value) if isinstance(value, tuple) else normalise(str(value))
     dtype = POLARS_TYPES[catalogue[leaf.field]] if catalogue is not None else (pl.String if text else None)
     return _op_expr(leaf.op, target, value, lists, dtype).fill_null(False)
@@ -100,12 +102,21 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
             return ~col.is_in(_values(value, dtype)) & col.is_not_null()
         case "contains":
             return col.str.contains(value, literal=True)
+        case "contains_any" if len(value) > MANY:  # Aho-Corasick, as compile.sql's bound list
+            return col.str.contains_any(list(value))
         case "contains_any":
             return pl.any_horizontal([col.str.contains(v, literal=True) for v in value])
+        case "contains_all" if len(value) > MANY:  # every term found, in one Aho-Corasick pass
+            terms = sorted(set(value) - {""})
+            if not terms:
+                return col.is_not_null()
+            return col.str.extract_many(terms, overlapping=True).list.n_unique() == len(terms)
         case "contains_all":
             return pl.all_horizontal([col.str.contains(v, literal=True) for v in value])
         case "startswith":
             return col.str.starts_with(value)
+        case "startswith_any" if len(value) > MANY:
+            return _startswith_list(col, frozenset(value))
         case "startswith_any":
             return pl.any_horizontal([col.str.starts_with(v) for v in value])
         case "endswith":
@@ -113,8 +124,29 @@ def _op_expr(op: str, col: pl.Expr, value: Any, lists: Mapping[str, frozenset[st
         case "matches":
             return col.str.contains(value)
         case "in_list":
-            if value not in lists:
-                known = ", ".join(sorted(lists)) or "none"
-                raise CompileError(f"unknown list {value!r}; known lists: {known}")
-            return col.is_in(_values(sorted(lists[value]), pl.String))
+            return col.is_in(_values(sorted(_named(lists, value)), pl.String))
+        case "contains_list":
+            entries = sorted(_named(lists, value))
+            return col.str.contains_any(entries) if entries else pl.lit(False)
+        case "startswith_list":
+            return _startswith_list(col, _named(lists, value))
     raise CompileError(f"operator {op!r} has no Polars form")
+
+
+def _named(lists: Mapping[str, frozenset[str]], name: str) -> frozenset[str]:
+    if name not in lists:
+        known = ", ".join(sorted(lists)) or "none"
+        raise CompileError(f"unknown list {name!r}; known lists: {known}")
+    return lists[name]
+
+
+def _startswith_list(col: pl.Expr, entries: frozenset[str]) -> pl.Expr:
+    """A prefix of each entry length looked up among the entries of that length (as compile.sql
+    looks up every prefix), rather than one starts_with per entry."""
+    by_length: dict[int, list[str]] = {}
+    for entry in sorted(entries):
+        by_length.setdefault(len(entry), []).append(entry)
+    if not by_length:
+        return pl.lit(False)
+    return pl.any_horizontal([col.str.slice(0, n).is_in(_values(group, pl.String))
+                              for n, group in sorted(by_length.items())])

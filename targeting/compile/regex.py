@@ -11,7 +11,6 @@ them (`regex_problem`), and in two ways `java_pattern` rewrites for Spark:
 from __future__ import annotations
 
 import duckdb
-import polars as pl
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -21,6 +20,8 @@ def regex_problem(pattern: str) -> str | None:
         duckdb.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
     except duckdb.Error as exc:
         failures.append(f"DuckDB (RE2): {_first_line(exc)}")
+    import polars as pl  # deferred: only rules with `matches` need it (see compile/check.py)
+
     try:
         pl.select(pl.lit("").str.contains(pattern))
     except Exception as exc:  # polars raises ComputeError; the type differs between versions

@@ -9,7 +9,9 @@ import duckdb
 
 from targeting.data.config import Config
 from targeting.data.contract import MANIFEST_COLUMNS, field_type, infer_text_type
+from targeting.data.reading import read_error
 from targeting.data.sources import snake_case, stage
+from targeting.db import connect
 from targeting.rules.model import Catalogue, FieldType
 
 
@@ -23,10 +25,12 @@ def _parquet_catalogue(config: Config) -> Catalogue | None:
     paths = sorted(glob.glob(config.data.manifest.pattern or "", recursive=True))
     if not paths or not all(p.lower().endswith(".parquet") for p in paths):
         return None
-    con = duckdb.connect(":memory:")
+    con = connect(":memory:")
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
                            [paths]).fetchall()
+    except duckdb.Error as exc:
+        raise read_error(exc, paths, "parquet", "data.manifest") from None
     finally:
         con.close()
     mapping = config.data.columns.get("manifest", {})

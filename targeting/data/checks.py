@@ -6,9 +6,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from targeting.data.config import Config, display_path
-from targeting.data.contract import CONTRACT, NON_NEGATIVE, REQUIRED, VOCABULARIES, cast_expr
+from targeting.data.contract import (
+    CONTRACT,
+    DATE_ORDER,
+    NON_NEGATIVE,
+    PROBABILITIES,
+    REQUIRED,
+    VOCABULARIES,
+    cast_expr,
+)
 from targeting.data.dataset import Dataset, materialise
-from targeting.data.sources import FILE_COLUMN, Staging, stage
+from targeting.data.plausible import arrival_problems
+from targeting.data.problems import DataProblem
+from targeting.data.recording import recording_completeness
+from targeting.data.sources import (
+    FILE_COLUMN,
+    READ_ERRORS,
+    Staging,
+    stage,
+    staging_error,
+)
+from targeting.data.values import field_profile
 from targeting.errors import ConfigError, DataError
 
 MAX_EXAMPLES = 5
@@ -27,22 +45,6 @@ TYPE_FIXES = {
 
 
 @dataclass(frozen=True)
-class DataProblem:
-    """One way a data file breaks the contract: which file, a stable code, and the details."""
-
-    code: str
-    file: str
-    message: str
-    rows: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.file}: error[{self.code}]: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "file": self.file, "rows": self.rows, "message": self.message}
-
-
-@dataclass(frozen=True)
 class CheckReport:
     """Every contract problem found, and the profile when there were none."""
 
@@ -51,33 +53,53 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """No problem is an error (warnings do not stop the data being used)."""
+        return not any(p.severity == "error" for p in self.problems)
 
 
 def check(config: Config) -> CheckReport:
-    """Check the configured data; profile it when it is clean."""
+    """Check the configured data; profile it when it passes the contract (implausible arrival
+    dates are then reported too, as errors or warnings). A file that cannot be read is
+    reported as its problem, so `data check --format json` carries it too."""
     if config.data.spark_only is not None:
         raise ConfigError(f"{config.data.spark_only}: `data check` reads with DuckDB. Every "
                           "command of the Spark engine runs the same checks on it first.")
-    staged = stage(config)
+    try:
+        staged = stage(config)
+    except DataError as exc:
+        if not exc.problems:
+            raise
+        return CheckReport(tuple(p for p in exc.problems if isinstance(p, DataProblem)))
     try:
         report = check_staged(staged)
         if report.problems:
             return report
-        return CheckReport((), profile(materialise(staged)))
+        dataset = materialise(staged)
+        dates = arrival_problems(dataset.con, _DAYS_SQL, config)
+        return CheckReport(tuple(dates), profile(dataset))
+    except READ_ERRORS as exc:
+        error = staging_error(config, exc)
+        return CheckReport(tuple(p for p in error.problems if isinstance(p, DataProblem)))
     finally:
         staged.con.close()
+
+
+_DAYS_SQL = "SELECT arrival_date, count(*) AS n FROM manifest GROUP BY arrival_date"
 
 
 def read_dataset(config: Config, database: str = ":memory:") -> Dataset:
     """Stage, check and type the sources, in memory or in the given DuckDB database file;
     DataError (exit 2) lists every problem."""
     staged = stage(config, database)
-    report = check_staged(staged)
-    if report.problems:
+    try:
+        report = check_staged(staged)
+        if not report.problems:
+            return materialise(staged)
+    except READ_ERRORS as exc:
         staged.con.close()
-        raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
-    return materialise(staged)
+        raise staging_error(config, exc) from None
+    staged.con.close()
+    raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
 
 
 def check_staged(staged: Staging) -> CheckReport:
@@ -85,11 +107,14 @@ def check_staged(staged: Staging) -> CheckReport:
     problems: list[DataProblem] = []
     for table in ("manifest", "exams"):
         present = staged.columns(table)
+        problems += _empty_table(staged, table)
         problems += _missing_columns(staged, table, present)
         problems += _empty_required(staged, table, present)
         problems += _bad_types(staged, table, present)
         problems += _negatives(staged, table, present)
         problems += _vocabularies(staged, table, present)
+        problems += _probabilities(staged, table, present)
+        problems += _date_order(staged, table, present)
         if table == "manifest":
             problems += _duplicates(staged, "manifest", "shipment_id", "shipment")
         elif staged.config.data.labelled is None:  # synthesised exam ids are the shipment ids
@@ -99,6 +124,18 @@ def check_staged(staged: Staging) -> CheckReport:
 
 
 # --- the checks ------------------------------------------------------------------------
+
+
+def _empty_table(staged: Staging, table: str) -> list[DataProblem]:
+    if table == "exams" and staged.config.data.labelled is not None:
+        return []  # built from the manifest: empty exactly when the manifest is
+    if staged.rows(f'SELECT count(*) FROM "_src_{table}"', [])[0][0]:
+        return []
+    what = ("the manifest has no rows, so no rule can be measured on it" if table == "manifest"
+            else "the exam table has no rows, so every rule would show no exam and no hit")
+    return [DataProblem("empty-table", staged.labels[table],
+                        f"{what}. Export the {'shipments' if table == 'manifest' else 'exam findings'} "
+                        f"again, or point data.{table} at the file that holds them.")]
 
 
 def _missing_columns(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
@@ -164,27 +201,25 @@ def _type_message(target: str) -> Callable[[int, str], str]:
     return describe
 
 
-def _vocabulary_message(allowed: tuple[str, ...], column: str,
-                        staged: Staging) -> Callable[[int, str], str]:
-    def describe(n: int, ex: str) -> str:
-        return (f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
-                f"Allowed: {', '.join(allowed)}. Map source values under data.values.{column} "
-                f"in {display_path(staged.config.path)}.")
-    return describe
-
-
 def _negatives(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
+    return _out_of_range(
+        staged, table, present, NON_NEGATIVE, "({value}) < 0", "negative-value",
+        lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
+                      f"Amounts must be zero or more; correct the sign in the source.")
+
+
+def _out_of_range(staged: Staging, table: str, present: dict[str, str], columns: tuple[str, ...],
+                  condition: str, code: str,
+                  describe: Callable[[int, str], str]) -> list[DataProblem]:
+    """Rows whose number breaks `condition` ({value} is the column as a number)."""
     problems = []
-    for column in NON_NEGATIVE:
+    for column in columns:
         kind = present.get(column)
         if kind is None or column not in CONTRACT[table]:
             continue
-        converted = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST", dialect=staged.dialect)
-        problems += _problems(
-            staged, table, column, f"({converted}) < 0", [], "negative-value",
-            lambda n, ex: f"{_rows(n)} {_be(n)} negative, e.g. {ex}. "
-                          f"Amounts must be zero or more; correct the sign in the source.",
-        )
+        value = cast_expr(column, kind, "DOUBLE", cast="TRY_CAST", dialect=staged.dialect)
+        problems += _problems(staged, table, column, condition.format(value=value), [], code,
+                              describe)
     return problems
 
 
@@ -198,6 +233,44 @@ def _vocabularies(staged: Staging, table: str, present: dict[str, str]) -> list[
         problems += _problems(staged, table, column, bad, [list(allowed)], "bad-value",
                               _vocabulary_message(allowed, column, staged))
     return problems
+
+
+def _vocabulary_message(allowed: tuple[str, ...], column: str,
+                        staged: Staging) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return (f"{_rows(n)} {_have(n)} a value outside the vocabulary, e.g. {ex}. "
+                f"Allowed: {', '.join(allowed)}. Map source values under data.values.{column} "
+                f"in {display_path(staged.config.path)}.")
+    return describe
+
+
+def _probabilities(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
+    return _out_of_range(
+        staged, table, present, PROBABILITIES, "({value}) <= 0 OR ({value}) > 1",
+        "bad-probability",
+        lambda n, ex: f"{_rows(n)} {_be(n)} not a probability in (0, 1], e.g. {ex}. A logged "
+                      f"selection probability is above 0 (every shipment could have been "
+                      f"examined) and at most 1; leave it empty where it was not logged.")
+
+
+def _date_order(staged: Staging, table: str, present: dict[str, str]) -> list[DataProblem]:
+    problems = []
+    for later, earlier in DATE_ORDER:
+        if later not in present or earlier not in present or later not in CONTRACT[table]:
+            continue
+        late = cast_expr(later, present[later], "DATE", cast="TRY_CAST", dialect=staged.dialect)
+        early = cast_expr(earlier, present[earlier], "DATE", cast="TRY_CAST",
+                          dialect=staged.dialect)
+        problems += _problems(staged, table, later, f"({late}) < ({early})", [], "date-order",
+                              _order_message(later, earlier))
+    return problems
+
+
+def _order_message(later: str, earlier: str) -> Callable[[int, str], str]:
+    def describe(n: int, ex: str) -> str:
+        return (f"{_rows(n)} {_have(n)} a {later} before the {earlier}, e.g. {ex}. It cannot "
+                f"come first; correct the dates in the source.")
+    return describe
 
 
 def _duplicates(staged: Staging, table: str, column: str, noun: str) -> list[DataProblem]:
@@ -310,14 +383,13 @@ def profile(dataset: Dataset) -> dict[str, Any]:
     """Size, dates, ports, modes, exam and discrepancy rates, and null shares of a dataset."""
     con = dataset.con
     rows, first, last = con.execute(
-        'SELECT count(*), min(arrival_date), max(arrival_date) FROM "manifest"'
-    ).fetchone() or (0, None, None)
+        'SELECT count(*), min(arrival_date), max(arrival_date) FROM "manifest"').fetchall()[0]
     examined, discrepant, exams = con.execute(
         """SELECT count(DISTINCT e.shipment_id),
                   count(DISTINCT e.shipment_id) FILTER (WHERE e.result = 'discrepant'),
                   (SELECT count(*) FROM "exams")
            FROM "exams" e SEMI JOIN "manifest" m ON e.shipment_id = m.shipment_id"""
-    ).fetchone() or (0, 0, 0)
+    ).fetchall()[0]
     return {
         "rows": rows,
         "date_min": first.isoformat() if first else None,
@@ -331,6 +403,8 @@ def profile(dataset: Dataset) -> dict[str, Any]:
         "discrepancy_rate": discrepant / examined if examined else None,
         "null_share": _null_shares(dataset, "manifest"),
         "exam_null_share": _null_shares(dataset, "exams"),
+        "recording": recording_completeness(con, None, None).to_dicts(),
+        "fields": field_profile(con, dataset.catalogue),
     }
 
 
@@ -348,5 +422,5 @@ def _null_shares(dataset: Dataset, table: str) -> dict[str, float]:
     if not columns:
         return {}
     shares = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 1.0 ELSE 0.0 END)' for c in columns)
-    values = dataset.con.execute(f'SELECT {shares} FROM "{table}"').fetchone() or ()
+    values = dataset.con.execute(f'SELECT {shares} FROM "{table}"').fetchall()[0]
     return {c: (v if v is not None else 0.0) for c, v in zip(columns, values)}

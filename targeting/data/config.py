@@ -10,8 +10,11 @@ from typing import Any
 
 import yaml
 
+from targeting.canonical import digest
 from targeting.data.settings import (
+    DataChecks,
     GateSettings,
+    LedgerSettings,
     PromotionSettings,
     SparkSettings,
     parse_engine,
@@ -19,24 +22,33 @@ from targeting.data.settings import (
     parse_spark,
 )
 from targeting.errors import ConfigError
+from targeting.rules.limits import RuleLimits, yaml_limit_problem
+from targeting.text import decode_position
 
 CONFIG_NAME = "targeting.yaml"
-TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "engine",
-            "spark")
-DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled")
+TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "ledger",
+            "limits", "engine", "spark")
+DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled", "extracted",
+             "earliest", "implausible_arrivals")
+CHECK_KEYS = ("extracted", "earliest", "implausible_arrivals")  # typed as DataChecks
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # hdfs://, s3a://, abfss://, gs://, file://
+# CSV encodings DuckDB reads without an extension: the spellings people use -> DuckDB's name.
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
+             "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
 
 
 @dataclass(frozen=True)
 class Source:
     """Where one table comes from: a file path or glob (absolute), a URI the Spark engine reads
-    (hdfs://, s3a://, ...), or a table in `database` (DuckDB) or in Spark's catalog."""
+    (hdfs://, s3a://, ...), or a table in `database` (DuckDB) or in Spark's catalog; a CSV
+    source's `encoding` when it is set."""
 
     pattern: str | None = None
     table: str | None = None
+    encoding: str | None = None
 
     def describe(self) -> str:
         return f"table {self.table!r}" if self.table else str(self.pattern)
@@ -65,6 +77,7 @@ class DataConfig:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     labelled: Labelled | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    checks: DataChecks = field(default_factory=DataChecks)
 
     @property
     def spark_only(self) -> str | None:
@@ -90,9 +103,28 @@ class Config:
     priorities: tuple[str, ...]
     promotion: PromotionSettings
     gate: GateSettings
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     lists_explicit: bool = False
     engine: str = "auto"
     spark: SparkSettings = field(default_factory=SparkSettings)
+    limits: RuleLimits = field(default_factory=RuleLimits)
+
+    def governed(self) -> dict[str, Any]:
+        """Every setting that decides what the gate and the policy accept: the thresholds, the
+        signature rules, which folders hold rules, what data they are measured on. The gate
+        reads them from the base revision; changing them is a policy change (docs/gate.md)."""
+        return {"promotion": self.promotion.values, "gate": self.gate.values,
+                "ledger": self.ledger.values, "rules": [self._rel(d) for d in self.rule_dirs],
+                "queries": [self._rel(d) for d in self.query_dirs], "data": self.data.raw,
+                "lists": self._rel(self.lists_dir), "priorities": list(self.priorities)}
+
+    @property
+    def settings_hash(self) -> str:
+        """sha256 of the canonical JSON of `governed()`: which settings were in force."""
+        return digest(self.governed())
+
+    def _rel(self, path: Path) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -114,11 +146,50 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
     shown = display_path(path)
     if not path.is_file():
         raise ConfigError(f"{shown}: config file not found. Try --config with an existing file.")
+    return config_from_text(_config_text(path, shown), path, shown)
+
+
+def config_from_text(text: str, path: Path, shown: str | None = None) -> Config:
+    """A configuration read from `text` as if it were the file at `path` (paths in it are
+    relative to `path`'s folder): how the gate reads the base revision's targeting.yaml."""
+    shown = shown or display_path(path)
+    limit = yaml_limit_problem(text, CONFIG_LIMITS, where=None)
+    if limit is not None:
+        raise ConfigError(f"{shown}:{limit.line + 1}:{limit.column + 1}: {limit.message}.")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{shown}: not valid YAML: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors: a date such as 2024-02-30, !!int abc
+        raise ConfigError(f"{shown}: a value cannot be read ({exc}); write dates as "
+                          "YYYY-MM-DD, and quote values that are text") from None
     return _build(Path(os.path.abspath(path)), shown, doc if doc is not None else {})
+
+
+# The configuration is read before its own `limits:` are known, so it has fixed ones.
+CONFIG_LIMITS = RuleLimits(max_file_bytes=10_000_000, max_yaml_nodes=200_000, max_depth=64)
+
+
+def _config_text(path: Path, shown: str) -> str:
+    """The config's text, refused with a ConfigError when it is too large or not UTF-8 (what
+    it expands to is checked by config_from_text)."""
+    try:
+        size = path.stat().st_size
+        if size > CONFIG_LIMITS.max_file_bytes:
+            raise ConfigError(f"{shown}: the file is {size:,} bytes; a targeting.yaml may have "
+                              f"at most {CONFIG_LIMITS.max_file_bytes:,}. Check it is the "
+                              "project's configuration.")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = decode_position(raw, exc)
+        raise ConfigError(f"{shown}:{line}:{column}: byte 0x{raw[exc.start]:02X} is not UTF-8. "
+                          "Save the file as UTF-8 (most editors offer it under 'encoding').") from None
+    return text
 
 
 def display_path(path: Path | str) -> str:
@@ -147,9 +218,11 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         priorities=tuple(_texts(doc.get("priorities", []), shown, "priorities")),
         promotion=parse_settings(PromotionSettings, doc.get("promotion"), shown, "promotion"),
         gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
+        ledger=parse_settings(LedgerSettings, doc.get("ledger"), shown, "ledger"),
         lists_explicit="lists" in doc,
         engine=engine,
         spark=parse_spark(doc.get("spark"), shown),
+        limits=parse_settings(RuleLimits, doc.get("limits"), shown, "limits"),
     )
 
 
@@ -187,11 +260,18 @@ def _data(section: Any, root: Path, shown: str, spark: bool = False) -> DataConf
         values=_values(section.get("values", {}), shown),
         labelled=labelled,
         raw=section,
+        checks=parse_settings(DataChecks, {k: v for k, v in section.items() if k in CHECK_KEYS},
+                              shown, "data"),
     )
 
 
 def _source(value: Any, root: Path, database: Path | None, shown: str, key: str,
             spark: bool = False) -> Source:
+    if isinstance(value, dict) and "table" not in value:
+        _no_unknown(value, ("path", "encoding"), shown, key)
+        pattern = _file_pattern(value.get("path"), root, shown, f"{key}.path", spark)
+        return Source(pattern=pattern, encoding=_encoding(value.get("encoding"), pattern, shown,
+                                                          f"{key}.encoding"))
     if isinstance(value, dict):
         _no_unknown(value, ("table",), shown, key)
         if database is None and not spark:
@@ -200,6 +280,10 @@ def _source(value: Any, root: Path, database: Path | None, shown: str, key: str,
                 f"'engine: spark' for a table of the Spark catalog. Add one, or give a file path."
             )
         return Source(table=_text(value.get("table"), shown, f"{key}.table"))
+    return Source(pattern=_file_pattern(value, root, shown, key, spark))
+
+
+def _file_pattern(value: Any, root: Path, shown: str, key: str, spark: bool = False) -> str:
     text = _text(value, shown, key)
     if URI.match(text):
         if not spark:
@@ -207,13 +291,25 @@ def _source(value: Any, root: Path, database: Path | None, shown: str, key: str,
                 f"{shown}: {key}: {text!r} is a URI, which only the Spark engine reads. Add "
                 f"'engine: spark', or give a local .parquet or .csv file or glob."
             )
-        return Source(pattern=text)  # a file, folder or glob of Parquet files, read by Spark
+        return text  # a file, folder or glob of Parquet files, read by Spark
     if not text.lower().endswith((".parquet", ".csv")):
         raise ConfigError(
             f"{shown}: {key}: {text!r} is neither .parquet nor .csv. "
             f"Give a .parquet or .csv file or glob, or {{table: NAME}} with data.database."
         )
-    return Source(pattern=str(root / text))
+    return str(root / text)
+
+
+def _encoding(value: Any, pattern: str, shown: str, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in ENCODINGS:
+        raise ConfigError(f"{shown}: {key}: {value!r} is not an encoding this tool reads; use "
+                          "utf-8, utf-16 or latin-1 (or save the file as UTF-8)")
+    if not pattern.lower().endswith(".csv"):
+        raise ConfigError(f"{shown}: {key}: only CSV files have an encoding; remove it for a "
+                          "Parquet source")
+    return ENCODINGS[value.lower()]
 
 
 def _columns(value: Any, shown: str) -> dict[str, dict[str, str]]:

@@ -38,6 +38,13 @@ EXAM_COLUMNS: dict[str, str] = {
     "msrp": "DOUBLE",
     "domestic_value": "DOUBLE",
     "referred_to_ice": "BOOLEAN",
+    # Optional, what a targeting system logs: the probability, fixed at arrival, that the
+    # shipment would be examined at all (its propensity), in (0, 1].
+    "selection_probability": "DOUBLE",
+    # Optional: the referral to investigators, when it was made, whether it was taken, its outcome.
+    "referral_date": "DATE",
+    "referral_accepted": "BOOLEAN",
+    "referral_outcome": "VARCHAR",
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "manifest": ("shipment_id", "arrival_date", "port_code"),
@@ -51,6 +58,9 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "selection_method": ("udr", "query", "observation", "random", "tip", "other"),
 }
 NON_NEGATIVE = ("quantity", "declared_value", "weight_kg", "msrp", "domestic_value")
+PROBABILITIES = ("selection_probability",)   # in (0, 1]
+# (later, earlier): a date that may not come before another of the same row.
+DATE_ORDER = (("referral_date", "exam_date"),)
 CATALOGUE_TYPES: dict[str, FieldType] = {
     "VARCHAR": "text", "BOOLEAN": "bool", "DATE": "date", "TIMESTAMP": "date",
     "TIMESTAMP WITH TIME ZONE": "date", "TIMESTAMP_NS": "date", "TIMESTAMP_MS": "date",

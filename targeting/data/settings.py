@@ -1,6 +1,6 @@
-"""The `promotion:`, `gate:`, `engine:` and `spark:` sections of targeting.yaml, parsed into typed
-settings when the project is loaded, so a typo or a bad value fails every command the same way
-(exit 2, naming the file and the key), not only the command that reads the section.
+"""The `promotion:`, `gate:`, `ledger:`, `engine:` and `spark:` sections of targeting.yaml, parsed
+into typed settings when the project is loaded, so a typo or a bad value fails every command the
+same way (exit 2, naming the file and the key), not only the command that reads the section.
 
 Each setting is a field of a frozen dataclass with its default and, in its metadata, what it
 means and any bound beyond "a non-negative number". docs/policy.md and docs/gate.md document
@@ -9,19 +9,24 @@ them; a change to a default is a change to every project's policy or gate.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from targeting.canonical import digest
+from targeting.dates import date_of
 from targeting.errors import ConfigError
+from targeting.rules.limits import RuleLimits
 from targeting.rules.loader import did_you_mean
 
 _PERIOD = re.compile(r"^\d+[dmy]$")
+ESTIMATES = ("auto", "ipw", "random", "observed")  # see targeting/backtest/estimate.py
+EVIDENCE_SOURCES = ("auto", "git", "ledger", "created")  # see targeting/decide/versions.py
 
 
-def _setting(default: Any, meaning: str, at_most: float | None = None) -> Any:
-    return field(default=default, metadata={"meaning": meaning, "at_most": at_most})
+def _setting(default: Any, meaning: str, at_most: float | None = None, **more: Any) -> Any:
+    return field(default=default, metadata={"meaning": meaning, "at_most": at_most, **more})
 
 
 @dataclass(frozen=True)
@@ -33,15 +38,22 @@ class PromotionSettings:
     min_hit_rate: float = _setting(0.02, "effectiveness floor for the hit rate's lower bound", 1)
     lift_factor: float = _setting(2.0, "effectiveness: the lower bound must reach this x baseline")
     prospective: bool = _setting(True, "count only shipments that arrived after `created`")
-    min_ports: int = _setting(3, "breadth: ports where the national projection has hits")
+    min_ports: int = _setting(3, "transfer: ports where the national projection has hits")
     min_months: int = _setting(3, "persistence: months with a discrepant hit")
     recent_months: int = _setting(6, "persistence: effectiveness still holds over this period")
     min_unique: int = _setting(5, "novelty: discrepant shipments no active UDR catches")
     max_overlap: float = _setting(0.5, "novelty: highest Jaccard index with an active UDR", 1)
     max_flags_per_day: float = _setting(150.0, "workload: national projection's flags per day")
-    retire_factor: float = _setting(1.0, "retire when the recent upper bound < this x baseline")
-    retire_after_months: int = _setting(6, "retire when no discrepant shipment in this many months")
+    retire_factor: float = _setting(
+        2.0, "retire when recent precision is shown below this x the population rate (2 = the bar)")
     supersede_share: float = _setting(0.9, "retire when another UDR matches this share of its targets", 1)
+    estimate: str = _setting("auto", "the precision estimate criteria use (docs/metrics.md)",
+                             choices=ESTIMATES)
+    fdr: float = _setting(0.10, "false discovery rate of each review's promotions (and "
+                          "retirements for decay), by Benjamini-Hochberg", 1)
+    evidence_source: str = _setting(
+        "auto", "when a predicate first appeared: git, ledger, created, or auto (git in a git "
+        "repository, else the ledger)", choices=EVIDENCE_SOURCES)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -62,7 +74,8 @@ class GateSettings:
         0.02, "absolute fall of the hit rate's lower bound allowed (0.02 = two points)", 1)
     max_workload_growth: float = _setting(0.25, "relative growth of flags per day allowed")
     fail_on_warnings: bool = _setting(False, "whether warnings fail the gate")
-    last: str | None = _setting(None, "backtest only the last period of the data, e.g. 12m")
+    last: str | None = _setting(None, "backtest only the last period of the data, e.g. 12m",
+                                kind="period")
 
     @property
     def values(self) -> dict[str, Any]:
@@ -73,7 +86,41 @@ class GateSettings:
         return digest(self.values)
 
 
-Settings = TypeVar("Settings", PromotionSettings, GateSettings)
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Signatures on ledger entries (docs/ledger.md): with an allowed-signers file here, or an
+    HMAC key in the environment, every entry from `signed_from` on must carry a valid one."""
+
+    allowed_signers: str | None = _setting(
+        None, "SSH allowed-signers file (git's format), relative to targeting.yaml", kind="text")
+    signed_from: int = _setting(1, "the first entry (seq) that must be signed")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DataChecks:
+    """How plausible the data's arrival dates must be: the `data:` keys extracted, earliest and
+    implausible_arrivals (docs/data-contract.md)."""
+
+    extracted: dt.date | None = field(default=None, metadata={
+        "meaning": "the day the data was extracted; arrivals after it are implausible "
+                   "(default: today)", "kind": "date"})
+    earliest: dt.date = field(default=dt.date(1990, 1, 1), metadata={
+        "meaning": "arrivals before it are implausible", "kind": "date"})
+    implausible_arrivals: str = _setting(
+        "error", "error: stop; warning: say so, and keep those shipments out of every window",
+        choices=("error", "warning"))
+
+    def last_day(self) -> dt.date:
+        """The latest plausible arrival date."""
+        return self.extracted or dt.date.today()
+
+
+Settings = TypeVar("Settings", PromotionSettings, GateSettings, LedgerSettings, RuleLimits,
+                    DataChecks)
 
 # Backtest engines (backtest/run.py): `auto` (also spelled `duckdb`) picks one of the two DuckDB
 # engines by the number of rules; `spark` reads and backtests the data on Apache Spark.
@@ -162,19 +209,42 @@ def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -
 
 def _checked(spec: dataclasses.Field[Any], value: Any, where: str) -> Any:
     default = spec.default
+    if spec.metadata.get("kind") == "date":
+        return _date(value, where)
+    choices = spec.metadata.get("choices")
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {value!r}"
+                              f"{did_you_mean(str(value), choices)}")
+        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false; got {value!r}")
         return value
-    if spec.name == "last":
+    if spec.metadata.get("kind") == "period":
         if value is not None and not (isinstance(value, str) and _PERIOD.match(value.strip())):
             raise ConfigError(f"{where} must be a period such as 12m, 90d or 2y; got {value!r}")
+        return value
+    if spec.metadata.get("kind") == "text":
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ConfigError(f"{where} must be a non-empty text; got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"{where} must be a non-negative number; got {value!r}")
     if isinstance(default, int) and not float(value).is_integer():
         raise ConfigError(f"{where} must be a whole number; got {value!r}")
+    at_least = spec.metadata.get("at_least")
+    if at_least is not None and value < at_least:
+        raise ConfigError(f"{where} must be at least {at_least}; got {value!r}")
     at_most = spec.metadata.get("at_most")
     if at_most is not None and value > at_most:
         raise ConfigError(f"{where} is a share between 0 and {at_most:g}; got {value!r}")
     return float(value) if isinstance(default, float) else int(value)
+
+
+def _date(value: Any, where: str) -> dt.date:
+    """A date from YAML: unquoted (2026-11-29) or quoted ('2026-11-29')."""
+    found = date_of(value)
+    if found is None:
+        raise ConfigError(f"{where} must be a date such as 2026-11-29; got {value!r}")
+    return found

@@ -9,7 +9,6 @@ import difflib
 import glob
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,10 +17,14 @@ import duckdb
 
 from targeting.data.config import Config, Labelled, Source, display_path
 from targeting.data.contract import ident, text_to
+from targeting.data.reading import csv_sql, database_error, parquet_sql, read_error
+from targeting.db import connect, drop_relation
 from targeting.dialect import DUCKDB, Dialect
-from targeting.errors import ConfigError
+from targeting.errors import ConfigError, DataError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
+ROW_COLUMN = "_source_row"  # its position in that file, so examples are shown in file order
+STAGING_COLUMNS = (FILE_COLUMN, ROW_COLUMN)
 
 
 class Staging(Protocol):
@@ -66,7 +69,7 @@ class Staged:
     renames: dict[str, dict[str, str]]  # table -> contract name -> source name
     from_text: dict[str, bool]  # table -> read from CSV (every column text)
     dialect: Dialect = DUCKDB
-    row_order: str = "rowid"
+    row_order: str = ident(ROW_COLUMN)
 
     def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params).fetchall()
@@ -74,7 +77,7 @@ class Staged:
     def columns(self, table: str) -> dict[str, str]:
         """Staged column name -> DuckDB type, without the file column."""
         rows = self.con.execute(f'DESCRIBE "_src_{table}"').fetchall()
-        return {name: kind for name, kind, *_ in rows if name != FILE_COLUMN}
+        return {name: kind for name, kind, *_ in rows if name not in STAGING_COLUMNS}
 
     def source_name(self, table: str, column: str) -> str:
         """The column's name in the source file, for messages."""
@@ -94,7 +97,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
 
 def stage(config: Config, database: str = ":memory:") -> Staged:
     """Read the sources into `_src_manifest` and `_src_exams` with contract column names."""
-    con = duckdb.connect(database)
+    con = connect(database)
     if database != ":memory:":
         limit_memory(con)
     try:
@@ -116,7 +119,7 @@ def _stage(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     for table in tables:
         source: Source = getattr(data, table)
         read, from_text[table] = _read_source(con, source, config, table, files)
-        con.execute(f'CREATE TABLE "_raw_{table}" AS {read[0]}', read[1])
+        _read_raw(con, table, read, source, config)
         labels[table] = _label(source, config)
         renames[table] = _stage_table(con, config, table, labels[table])
     if data.labelled is not None:
@@ -135,7 +138,49 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> None:
             f"{display_path(config.path)}: data.database: {display_path(path)} does not exist. "
             f"Check the path (it is relative to the config file's folder)."
         )
-    con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    try:
+        con.execute(f"ATTACH '{_sql_text(str(path))}' AS source_db (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise database_error(exc, path) from None
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, table: str, read: tuple[str, list[Any]],
+              source: Source, config: Config) -> None:
+    """`_raw_<table>`: a view over a Parquet file or database table (read again by each check,
+    column by column, rather than copied: a copy of 10M shipments costs more than every check),
+    over a table for CSV (parsed once); each row with its position in its file. A file that
+    cannot be read is a DataError that says which and why (data/reading.py), never DuckDB's
+    own exception."""
+    try:
+        if source.pattern is not None and source.pattern.lower().endswith(".csv"):
+            con.execute(f'CREATE TABLE "_csv_{table}" AS {read[0]}', read[1])
+            con.execute(f'CREATE VIEW "_raw_{table}" AS SELECT *, rowid AS "{ROW_COLUMN}" '
+                        f'FROM "_csv_{table}"')
+        else:
+            con.sql(read[0], params=read[1]).create_view(f"_raw_{table}")
+    except duckdb.Error as exc:
+        if source.table is not None:
+            assert config.data.database is not None
+            raise database_error(exc, config.data.database) from None
+        paths = sorted(glob.glob(source.pattern or "", recursive=True))
+        kind = "csv" if paths and paths[0].lower().endswith(".csv") else "parquet"
+        raise read_error(exc, paths, kind, f"data.{table}") from None
+
+
+# What DuckDB raises when a source's bytes cannot be read (not a mistake in our own SQL).
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException)
+
+
+def staging_error(config: Config, exc: duckdb.Error) -> DataError:
+    """The DataError for a source that failed while the checks or the typing read it (staging
+    reads Parquet and database tables through views, so damage past their metadata shows
+    then)."""
+    if config.data.database is not None:
+        return database_error(exc, config.data.database)
+    paths = [p for source in (config.data.manifest, config.data.exams) if source is not None
+             for p in sorted(glob.glob(source.pattern or "", recursive=True))]
+    kind = "csv" if paths and paths[0].lower().endswith(".csv") else "parquet"
+    return read_error(exc, paths, kind, "data")
 
 
 def _sql_text(value: str) -> str:
@@ -157,7 +202,8 @@ def _read_source(
                 f"{display_path(config.path)}: data.{table}.table: no table {source.table!r} in "
                 f"{display_path(config.data.database or '')}; it has: {have}."
             )
-        return (f'SELECT *, ? AS "{FILE_COLUMN}" FROM source_db.{ident(source.table)}',
+        return (f'SELECT *, ? AS "{FILE_COLUMN}", row_number() OVER () AS "{ROW_COLUMN}" '
+                f"FROM source_db.{ident(source.table)}",
                 [_label(source, config)]), False
     paths = sorted(glob.glob(source.pattern or "", recursive=True))
     if not paths:
@@ -173,11 +219,8 @@ def _read_source(
         )
     files.extend(Path(p) for p in paths)
     if kinds == {".csv"}:
-        sql = (f"SELECT * FROM read_csv(?, header=true, all_varchar=true, union_by_name=true, "
-               f"filename='{FILE_COLUMN}')")
-        return (sql, [paths]), True
-    sql = f"SELECT * FROM read_parquet(?, union_by_name=true, filename='{FILE_COLUMN}')"
-    return (sql, [paths]), False
+        return csv_sql(paths, source.encoding, f"data.{table}", FILE_COLUMN), True
+    return parquet_sql(paths, FILE_COLUMN, ROW_COLUMN), False
 
 
 def _check_value_columns(staged: Staging) -> None:
@@ -191,6 +234,12 @@ def _check_value_columns(staged: Staging) -> None:
                 f"{display_path(staged.config.path)}: data.values: no table has a column "
                 f"{column!r} (names after column mapping){hint}"
             )
+
+
+def table_label(config: Config, table: str) -> str:
+    """How messages name a table's source: its file or glob, or database:table."""
+    source = getattr(config.data, table if table == "manifest" or config.data.exams else "manifest")
+    return _label(source, config)
 
 
 def _label(source: Source, config: Config) -> str:
@@ -209,11 +258,21 @@ def snake_case(name: str) -> str:
     return f"col_{text}" if text[0].isdigit() else text
 
 
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staging views and tables (once the typed tables are built from them)."""
+    for table in ("exams", "manifest"):
+        for stage_name in (f"_src_{table}", f"_raw_{table}", f"_csv_{table}"):
+            drop_relation(con, stage_name)
+
+
 def _stage_table(
     con: duckdb.DuckDBPyConnection, config: Config, table: str, label: str
 ) -> dict[str, str]:
-    """Rename and value-map `_raw_<table>` into `_src_<table>`; returns contract -> source names."""
-    raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall() if r[0] != FILE_COLUMN]
+    """`_src_<table>`: a view renaming and value-mapping `_raw_<table>` (the values are bound
+    through the relation API, so the view holds no pasted value); returns contract -> source
+    names."""
+    raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall()
+           if r[0] not in STAGING_COLUMNS]
     mapping = config.data.columns.get(table, {})
     _check_mapping_keys(mapping, raw, config, table, label)
     names = {src: mapping.get(src, snake_case(src)) for src in raw}
@@ -223,11 +282,9 @@ def _stage_table(
         expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst))
         selects.append(f'{expr} AS "{dst}"')
         params.extend(expr_params)
-    selects.append(f'"{FILE_COLUMN}"')
-    con.execute(
-        f'CREATE TABLE "_src_{table}" AS SELECT {", ".join(selects)} FROM "_raw_{table}"', params
-    )
-    con.execute(f'DROP TABLE "_raw_{table}"')
+    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
+    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
+            params=params or None).create_view(f"_src_{table}")
     return {dst: src for src, dst in names.items() if src != dst}
 
 
@@ -275,11 +332,11 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(f'CREATE TABLE "_src_exams" AS {sql}', params)
 
 
-def synthesised_exams_sql(columns: list[str], labelled: Labelled, dialect: Dialect = DUCKDB,
-                          carry: Sequence[str] = ()) -> tuple[str, list[Any]]:
+def synthesised_exams_sql(columns: list[str], labelled: Labelled,
+                          dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
     """Labelled mode's exams over `_src_manifest` (with those columns): exam id and date are
-    the shipment's; the result is discrepant when the label holds a discrepant value. The
-    `carry` columns are copied as they are."""
+    the shipment's; the result is discrepant when the label holds a discrepant value; each row
+    keeps its file and position."""
     label = f'"{labelled.column}"' if labelled.column in columns else "NULL"
     match, params = _label_match(label, labelled.discrepant, dialect)
     pick = {c: f'"{c}"' if c in columns else "NULL" for c in ("shipment_id", "arrival_date")}
@@ -288,7 +345,7 @@ def synthesised_exams_sql(columns: list[str], labelled: Labelled, dialect: Diale
               {pick['arrival_date']} AS exam_date,
               CASE WHEN {label} IS NULL THEN NULL WHEN {match} THEN 'discrepant'
                    ELSE 'no_discrepancy' END AS result,
-              {", ".join(ident(c) for c in (FILE_COLUMN, *carry))}
+              {", ".join(ident(c) for c in STAGING_COLUMNS)}
             FROM "_src_manifest" """, params)
 
 

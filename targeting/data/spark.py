@@ -28,6 +28,10 @@ from targeting.data.config import Config, Source, display_path
 from targeting.data.contract import MANIFEST_COLUMNS, field_type, ident
 from targeting.data.dataset import fingerprint, typed_sql
 from targeting.data.lists import Lists, load_lists
+from targeting.data.open import DAYS_SQL
+from targeting.data.plausible import judge_arrivals, plausible_arrivals
+from targeting.data.problems import unreadable
+from targeting.data.reading import read_error
 from targeting.data.settings import SparkSettings
 from targeting.data.sources import (
     FILE_COLUMN,
@@ -39,7 +43,7 @@ from targeting.data.sources import (
     synthesised_exams_sql,
 )
 from targeting.dialect import SPARK, Dialect
-from targeting.errors import ConfigError, DataError
+from targeting.errors import ConfigError, DataError, TargetingError
 from targeting.executor import SparkExecutor
 from targeting.rules.model import Catalogue, FieldType
 
@@ -147,7 +151,7 @@ def stage(config: Config, sql: SparkExecutor) -> SparkStaged:
         staged.from_text[table] = False
     if data.labelled is not None:
         columns = sql.columns("_src_manifest")
-        select, params = synthesised_exams_sql(columns, data.labelled, SPARK, [ROW_COLUMN])
+        select, params = synthesised_exams_sql(columns, data.labelled, SPARK)
         sql.run(f'CREATE OR REPLACE TEMP VIEW "_src_exams" AS {select}', params)
         staged.labels["exams"], staged.renames["exams"] = staged.labels["manifest"], {}
         staged.from_text["exams"] = False
@@ -248,10 +252,10 @@ class SparkDataset:
         return self.sql.session
 
     def arrival_range(self) -> tuple[dt.date | None, dt.date | None]:
-        """The first and last arrival dates (None, None for an empty manifest)."""
+        """The first and last plausible arrival dates (None, None for an empty manifest), as
+        `Dataset.arrival_range` gives them."""
         if self._arrivals is None:
-            first, last = self.sql.rows("SELECT min(arrival_date), max(arrival_date) FROM arrivals")[0]
-            self._arrivals = (first, last)
+            self._arrivals = plausible_arrivals(self.sql, self.config)
         return self._arrivals
 
     def close(self) -> None:
@@ -261,28 +265,63 @@ class SparkDataset:
 
 def open_spark_dataset(config: Config) -> SparkDataset:
     """Read, check and type the configured data on Spark; DataError (exit 2) lists every
-    problem, exactly as the DuckDB path would."""
+    problem, exactly as the DuckDB path would, and implausible arrival dates are errors or
+    warnings (data/plausible.py). A source Spark cannot read is a DataError naming it."""
     sql = SparkExecutor(spark_session(config.spark))
-    staged = stage(config, sql)
-    report = check_staged(staged)
-    if report.problems:
-        raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
+    try:
+        staged = stage(config, sql)
+        report = check_staged(staged)
+        if report.problems:
+            raise DataError("\n".join(str(p) for p in report.problems), list(report.problems))
+        _prepare(config, sql, staged)
+        judge_arrivals(sql, config, DAYS_SQL)
+    except Exception as exc:
+        sql.drop_namespace("")
+        if isinstance(exc, TargetingError) or not _unreadable(exc):
+            raise
+        raise spark_read_error(exc, config) from None
+    files = tuple(staged.files)
+    return SparkDataset(config, sql, files, load_lists(config), _fingerprint(config, staged, files))
+
+
+def _prepare(config: Config, sql: SparkExecutor, staged: SparkStaged) -> None:
+    """The typed tables as views, the target lists, and the prepared tables (data/tables.py):
+    `manifest_f` a view, `exam_facts` and `arrivals` kept (a few percent of the rows)."""
     for table in staged.labels:
         sql.run(f"CREATE OR REPLACE TEMP VIEW {ident(table)} AS "
                 f"{typed_sql(table, staged.columns(table), {}, SPARK)}")
     lists = load_lists(config)
-    names = [name for name in sorted(lists) for _ in lists[name]]
-    values = [value for name in sorted(lists) for value in sorted(lists[name])]
-    import polars as pl
-
-    sql.register(LISTS_TABLE, pl.DataFrame({"list_name": names, "value": values},
-                                           schema={"list_name": pl.String, "value": pl.String}))
-    catalogue = spark_table_catalogue(sql, "manifest")
-    sql.run(f"CREATE OR REPLACE TEMP VIEW manifest_f AS {tables.manifest_sql(catalogue, SPARK)}")
+    sql.table(LISTS_TABLE, {
+        "list_name": ("VARCHAR", [name for name in sorted(lists) for _ in lists[name]]),
+        "value": ("VARCHAR", [value for name in sorted(lists) for value in sorted(lists[name])]),
+    })
+    sql.run(f"CREATE OR REPLACE TEMP VIEW manifest_f AS {tables.manifest_f_sql('manifest', SPARK)}")
     sql.create("exam_facts", tables.exam_facts_sql(SPARK))
     sql.create("arrivals", tables.ARRIVALS_SQL)
-    files = tuple(staged.files)
-    return SparkDataset(config, sql, files, lists, _fingerprint(config, staged, files))
+
+
+# What Spark says when a source's bytes cannot be read (not a mistake in the tool's own SQL).
+_READ_FAILURES = ("FAILED_READ_FILE", "CANNOT_READ_FILE_FOOTER", "UNABLE_TO_INFER_SCHEMA",
+                  "PATH_NOT_FOUND", "is not a Parquet file", "FileNotFoundException",
+                  "CANNOT_READ_FILE", "ParquetDecodingException")
+
+
+def _unreadable(exc: Exception) -> bool:
+    text = str(exc)
+    return any(marker in text for marker in _READ_FAILURES)
+
+
+def spark_read_error(exc: Exception, config: Config) -> DataError:
+    """The DataError for sources Spark could not read: for local Parquet files the same
+    message the DuckDB engines give (data/reading.py), which names the file and the fix."""
+    paths = [p for source in (config.data.manifest, config.data.exams)
+             if source is not None and source.pattern is not None and not source.is_uri
+             for p in sorted(glob.glob(source.pattern, recursive=True))]
+    if paths:
+        return read_error(exc, paths, "parquet", "data")
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return unreadable(", ".join(_label(s) for s in (config.data.manifest, config.data.exams)
+                                if s is not None), f"Spark cannot read it ({reason}).")
 
 
 def spark_table_catalogue(sql: SparkExecutor, table: str) -> dict[str, FieldType]:

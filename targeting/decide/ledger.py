@@ -6,23 +6,32 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from targeting import files
 from targeting.data.config import display_path
 from targeting.errors import TargetingError
 
 LEDGER_NAME = "ledger.jsonl"
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "action", "subject", "details", "evidence_digest", "prev", "hash")
+OPTIONAL = ("sig",)  # a signature of `hash` (decide/signing.py); outside the hash, inside prev
 _TYPES: dict[str, tuple[type, ...]] = {
     "seq": (int,), "at": (str,), "actor": (str,), "action": (str,), "subject": (str,),
     "details": (dict,), "evidence_digest": (str, type(None)), "prev": (str,), "hash": (str,),
+    "sig": (dict,),
 }
+# Signs an entry: (its hash, its actor) -> the `sig` object.
+Signer = Callable[[str, str], dict[str, Any]]
+# Checks a recorded entry's signature: the problem, or None.
+SignatureCheck = Callable[["Entry"], "str | None"]
+# Lock files this process holds exclusively (a transaction appends under its own lock).
+_HELD: dict[str, int] = {}
 
 
 class LedgerError(TargetingError):
@@ -44,9 +53,13 @@ class Entry:
     evidence_digest: str | None
     prev: str
     hash: str
+    sig: dict[str, Any] | None = field(default=None, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        if document["sig"] is None:  # an unsigned line has no `sig` key at all
+            del document["sig"]
+        return document
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,9 @@ def sha256(data: bytes) -> str:
 
 
 def content_hash(document: dict[str, Any]) -> str:
-    """The `hash` field: sha256 of the entry's canonical JSON without `hash` itself."""
-    body = {key: value for key, value in document.items() if key != "hash"}
+    """The `hash` field: sha256 of the entry's canonical JSON without `hash` itself (and without
+    `sig`, which signs the hash)."""
+    body = {key: value for key, value in document.items() if key not in ("hash", "sig")}
     return sha256(canonical(body).encode("utf-8"))
 
 
@@ -88,17 +102,45 @@ def utc_stamp(now: datetime | None = None) -> str:
 # ---------------------------------------------------------------------------------- writing
 
 def append(path: Path, *, actor: str, action: str, subject: str, details: dict[str, Any],
-           evidence_digest: str | None = None, now: datetime | None = None) -> Entry:
+           evidence_digest: str | None = None, now: datetime | None = None,
+           signer: Signer | None = None) -> Entry:
     """Append one entry under an exclusive lock and return it; the file is never rewritten."""
     return append_many(path, [{"actor": actor, "action": action, "subject": subject,
-                               "details": details, "evidence_digest": evidence_digest}], now)[-1]
+                               "details": details, "evidence_digest": evidence_digest}], now,
+                       signer)[-1]
 
 
-def append_many(path: Path, records: list[dict[str, Any]], now: datetime | None = None) -> list[Entry]:
+def append_many(path: Path, records: list[dict[str, Any]], now: datetime | None = None,
+                signer: Signer | None = None) -> list[Entry]:
     """Append several entries (dicts of actor, action, subject, details, evidence_digest) as one
     write under one lock: all of them are recorded or, on a crash, a partial last line remains
     that verify reports. An override and the promotion it allows go in together this way."""
     path = Path(path)
+    documents = _documents(path, records, now)
+    with exclusive(path):
+        data, entries = _chain(path, documents, signer)
+        _append_line(path, data)
+    return entries
+
+
+def prepare(path: Path, records: list[dict[str, Any]], now: datetime | None = None,
+            signer: Signer | None = None) -> tuple[bytes, list[Entry]]:
+    """The exact bytes that would append `records` to the ledger as it is now, and the entries
+    they hold, without writing them: a transaction records them in its intent first. The
+    caller holds `exclusive(path)`, so nothing else can be appended in between."""
+    path = Path(path)
+    if _key(path) not in _HELD:
+        raise LedgerError("ledger.prepare needs the ledger's exclusive lock (ledger.exclusive)")
+    return _chain(path, _documents(path, records, now), signer)
+
+
+def write(path: Path, data: bytes) -> None:
+    """Append prepared bytes (see `prepare`) at the end of the ledger, and fsync."""
+    _append_line(Path(path), data)
+
+
+def _documents(path: Path, records: list[dict[str, Any]], now: datetime | None) -> list[dict[str, Any]]:
+    """The new entries, checked, before they are numbered and chained."""
     documents = []
     for record in records:
         document = {"seq": 0, "at": utc_stamp(now), "actor": record["actor"],
@@ -108,18 +150,49 @@ def append_many(path: Path, records: list[dict[str, Any]], now: datetime | None 
         _check_types(document, path, None)
         _encode(document, path)  # refuse unserialisable details before touching the file
         documents.append(document)
+    return documents
+
+
+def _chain(path: Path, documents: list[dict[str, Any]], signer: Signer | None
+           ) -> tuple[bytes, list[Entry]]:
+    """Number and chain the documents after the ledger's last line (the caller holds the lock)."""
     lines = []
-    with _locked(path):
-        last_seq, head = _tail(path)
-        for document in documents:
-            document.update(seq=last_seq + 1, prev=head)
-            document["hash"] = content_hash(document)
-            line = _encode(document, path)
-            lines.append(line)
-            last_seq, head = document["seq"], sha256(line.rstrip(b"\n"))
-        _append_line(path, b"".join(lines))
-    # Built from the stored bytes, so the caller sees exactly what was recorded (and a copy).
-    return [Entry(**json.loads(line)) for line in lines]
+    last_seq, head = _tail(path)
+    for document in documents:
+        document.update(seq=last_seq + 1, prev=head)
+        document["hash"] = content_hash(document)
+        if signer is not None:
+            document["sig"] = signer(document["hash"], document["actor"])
+        line = _encode(document, path)
+        lines.append(line)
+        last_seq, head = document["seq"], sha256(line.rstrip(b"\n"))
+    # Built from the bytes to be stored, so the caller sees exactly what is recorded (a copy).
+    return b"".join(lines), [Entry(**json.loads(line)) for line in lines]
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the ledger's lock exclusively. Re-entrant within a process: a transaction holds it
+    from before it reads the project until its ledger entries are written, and the appends,
+    reads and recovery it makes meanwhile do not wait for themselves."""
+    key = _key(Path(path))
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    with _locked(Path(path)):
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path.with_name(path.name + ".lock"))
 
 
 @contextmanager
@@ -129,6 +202,9 @@ def _locked(path: Path, shared: bool = False) -> Iterator[None]:
     so they never see a half-written line. A reader that cannot create the lock file (a
     read-only checkout) reads without it."""
     lock = path.with_name(path.name + ".lock")
+    if _key(path) in _HELD:  # this process holds it exclusively already (a transaction)
+        yield
+        return
     if not shared:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -181,23 +257,12 @@ def _append_line(path: Path, line: bytes) -> None:
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view):]
+        files.write_all(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
     if created:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the new file's directory entry durable too."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        files.fsync_dir(path.parent)  # the new file's directory entry, durable too
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -238,10 +303,10 @@ def _check_types(document: dict[str, Any], path: Path, number: int | None) -> No
     where = f"{display_path(path)}:{number}" if number else display_path(path)
     required = FIELDS if number is not None else FIELDS[:-1]  # a new entry has no hash yet
     missing = [key for key in required if key not in document]
-    unknown = sorted(set(document) - set(FIELDS))
+    unknown = sorted(set(document) - set(FIELDS) - set(OPTIONAL))
     if missing or unknown:
         raise LedgerError(f"{where}: entry has missing fields {missing} or unknown fields "
-                          f"{unknown}; expected exactly {list(FIELDS)}.")
+                          f"{unknown}; expected exactly {list(FIELDS)} (and an optional signature, sig).")
     for key, types in _TYPES.items():
         value = document.get(key)
         if key in document and (not isinstance(value, types) or
@@ -258,6 +323,11 @@ def read(path: Path) -> list[Entry]:
     return [_parse(raw, path, number) for number, raw, _ in _lines(path)]
 
 
+def parse_bytes(path: Path, data: bytes) -> list[Entry]:
+    """The entries of a ledger's content given as bytes (`path` names it in messages)."""
+    return [_parse(raw, Path(path), number) for number, raw, _ in _split(data)]
+
+
 def find(path: Path, *, action: str, subject: str) -> list[Entry]:
     """Entries recording `action` on rule `subject`, oldest first."""
     return [e for e in read(path) if e.action == action and e.subject == subject]
@@ -265,15 +335,27 @@ def find(path: Path, *, action: str, subject: str) -> list[Entry]:
 
 # ---------------------------------------------------------------------------------- verifying
 
-def verify(path: Path, anchor: str | None = None) -> VerifyResult:
+def verify(path: Path, anchor: str | None = None,
+           signatures: SignatureCheck | None = None) -> VerifyResult:
     """Check every line: complete, canonical, its own hash, seq one more than the line before,
-    prev equal to the sha256 of the line before. Stops at the first bad line. With `anchor`
-    (a head recorded earlier), also require that line to be still in the chain."""
+    prev equal to the sha256 of the line before, and (with `signatures`) its signature. Stops
+    at the first bad line. With `anchor` (a head recorded earlier), also require that line to
+    be still in the chain."""
     path = Path(path)
-    lines = _lines(path)
+    return verify_lines(path, _lines(path), anchor, signatures)
+
+
+def verify_bytes(path: Path, data: bytes, signatures: SignatureCheck | None = None) -> VerifyResult:
+    """`verify` of a ledger's content given as bytes (another revision's, read from git);
+    `path` only names it in messages."""
+    return verify_lines(Path(path), _split(data), None, signatures)
+
+
+def verify_lines(path: Path, lines: list[tuple[int, bytes, bool]], anchor: str | None,
+                 signatures: SignatureCheck | None) -> VerifyResult:
     head, seen, count = GENESIS, {GENESIS}, 0
     for number, raw, complete in lines:
-        problem = _line_problem(path, number, raw, complete, count, head)
+        problem = _line_problem(path, number, raw, complete, count, head, signatures)
         if problem:
             return VerifyResult(False, count, head, problem)
         head, count = sha256(raw), count + 1
@@ -287,7 +369,7 @@ def verify(path: Path, anchor: str | None = None) -> VerifyResult:
 
 
 def _line_problem(path: Path, number: int, raw: bytes, complete: bool, before: int,
-                  prev_head: str) -> str | None:
+                  prev_head: str, signatures: SignatureCheck | None = None) -> str | None:
     where = f"{display_path(path)}:{number}"
     if not complete:
         return (f"{where}: the last line is incomplete (no newline at the end): the file was "
@@ -309,7 +391,8 @@ def _line_problem(path: Path, number: int, raw: bytes, complete: bool, before: i
                 f"prev hash does not match line {number - 1}" if number > 1 else
                 f"{where}: entry {entry.seq} is first but its prev hash is not the genesis "
                 f"hash: entries before it were removed.")
-    return None
+    problem = signatures(entry) if signatures is not None else None
+    return f"{where}: entry {entry.seq}: {problem}" if problem else None
 
 
 def _seq_problem(where: str, seq: int, expected: int) -> str:
@@ -320,10 +403,10 @@ def _seq_problem(where: str, seq: int, expected: int) -> str:
             f"entries were reordered or duplicated.")
 
 
-def head(path: Path) -> str:
+def head(path: Path, signatures: SignatureCheck | None = None) -> str:
     """The sha256 of the ledger's last line, to record elsewhere as an anchor; raises
     LedgerError when the chain is broken (anchoring a broken chain would bless it)."""
-    result = verify(path)
+    result = verify(path, signatures=signatures)
     if not result.ok:
         raise LedgerError(str(result.problem))
     return result.head

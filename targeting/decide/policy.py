@@ -12,9 +12,11 @@ from typing import Any
 
 from targeting.backtest.matches import Matches
 from targeting.backtest.run import backtest
+from targeting.backtest.stats import score_p_value
 from targeting.backtest.window import Window
 from targeting.data.settings import PromotionSettings, parse_settings
-from targeting.decide.projection import national_projection
+from targeting.decide.multiplicity import expected_false, q_values, sure_at_any_rank
+from targeting.decide.projection import away_projection, national_projection
 from targeting.project import Project
 from targeting.rules.model import Rule
 
@@ -47,16 +49,33 @@ class Criterion:
 
 @dataclass
 class Verdict:
-    """A query's promotion decision with every criterion."""
+    """A query's promotion decision with every criterion, and the scope it would run at:
+    national when the `transfer` test passes, otherwise as a UDR at its own port."""
 
     rule: Rule
     criteria: list[Criterion]
     metrics: dict[str, Any]
     evidence_window: Window
+    transfer: Criterion = field(default_factory=lambda: Criterion("transfer", True, None, None))
 
     @property
     def promote(self) -> bool:
         return all(c.passed for c in self.criteria)
+
+    @property
+    def scope(self) -> str:
+        """'national' when the national projection has earned it, else 'port'."""
+        return "national" if self.transfer.passed else "port"
+
+    def outcome(self, national: bool = False) -> str:
+        """The verdict in words; `national` asks for a national UDR specifically."""
+        if not self.promote:
+            return "not yet"
+        if self.transfer.passed:
+            return "promote (national)" if self.rule.port else "promote"
+        if national and self.transfer.value is None:
+            return "not yet, insufficient evidence elsewhere"
+        return "promote as a port UDR"
 
     @property
     def failing(self) -> list[Criterion]:
@@ -65,20 +84,20 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         """The decision with every criterion (value, threshold, passed), for JSON."""
         return {"id": self.rule.id, "port": self.rule.port, "promote": self.promote,
+                "outcome": self.outcome(), "scope": self.scope,
                 "evidence_window": self.evidence_window.as_dict(),
-                "criteria": [c.as_dict() for c in self.criteria]}
+                "p_value": self.metrics.get("p_value"), "q_value": self.metrics.get("q_value"),
+                "criteria": [c.as_dict() for c in self.criteria],
+                "transfer": self.transfer.as_dict()}
 
     def strength(self) -> tuple[Any, ...]:
         """Sort key: promotable first, then more criteria passed, then higher lower-bound lift."""
         lift_low = self.metrics.get("lift_low") or 0.0
         return (not self.promote, -sum(c.passed for c in self.criteria), -lift_low, self.rule.id)
 
-    def render(self) -> str:
-        """A short text for the terminal."""
-        if self.promote:
-            return "[green]verdict: PROMOTE[/] — meets every criterion of the policy"
-        reasons = "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
-        return f"[yellow]verdict: not yet[/] — fails {reasons}"
+    def reasons(self) -> str:
+        """Each failing criterion with why, in words: 'breadth (2 vs 3); ...'."""
+        return "; ".join(f"{c.name} ({c.note or _compare(c)})" for c in self.failing)
 
 
 def _compare(c: Criterion) -> str:
@@ -91,15 +110,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "/".join(_fmt(v) for v in value)
     return str(value)
-
-
-@dataclass(frozen=True)
-class Retirement:
-    """An active UDR proposed for retirement, with its reasons."""
-
-    rule: Rule
-    reasons: list[str]
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def evidence_start(rule: Rule, window: Window, policy: Policy) -> dt.date:
@@ -121,11 +131,23 @@ class EvidencePlan:
     offset: int = 0
 
     def rules(self) -> list[Rule]:
-        return [*self.queries, *(national_projection(q) for q in self.queries), *self.queries]
+        """The queries, their national projections, the queries again (recent), then the
+        projections outside each query's home ports, for those that have one."""
+        aways = [a for a in map(away_projection, self.queries) if a is not None]
+        return [*self.queries, *(national_projection(q) for q in self.queries), *self.queries,
+                *aways]
 
     def start_dates(self) -> dict[int, dt.date]:
-        dates = (*self.starts, *self.starts, *self.recent_starts)
+        away_starts = [s for q, s in zip(self.queries, self.starts) if away_projection(q)]
+        dates = (*self.starts, *self.starts, *self.recent_starts, *away_starts)
         return {self.offset + i: day for i, day in enumerate(dates)}
+
+    def away_index(self, i: int) -> int | None:
+        """Where query i's outside-its-ports projection sits in rules(), if it has one."""
+        if away_projection(self.queries[i]) is None:
+            return None
+        before = sum(away_projection(q) is not None for q in self.queries[:i])
+        return self.offset + 3 * len(self.queries) + before
 
 
 def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy,
@@ -136,66 +158,102 @@ def evidence_plan(queries: Sequence[Rule], window: Window, policy: Policy,
     return EvidencePlan(tuple(queries), starts, tuple(max(recent_since, s) for s in starts), offset)
 
 
-def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy) -> list[Verdict]:
-    """Each planned query's verdict, in plan order, read from a backtest of the plan's rules."""
+def verdicts_from(run: Matches, plan: EvidencePlan, policy: Policy,
+                  review_size: int | None = None) -> list[Verdict]:
+    """Each planned query's verdict, in plan order, read from a backtest of the plan's rules.
+
+    The effectiveness test is controlled across the review (multiplicity.py): when the plan
+    holds the whole review, by Benjamini-Hochberg over its queries; when it holds part of one
+    (`review_size` queries in all: `targeting test`, the gate), a query passes or fails only
+    where it would whatever the others' p-values are, and otherwise 'depends on the review'."""
     n, o = len(plan.queries), plan.offset
-    board = run.scoreboard().to_dicts()
+    board = run.scoreboard_rows()
     days = set(plan.starts) | set(plan.recent_starts)
     baselines = {day: run.baseline_since(day) for day in days}
-    verdicts = []
+    measured = []
     for i, rule in enumerate(plan.queries):
-        recent_base = baselines[plan.recent_starts[i]]["hit_rate"]
+        recent_base = population_rate(baselines[plan.recent_starts[i]])
         recent = dict(board[o + 2 * n + i], baseline_hit_rate=recent_base)
+        at = plan.away_index(i)
+        away = board[at] if at is not None else None
         evidence = Window(plan.starts[i], run.window.until)
-        verdicts.append(_verdict(rule, board[o + i], board[o + n + i], recent,
+        measured.append(_measure(rule, board[o + i], board[o + n + i], away, recent,
                                  baselines[plan.starts[i]], evidence, policy))
-    return verdicts
+    return _judge(measured, policy, review_size)
+
+
+def review_size(project: Project) -> int:
+    """How many queries a review of the project judges at once: its active queries."""
+    return max(sum(r.kind == "query" and r.is_active for r in project.all_rules), 1)
 
 
 def decide(project: Project, window: Window, policy: Policy,
            queries: Sequence[Rule] | None = None) -> list[Verdict]:
-    """A verdict for each query (default: the project's active queries), strongest first, from
-    one backtest over the window (see EvidencePlan)."""
-    if queries is None:
-        queries = [r for r in project.all_rules if r.kind == "query" and r.is_active]
-    plan = evidence_plan(queries, window, policy)
-    run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates())
-    verdicts = verdicts_from(run, plan, policy)
+    """A verdict for each query (default: the project's active queries, the whole review),
+    strongest first, from one backtest over the window (see EvidencePlan)."""
+    review = [r for r in project.all_rules if r.kind == "query" and r.is_active]
+    chosen = review if queries is None else list(queries)
+    plan = evidence_plan(chosen, window, policy)
+    run = backtest(project, plan.rules(), window, project.active_udrs(), starts=plan.start_dates(),
+                   estimate=policy.estimate)
+    verdicts = verdicts_from(run, plan, policy, None if queries is None else review_size(project))
     run.close()
     return sorted(verdicts, key=Verdict.strength)
 
 
 def _rows(run: Matches) -> dict[str, dict[str, Any]]:
-    board = run.scoreboard().to_dicts()
+    board = run.scoreboard_rows()
     for row in board:
-        row["baseline_hit_rate"] = run.baseline["hit_rate"]
+        row["baseline_hit_rate"] = population_rate(run.baseline)
     return {row["id"]: row for row in board}
 
 
 def effectiveness_threshold(policy: Policy, baseline_rate: float | None) -> float:
-    """The Wilson lower bound a rule needs: max(min_hit_rate, lift_factor x baseline)."""
+    """The bar: max(min_hit_rate, lift_factor x the population's rate)."""
     return max(policy.min_hit_rate, policy.lift_factor * (baseline_rate or 0.0))
 
 
-def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: dict[str, Any],
-             base: dict[str, Any], evidence: Window,
+def population_rate(base: dict[str, Any]) -> float | None:
+    """The baseline the bar is a multiple of: the population's estimated rate (the observed
+    hit rate of all exams when no estimate is possible, or when the policy asks for observed)."""
+    estimate: float | None = base.get("est_hit_rate")
+    return estimate if estimate is not None else base["hit_rate"]
+
+
+def above_bar_p_value(m: dict[str, Any], bar: float) -> float:
+    """One-sided p-value that the estimated precision is above `bar` (1 with no estimate)."""
+    if m.get("est_hit_rate") is None:
+        return 1.0
+    return score_p_value(m["est_hit_rate"], m["est_n"], bar, below=False)
+
+
+def _has_evidence(m: dict[str, Any] | None, policy: Policy) -> bool:
+    return m is not None and m["est_examined"] >= policy.min_examined \
+        and m["est_discrepant"] >= policy.min_discrepant
+
+
+def _measure(rule: Rule, m: dict[str, Any], national: dict[str, Any], away: dict[str, Any] | None,
+             recent: dict[str, Any], base: dict[str, Any], evidence: Window,
              policy: Policy) -> Verdict:
-    threshold = effectiveness_threshold(policy, base["hit_rate"])
+    """The verdict before error control: every criterion but effectiveness is final."""
+    population = population_rate(base)
+    threshold = effectiveness_threshold(policy, population)
     recent_threshold = effectiveness_threshold(policy, recent["baseline_hit_rate"])
-    low, recent_low = m["hit_rate_low"] or 0.0, recent["hit_rate_low"] or 0.0
-    flags = national["targeted"] / evidence.days if evidence.days else 0.0
+    low, recent_low = m["est_hit_rate_low"] or 0.0, recent["est_hit_rate_low"] or 0.0
+    transfer = _transfer(away, national, threshold, policy)
+    scope_row = national if transfer.passed else m
+    flags = scope_row["targeted"] / evidence.days if evidence.days else 0.0
     overlap = m["max_overlap_jaccard"] or 0.0
     matches = sum(e.should_match for e in rule.examples)
+    p = above_bar_p_value(m, threshold)
     criteria = [
-        Criterion("evidence",
-                  m["examined"] >= policy.min_examined and m["discrepant"] >= policy.min_discrepant,
-                  {"examined": m["examined"], "discrepant": m["discrepant"]},
-                  {"examined": policy.min_examined, "discrepant": policy.min_discrepant}),
-        Criterion("effectiveness", m["hit_rate_low"] is not None and low >= threshold, low, threshold,
-                  f"hit-rate lower bound {low:.2%} vs {threshold:.2%}"),
-        Criterion("breadth", national["ports_with_hits"] >= policy.min_ports, national["ports_with_hits"],
-                  policy.min_ports, f"national projection hits at {national['ports_with_hits']} ports"
-                  f" vs {policy.min_ports}"),
+        Criterion("evidence", _has_evidence(m, policy),
+                  {"examined": m["est_examined"], "discrepant": m["est_discrepant"]},
+                  {"examined": policy.min_examined, "discrepant": policy.min_discrepant},
+                  f"effective sample {m['est_examined']:.0f} examined, {m['est_discrepant']:.0f} "
+                  f"discrepant ({m['est_method']}) vs {policy.min_examined} and "
+                  f"{policy.min_discrepant}"),
+        Criterion("effectiveness", False, p, threshold, ""),  # decided by _judge
         Criterion("persistence",
                   m["months_with_hits"] >= policy.min_months and recent_low >= recent_threshold,
                   {"months_with_hits": m["months_with_hits"], "recent_hit_rate_low": recent_low},
@@ -208,47 +266,71 @@ def _verdict(rule: Rule, m: dict[str, Any], national: dict[str, Any], recent: di
                   f"{m['unique_discrepant']} discrepant no UDR catches vs {policy.min_unique}; "
                   f"overlap {overlap:.0%} with {m['max_overlap_id']} vs {policy.max_overlap:.0%}"),
         Criterion("workload", flags <= policy.max_flags_per_day, flags, policy.max_flags_per_day,
-                  f"national projection {flags:.1f} flags/day vs {policy.max_flags_per_day:g}"),
+                  f"{'national projection' if transfer.passed else 'at its port'} {flags:.1f} "
+                  f"flags/day vs {policy.max_flags_per_day:g}"),
         Criterion("examples", matches >= 1 and len(rule.examples) - matches >= 1,
                   {"match": matches, "no_match": len(rule.examples) - matches},
                   {"match": 1, "no_match": 1}, "needs at least one match and one no_match example"),
     ]
-    lift_low = low / base["hit_rate"] if base["hit_rate"] else None
-    measured = dict(m, lift_low=lift_low, baseline_hit_rate=base["hit_rate"],
-                   national_flags_per_day=flags, national_ports_with_hits=national["ports_with_hits"],
-                   recent_hit_rate_low=recent["hit_rate_low"])
-    return Verdict(rule, criteria, measured, evidence)
+    lift_low = low / population if population else None
+    metrics = dict(m, lift_low=lift_low, baseline_hit_rate=population, p_value=p,
+                   workload_scope="national" if transfer.passed else "port",
+                   national_flags_per_day=national["targeted"] / evidence.days if evidence.days
+                   else 0.0,
+                   national_ports_with_hits=national["ports_with_hits"],
+                   recent_hit_rate_low=recent["est_hit_rate_low"],
+                   away_hit_rate=away["est_hit_rate"] if away else None,
+                   away_hit_rate_low=away["est_hit_rate_low"] if away else None,
+                   away_examined=away["est_examined"] if away else None)
+    return Verdict(rule, criteria, metrics, evidence, transfer)
 
 
-def retirements(project: Project, window: Window, policy: Policy) -> list[Retirement]:
-    """Active UDRs that have decayed, gone quiet, or are covered by another UDR."""
-    udrs = project.active_udrs()
-    if not udrs:
-        return []
-    recent_run = backtest(project, udrs, window.last_months(policy.recent_months), udrs)
-    recent = _rows(recent_run)
-    quiet = _rows(backtest(project, udrs, window.last_months(policy.retire_after_months), udrs))
-    full = backtest(project, udrs, window, udrs)
-    covered = {row["rule"]: row for row in full.containment().to_dicts()}
-    found = []
-    for i, udr in enumerate(udrs):
-        reasons = _retire_reasons(recent[udr.id], quiet[udr.id], covered.get(i), policy)
-        if reasons:
-            found.append(Retirement(udr, reasons, recent[udr.id]))
-    return found
+def _transfer(away: dict[str, Any] | None, national: dict[str, Any], bar: float,
+              policy: Policy) -> Criterion:
+    """Whether the query would work as a national UDR: its national projection's own estimate
+    on shipments outside its home ports clears the bar, on its own evidence floor, with hits at
+    `min_ports` ports. A query with no home port is national already."""
+    if away is None:
+        return Criterion("transfer", True, None, bar, "no home port: it is national already")
+    ports = national["ports_with_hits"]
+    if not _has_evidence(away, policy):
+        return Criterion("transfer", False, None, bar,
+                         f"insufficient evidence elsewhere: outside its port the national "
+                         f"projection has an effective sample of {away['est_examined']:.0f} "
+                         f"examined, {away['est_discrepant']:.0f} discrepant, vs "
+                         f"{policy.min_examined} and {policy.min_discrepant}")
+    low = away["est_hit_rate_low"] or 0.0
+    passed = low >= bar and ports >= policy.min_ports
+    return Criterion("transfer", passed, {"away_hit_rate_low": low, "ports_with_hits": ports},
+                     {"away_hit_rate_low": bar, "ports_with_hits": policy.min_ports},
+                     f"outside its port the national projection's lower bound is {low:.2%} vs "
+                     f"{bar:.2%}, with hits at {ports} ports vs {policy.min_ports}")
 
 
-def _retire_reasons(recent: dict[str, Any], quiet: dict[str, Any], covered: dict[str, Any] | None,
-                    policy: Policy) -> list[str]:
-    reasons = []
-    limit = policy.retire_factor * (recent["baseline_hit_rate"] or 0.0)
-    if recent["hit_rate_high"] is not None and recent["hit_rate_high"] < limit:
-        reasons.append(f"decayed: over the last {policy.recent_months} months its hit rate is at most "
-                       f"{recent['hit_rate_high']:.2%} (95% upper bound), below {policy.retire_factor:g} x "
-                       f"the baseline {recent['baseline_hit_rate']:.2%}")
-    if quiet["discrepant"] == 0:
-        reasons.append(f"quiet: no discrepant shipment in the last {policy.retire_after_months} months")
-    if covered is not None and covered["share"] >= policy.supersede_share:
-        reasons.append(f"superseded: {covered['other_id']} also matches {covered['share']:.0%} of its "
-                       f"targeted shipments (threshold {policy.supersede_share:.0%})")
-    return reasons
+def _judge(measured: list[Verdict], policy: Policy, review_size: int | None) -> list[Verdict]:
+    """Decide effectiveness across the review (see verdicts_from)."""
+    p_values = [v.metrics["p_value"] for v in measured]
+    whole = review_size is None
+    q = q_values(p_values) if whole else [None] * len(measured)
+    m = len(measured) if whole else max(review_size or 0, len(measured))
+    for verdict, p, qv in zip(measured, p_values, q):
+        bar = verdict.criteria[1].threshold
+        if whole:
+            assert qv is not None
+            passed, note = qv <= policy.fdr, (f"estimated precision above the bar {bar:.2%}: "
+                                              f"p = {p:.3g}, q = {qv:.3g} vs {policy.fdr:g}")
+        else:
+            state = sure_at_any_rank(p, policy.fdr, m)
+            passed = state == "pass"
+            note = (f"estimated precision above the bar {bar:.2%}: p = {p:.3g}; "
+                    + {"pass": f"passes at any review of {m} queries (p ≤ {policy.fdr:g}/{m})",
+                       "fail": f"fails at any review (p > {policy.fdr:g})",
+                       "depends": f"its q-value depends on the other {m - 1} queries: "
+                                  "`targeting candidates` decides"}[state])
+        verdict.criteria[1] = Criterion("effectiveness", passed, p, bar, note)
+        verdict.metrics["q_value"] = qv
+    if whole:
+        expected = expected_false(p_values, [v.promote for v in measured], len(measured))
+        for verdict in measured:
+            verdict.metrics["expected_false_promotions"] = expected
+    return measured

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from targeting.rules.model import All, AnyOf, Leaf, Node, Not, Rule
+from targeting.rules.model import All, AnyOf, Leaf, Node, Not, Rule, leaves
 
 PORT_FIELD = "port_code"
 TRUE, FALSE = All(()), AnyOf(())
@@ -54,3 +54,21 @@ def national_projection(rule: Rule) -> Rule:
 
 def has_port_condition(node: Node) -> bool:
     return without_ports(node) != node
+
+
+def home_ports(rule: Rule) -> tuple[str, ...]:
+    """The ports a query is written for: its `port` and every port its port conditions name."""
+    named = {str(v) for leaf in leaves(rule.where) if leaf.field == PORT_FIELD
+             for v in (leaf.value if leaf.op == "in" else (leaf.value,) if leaf.op == "eq" else ())}
+    return tuple(sorted(named | ({rule.port} if rule.port else set())))
+
+
+def away_projection(rule: Rule) -> Rule | None:
+    """The national projection restricted to shipments outside the query's home ports: where a
+    national UDR would find what the query has never been tested on. None for a query with no
+    home port (it is national already)."""
+    home = home_ports(rule)
+    if not home:
+        return None
+    outside = Not(Leaf(PORT_FIELD, "in", home))
+    return dataclasses.replace(rule, where=All((without_ports(rule.where), outside)), port=None)

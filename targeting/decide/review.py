@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 
 from targeting.backtest.window import Window
 from targeting.decide.inspect import RuleReport, inspect_rule
-from targeting.decide.policy import Policy, Retirement, Verdict, decide, load_policy, retirements
+from targeting.decide.policy import Policy, Verdict, decide, load_policy
+from targeting.decide.retirement import Retirement, judge_udrs
 from targeting.project import Project
+from targeting.rules.select import Selection
 
 
 @dataclass
@@ -18,15 +20,30 @@ class Review:
     data_fingerprint: str
     verdicts: list[Verdict]
     retire: list[Retirement]
+    unjudged: list[Retirement] = field(default_factory=list)  # UDRs with too little evidence
     details: dict[str, RuleReport] = field(default_factory=dict)
 
+    @property
+    def expected_false_promotions(self) -> float:
+        """An upper bound on how many of the promotable queries are not truly above the bar
+        (multiplicity.expected_false)."""
+        return float(self.verdicts[0].metrics.get("expected_false_promotions", 0.0)) \
+            if self.verdicts else 0.0
 
-def build_review(project: Project, window: Window, with_details: bool = False) -> Review:
-    """Decide every active query and UDR; with details, backtest each promotable query in full."""
+
+def build_review(project: Project, window: Window, with_details: bool = False,
+                 selection: Selection | None = None) -> Review:
+    """Decide every active query and UDR (or those `selection` picks; retirement is still judged
+    among every active UDR); with details, backtest each promotable query in full."""
     policy = load_policy(project.config.promotion, str(project.config.path))
-    verdicts = decide(project, window, policy)
+    chosen = selection or Selection()
+    # The whole review is decided (its error control counts every active query); the
+    # selection picks which verdicts to show.
+    verdicts = [v for v in decide(project, window, policy) if chosen.matches(v.rule)]
+    udrs = [j for j in judge_udrs(project, window, policy) if chosen.matches(j.rule)]
     review = Review(policy, window, project.dataset.fingerprint, verdicts,
-                    retirements(project, window, policy))
+                    [j for j in udrs if j.proposed],
+                    [j for j in udrs if j.outcome == "insufficient evidence"])
     if with_details:
         for verdict in verdicts:
             if verdict.promote:

@@ -70,12 +70,18 @@ def merge_base(top: Path, ref: str) -> str:
     return str(result.stdout).strip()
 
 
-def find_changes(top: Path, folders: list[Path], base_ref: str | None) -> Changes:
-    """Files under `folders` added, modified and deleted between the base and the working tree
-    (uncommitted and untracked files count: the gate judges what would be committed)."""
+def resolve_base(top: Path, base_ref: str | None) -> tuple[str, str]:
+    """(the ref named or the default, the merge base commit of it and HEAD)."""
     ref = base_ref or default_base(top)
-    base = merge_base(top, ref)
-    specs = [_pathspec(top, f) for f in folders]
+    return ref, merge_base(top, ref)
+
+
+def find_changes(top: Path, folders: list[Path], ref: str, base: str) -> Changes:
+    """Files under `folders` added, modified and deleted between the base and the working tree
+    (uncommitted and untracked files count: the gate judges what would be committed). The
+    folders are the base's and the working tree's, so a file moved out of a folder that the
+    branch dropped from `rules:` is still seen as deleted."""
+    specs = sorted({_pathspec(top, f) for f in folders})
     diff = git(top, "diff", "--name-status", "--no-renames", "-z", base, "--", *specs).stdout
     added: list[str] = []
     modified: list[str] = []
@@ -89,6 +95,27 @@ def find_changes(top: Path, folders: list[Path], base_ref: str | None) -> Change
     added += [p for p in untracked.split("\0") if p and _is_rule_file(p)]
     return Changes(top, base, ref, tuple(sorted(set(added))), tuple(sorted(modified)),
                    tuple(sorted(deleted)))
+
+
+def show(top: Path, commit: str, rel: str) -> bytes | None:
+    """A file's bytes at `commit` (git plumbing, no checkout); None when it is not there."""
+    if git(top, "cat-file", "-e", f"{commit}:{rel}", check=False).returncode != 0:
+        return None
+    result = subprocess.run(["git", "-C", str(top), "cat-file", "blob", f"{commit}:{rel}"],
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        raise GateError(f"cannot read {rel} at {commit[:12]}: "
+                        f"{result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def relative(top: Path, path: Path) -> str:
+    """`path` relative to the repository top, as git names it; GateError when outside."""
+    try:
+        return Path(path).resolve().relative_to(top.resolve()).as_posix()
+    except ValueError as exc:
+        raise GateError(f"{path} lies outside the git repository {top}; the gate can only "
+                        f"compare files that git tracks") from exc
 
 
 def base_files(changes: Changes, paths: list[str], into: Path) -> dict[Path, str]:

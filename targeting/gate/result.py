@@ -7,7 +7,8 @@ from typing import Any
 from targeting.backtest.window import Window
 
 METRICS = ("targeted", "examined", "discrepant", "flags_per_day", "hit_rate", "hit_rate_low",
-           "hit_rate_high", "lift", "unique_discrepant")
+           "hit_rate_high", "lift", "unique_discrepant", "est_hit_rate", "est_hit_rate_low",
+           "est_hit_rate_high", "est_method", "est_examined", "est_lift")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class RuleChange:
     path: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # A changed rule: shipments it newly targets / no longer targets, each with how many were
+    # ever examined and found discrepant (GateContext.differences).
+    targets: dict[str, dict[str, int]] | None = None
 
 
 @dataclass

@@ -1,8 +1,14 @@
-"""One month of synthetic manifest lines, drawn column by column with numpy (no row loop)."""
+"""One month of synthetic manifest lines, drawn column by column with numpy (no row loop).
+
+The columns are drawn into an editable `Columns` record first, so a scenario's injections (a
+shipper network, a new product, a ring of violators that moves) can rewrite some rows before
+the frame is built.
+"""
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +31,8 @@ from targeting.generate.patterns import NETWORK_PORT, NETWORK_SHIPPERS, PEN_WORD
 VAGUE_SHARE = 0.04          # descriptions that say only GIFT, SAMPLE...
 NETWORK_SHARE = 0.05        # of Miami express shipments sent by the shipper network
 PEN_SHARE = 0.03            # of CN/HK express shipments that are weight-loss pens, once emerged
+HK_TRANSSHIPPED = 0.25      # of CN-made goods exported through Hong Kong
+EXAMPLE_REPEAT_VIOLATOR = 999  # IMP0000999
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,13 @@ class Parties:
     trusted: np.ndarray               # large, clean importers
 
 
-EXAMPLE_REPEAT_VIOLATOR = 999  # IMP0000999
-
-
 def make_parties(shipments: int, rng: np.random.Generator) -> Parties:
     """Draw the pools once per history so parties recur across months."""
     importers = max(2_000, shipments // 40)
-    ids, names, start, count = [], [], {}, {}
+    ids: list[str] = []
+    names: list[str] = []
+    start: dict[str, int] = {}
+    count: dict[str, int] = {}
     total = max(400, shipments // 200)
     for country, (share, _) in COUNTRIES.items():
         n = max(10, int(total * share))
@@ -88,27 +96,62 @@ HTS_START = np.cumsum([0] + [len(c.hts) for c in CATEGORIES])[:-1]
 HTS_COUNT = np.array([len(c.hts) for c in CATEGORIES])
 PORT_CODES = np.array(list(PORTS))
 COUNTRY_CODES = np.array(list(COUNTRIES))
+CATEGORY_INDEX = {c.name: i for i, c in enumerate(CATEGORIES)}
+
+
+def port_shares() -> dict[str, float]:
+    """Each port's expected share of all shipments (mode share x the port's weight in the mode)."""
+    shares = dict.fromkeys(PORTS, 0.0)
+    for m, mode_share in enumerate(MODE_SHARE):
+        total = sum(w[m] for _, w in PORTS.values())
+        for code, (_, w) in PORTS.items():
+            shares[code] += mode_share * w[m] / total
+    return shares
+
+
+@dataclass
+class Columns:
+    """One month's manifest as index arrays, before it becomes a frame; injections edit it."""
+
+    mode: np.ndarray        # index into MODES
+    cat: np.ndarray         # index into CATEGORIES
+    port: np.ndarray        # index into PORT_CODES
+    origin: np.ndarray      # index into COUNTRY_CODES
+    export: np.ndarray
+    desc: np.ndarray        # description text (object)
+    hts: np.ndarray         # HTS code text (object)
+    shipper: np.ndarray     # index into the parties' shipper pool
+    importer: np.ndarray    # importer number (IMP + 7 digits)
+
+    def __len__(self) -> int:
+        return len(self.mode)
+
+
+@dataclass(frozen=True)
+class Month:
+    """Where a month stands in the history, for injections and dynamics."""
+
+    index: int
+    months: int
+    first: dt.date
+    parties: Parties
+
+
+Injection = Callable[[np.random.Generator, Columns, Month], None]
 
 
 def _pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    return rng.choice(len(weights), size=n, p=weights / weights.sum())
+    picked: np.ndarray = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    return picked
 
 
-def _categories(rng: np.random.Generator, mode: np.ndarray) -> np.ndarray:
-    cat = np.empty(len(mode), dtype=np.int64)
+def _by_mode(rng: np.random.Generator, mode: np.ndarray,
+             weights: Callable[[int], np.ndarray]) -> np.ndarray:
+    out = np.empty(len(mode), dtype=np.int64)
     for m in range(len(MODES)):
         rows = np.flatnonzero(mode == m)
-        w = np.array([c.share * c.mode_weight[m] for c in CATEGORIES])
-        cat[rows] = _pick(rng, w, len(rows))
-    return cat
-
-
-def _ports(rng: np.random.Generator, mode: np.ndarray) -> np.ndarray:
-    port = np.empty(len(mode), dtype=np.int64)
-    for m in range(len(MODES)):
-        rows = np.flatnonzero(mode == m)
-        port[rows] = _pick(rng, np.array([w[m] for _, w in PORTS.values()]), len(rows))
-    return port
+        out[rows] = _pick(rng, weights(m), len(rows))
+    return out
 
 
 def _carriers(rng: np.random.Generator, mode: np.ndarray, port: np.ndarray) -> np.ndarray:
@@ -127,7 +170,7 @@ def _descriptions(rng: np.random.Generator, cat: np.ndarray) -> np.ndarray:
     use_brand = (rng.random(n) < share) & (BRANDED[cat, 1] > BRANDED[cat, 0])
     lo = np.where(use_brand, BRANDED[cat, 0], PLAIN[cat, 0])
     hi = np.where(use_brand, BRANDED[cat, 1], PLAIN[cat, 1])
-    idx = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
+    idx: np.ndarray = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
     vague = rng.random(n) < VAGUE_SHARE
     idx[vague] = rng.integers(0, len(VAGUE_WORDS), vague.sum())
     return idx
@@ -136,80 +179,87 @@ def _descriptions(rng: np.random.Generator, cat: np.ndarray) -> np.ndarray:
 def _shippers(rng: np.random.Generator, parties: Parties, export: np.ndarray) -> np.ndarray:
     start = np.array([parties.shipper_start[c] for c in COUNTRY_CODES])[export]
     count = np.array([parties.shipper_count[c] for c in COUNTRY_CODES])[export]
-    return start + (rng.random(len(export)) ** 1.5 * count).astype(np.int64)
+    shipper: np.ndarray = start + (rng.random(len(export)) ** 1.5 * count).astype(np.int64)
+    return shipper
 
 
-def month_frame(rng: np.random.Generator, parties: Parties, first: dt.date, month: int,
-                months: int, n: int, id_offset: int) -> tuple[pl.DataFrame, np.ndarray]:
-    """The manifest lines arriving in the month starting at `first`, and importer indices."""
+def country(code: str) -> int:
+    """The index of a country code in COUNTRY_CODES."""
+    return list(COUNTRIES).index(code)
+
+
+def port(code: str) -> int:
+    """The index of a port code in PORT_CODES."""
+    return list(PORTS).index(code)
+
+
+def draw_columns(rng: np.random.Generator, parties: Parties, n: int) -> Columns:
+    """The base manifest's columns for `n` shipments."""
     mode = _pick(rng, np.array(MODE_SHARE), n)
-    cat = _categories(rng, mode)
-    port = _ports(rng, mode)
+    cat = _by_mode(rng, mode, lambda m: np.array([c.share * c.mode_weight[m] for c in CATEGORIES]))
+    port = _by_mode(rng, mode, lambda m: np.array([w[m] for _, w in PORTS.values()]))
     origin = _pick(rng, np.array([s for s, _ in COUNTRIES.values()]), n)
-    cn, hk = (int(np.flatnonzero(c == COUNTRY_CODES)[0]) for c in ("CN", "HK"))
-    export = np.where((origin == cn) & (rng.random(n) < 0.2), hk, origin)
+    export = np.where((origin == country("CN")) & (rng.random(n) < HK_TRANSSHIPPED), country("HK"), origin)
     desc = WORDS[_descriptions(rng, cat)].astype(object)
     hts = HTS[HTS_START[cat] + rng.integers(0, 1 << 30, n) % HTS_COUNT[cat]].astype(object)
     shipper = _shippers(rng, parties, export)
-    _inject_network(rng, mode, port, origin, export, cat, desc, hts, shipper, parties, cn, hk)
-    if month >= emerge_month(months):
-        _inject_pens(rng, mode, origin, cat, desc, hts, cn, hk)
-    return _frame(rng, parties, first, n, id_offset, mode, cat, port, origin, export, desc, hts,
-                  shipper)
-
-
-def _inject_network(rng, mode, port, origin, export, cat, desc, hts, shipper, parties, cn, hk):
-    rows = np.flatnonzero((mode == 0) & (PORT_CODES[port] == NETWORK_PORT)
-                          & (rng.random(len(mode)) < NETWORK_SHARE))
-    cosmetics = next(i for i, c in enumerate(CATEGORIES) if c.name == "cosmetics")
-    tr = int(np.flatnonzero(COUNTRY_CODES == "TR")[0])
-    origin[rows], export[rows], cat[rows] = tr, tr, cosmetics
-    desc[rows] = np.array(["SAMPLE", "GIFT", "COSMETIC SAMPLE", "PERFUME SAMPLE"])[
-        rng.integers(0, 4, len(rows))]
-    hts[rows] = "3304990000"
-    first_net = len(parties.shipper_ids) - len(NETWORK_SHIPPERS)
-    shipper[rows] = first_net + rng.integers(0, len(NETWORK_SHIPPERS), len(rows))
-    # The network never ships elsewhere: its shippers appear only at Miami.
-
-
-def _inject_pens(rng, mode, origin, cat, desc, hts, cn, hk):
-    rows = np.flatnonzero((mode == 0) & ((origin == cn) | (origin == hk))
-                          & (rng.random(len(mode)) < PEN_SHARE))
-    cat[rows] = next(i for i, c in enumerate(CATEGORIES) if c.name == "medicaments")
-    desc[rows] = np.array(PEN_WORDS)[rng.integers(0, len(PEN_WORDS), len(rows))]
-    hts[rows] = "3004900000"
-
-
-def _frame(rng, parties, first, n, id_offset, mode, cat, port, origin, export, desc, hts,
-           shipper) -> tuple[pl.DataFrame, np.ndarray]:
-    days = calendar.monthrange(first.year, first.month)[1]
-    unit_value = np.array([c.value_median for c in CATEGORIES])[cat]
-    kg = np.array([c.kg_per_unit for c in CATEGORIES])[cat]
-    quantity = 1 + rng.poisson(np.array([1.5, 0.7, 120.0])[mode])
-    scale = np.where(mode == 2, np.sqrt(quantity), 1.0)
-    value = np.round(unit_value * scale * rng.lognormal(0.0, 0.8, n), 2)
-    weight = np.round(kg * quantity * rng.lognormal(0.0, 0.3, n), 2)
     importer = (parties.importers * rng.random(n) ** 2.0).astype(np.int64)
-    ship_idx = shipper
+    return Columns(mode, cat, port, origin, export, desc, hts, shipper, importer)
+
+
+def inject_network(rng: np.random.Generator, cols: Columns, month: Month) -> None:
+    """The Miami shipper network: Turkish perfume 'samples' by express, only at 5206."""
+    rows = np.flatnonzero((cols.mode == 0) & (cols.port == port(NETWORK_PORT))
+                          & (rng.random(len(cols)) < NETWORK_SHARE))
+    tr = country("TR")
+    cols.origin[rows], cols.export[rows] = tr, tr
+    cols.cat[rows] = CATEGORY_INDEX["cosmetics"]
+    cols.desc[rows] = np.array(["SAMPLE", "GIFT", "COSMETIC SAMPLE", "PERFUME SAMPLE"])[
+        rng.integers(0, 4, len(rows))]
+    cols.hts[rows] = "3304990000"
+    first_net = len(month.parties.shipper_ids) - len(NETWORK_SHIPPERS)
+    cols.shipper[rows] = first_net + rng.integers(0, len(NETWORK_SHIPPERS), len(rows))
+
+
+def inject_pens(rng: np.random.Generator, cols: Columns, month: Month) -> None:
+    """Weight-loss pens by express from CN/HK, from mid-history on."""
+    if month.index < emerge_month(month.months):
+        return
+    cn_hk = (cols.origin == country("CN")) | (cols.origin == country("HK"))
+    rows = np.flatnonzero((cols.mode == 0) & cn_hk & (rng.random(len(cols)) < PEN_SHARE))
+    cols.cat[rows] = CATEGORY_INDEX["medicaments"]
+    cols.desc[rows] = np.array(PEN_WORDS)[rng.integers(0, len(PEN_WORDS), len(rows))]
+    cols.hts[rows] = "3004900000"
+
+
+def to_frame(rng: np.random.Generator, cols: Columns, parties: Parties, first: dt.date,
+             id_offset: int) -> pl.DataFrame:
+    """The manifest frame of drawn (and injected) columns; amounts and dates drawn here."""
+    n = len(cols)
+    days = calendar.monthrange(first.year, first.month)[1]
+    unit_value = np.array([c.value_median for c in CATEGORIES])[cols.cat]
+    kg = np.array([c.kg_per_unit for c in CATEGORIES])[cols.cat]
+    quantity = 1 + rng.poisson(np.array([1.5, 0.7, 120.0])[cols.mode])
+    scale = np.where(cols.mode == 2, np.sqrt(quantity), 1.0)
     frame = pl.DataFrame({
         "shipment_id": pl.int_range(id_offset + 1, id_offset + n + 1, eager=True),
         "arrival_date": np.datetime64(first) + rng.integers(0, days, n).astype("timedelta64[D]"),
-        "port_code": PORT_CODES[port],
-        "mode": np.array(MODES)[mode],
-        "importer_id": importer,
+        "port_code": PORT_CODES[cols.port],
+        "mode": np.array(MODES)[cols.mode],
+        "importer_id": cols.importer,
         "consignee_id": rng.integers(0, parties.consignees, n),
-        "shipper_id": parties.shipper_ids[ship_idx],
-        "shipper_name": parties.shipper_names[ship_idx],
-        "shipper_country": COUNTRY_CODES[export],
-        "manufacturer_id": (ship_idx * 31 + cat) % parties.manufacturers,
-        "country_of_origin": COUNTRY_CODES[origin],
-        "country_of_export": COUNTRY_CODES[export],
-        "hts_code": hts.astype(str),
-        "description": desc.astype(str),
+        "shipper_id": parties.shipper_ids[cols.shipper],
+        "shipper_name": parties.shipper_names[cols.shipper],
+        "shipper_country": COUNTRY_CODES[cols.export],
+        "manufacturer_id": (cols.shipper * 31 + cols.cat) % parties.manufacturers,
+        "country_of_origin": COUNTRY_CODES[cols.origin],
+        "country_of_export": COUNTRY_CODES[cols.export],
+        "hts_code": cols.hts.astype(str),
+        "description": cols.desc.astype(str),
         "quantity": quantity.astype(np.int64),
-        "declared_value": value,
-        "weight_kg": weight,
-        "carrier_code": _carriers(rng, mode, port),
+        "declared_value": np.round(unit_value * scale * rng.lognormal(0.0, 0.8, n), 2),
+        "weight_kg": np.round(kg * quantity * rng.lognormal(0.0, 0.3, n), 2),
+        "carrier_code": _carriers(rng, cols.mode, cols.port),
     })
     return frame.with_columns(
         ("SH" + pl.col("shipment_id").cast(pl.String).str.zfill(10)).alias("shipment_id"),
@@ -217,4 +267,4 @@ def _frame(rng, parties, first, n, id_offset, mode, cat, port, origin, export, d
         ("IMP" + pl.col("importer_id").cast(pl.String).str.zfill(7)).alias("importer_id"),
         ("CNS" + pl.col("consignee_id").cast(pl.String).str.zfill(8)).alias("consignee_id"),
         ("MFR" + pl.col("manufacturer_id").cast(pl.String).str.zfill(6)).alias("manufacturer_id"),
-    ), importer
+    )

@@ -10,7 +10,11 @@ from targeting.compile.english import describe
 from targeting.decide.policy import Criterion, Verdict
 from targeting.decide.review import Review
 from targeting.render import formats as report
-from targeting.units import pct
+from targeting.render.criteria import explain_verdict, policy_sentences, summary
+from targeting.render.escape import markdown as md
+from targeting.render.escape import one_line
+from targeting.render.escape import terminal as shown
+from targeting.units import num, pct
 
 
 def as_json(review: Review) -> dict[str, Any]:
@@ -20,9 +24,12 @@ def as_json(review: Review) -> dict[str, Any]:
         "data_fingerprint": review.data_fingerprint,
         "window": review.window.as_dict(),
         "policy": review.policy.values,
-        "candidates": [{"id": v.rule.id, "port": v.rule.port, "promote": v.promote,
-                        "criteria": [c.as_dict() for c in v.criteria]} for v in review.verdicts],
+        "expected_false_promotions": review.expected_false_promotions,
+        "candidates": [{**v.as_dict(), "summary": summary(v),
+                        "explanation": [e.as_dict() for e in explain_verdict(v, review.policy)]}
+                       for v in review.verdicts],
         "retire": [{"id": r.rule.id, "reasons": r.reasons} for r in review.retire],
+        "cannot_judge": [{"id": r.rule.id, "reasons": r.reasons} for r in review.unjudged],
     }
 
 
@@ -33,27 +40,38 @@ def terminal(review: Review) -> Iterator[Any]:
            if review.policy.prospective else f"policy {review.policy.hash[:12]}")
     table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
                   title_justify="left")
-    for header in ("id", "port", "verdict", "hit rate [95% CI]", "fails"):
+    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "fails"):
         table.add_column(header, no_wrap=header != "fails")
     for v in review.verdicts:
-        verdict = "[green]PROMOTE[/]" if v.promote else "not yet"
+        verdict = f"[green]{v.outcome().upper()}[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
-        table.add_row(v.rule.id, v.rule.port or "", verdict, report.interval(v.metrics), fails)
+        table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
+                      report.estimate(v.metrics, review.policy.min_examined),
+                      num(v.metrics.get("q_value"), 3), fails)
     yield table
+    yield _false_line(review)
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
         for r in review.retire:
-            yield f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)
+            yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
     else:
         yield "\nNo active UDR meets a retirement criterion."
+    for r in review.unjudged:
+        yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
+
+
+def _false_line(review: Review) -> str:
+    promoted = sum(v.promote for v in review.verdicts)
+    return (f"{promoted} promotable at a false discovery rate of {review.policy.fdr:g} "
+            f"(Benjamini-Hochberg over {len(review.verdicts)} queries): at most "
+            f"{review.expected_false_promotions:.2f} expected not truly above the bar")
 
 
 def markdown(review: Review) -> str:
-    """The review dossier: a summary, a section per promotable query, retirements, sign-off."""
-    parts = [_header(review), _summary(review)]
-    for v in review.verdicts:
-        if v.promote:
-            parts.append(_candidate(review, v))
+    """The review dossier: what to sign first, the policy, every query (the table, then each
+    query's explanation in the table's order), retirements, sign-off."""
+    parts = [_header(review), _to_sign(review), _policy(review), _summary(review)]
+    parts += [_candidate(review, v) for v in review.verdicts]
     parts.append(_retirements(review))
     parts.append("## Sign-off\n\n| decision | reviewer | date | signature |\n|---|---|---|---|\n"
                  "| | | | |\n")
@@ -63,27 +81,61 @@ def markdown(review: Review) -> str:
 def _header(review: Review) -> str:
     return (f"# Promotion review\n\n- window: {review.window.since} .. {review.window.until}\n"
             f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
-            f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n")
+            f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
+            f"- {_false_line(review)}\n")
+
+
+def to_sign(review: Review) -> list[str]:
+    """The decisions the review asks for, one line each (promotions, then retirements)."""
+    lines = [f"Promote {v.rule.id} ({v.rule.title}) {_scope(v)}: meets every criterion; "
+             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision."
+             for v in review.verdicts if v.promote]
+    lines += [f"Retire {r.rule.id} ({r.rule.title}): {'; '.join(r.reasons)}." for r in review.retire]
+    return lines or ["Nothing to sign: no query meets the policy and no UDR meets a retirement "
+                     "criterion."]
+
+
+def _scope(v: Verdict) -> str:
+    if v.scope == "national":
+        return "as a national UDR"
+    return f"as a UDR at port {v.rule.port}"
+
+
+def _to_sign(review: Review) -> str:
+    return "## To sign\n\n" + "\n".join(f"- {md(line)}" for line in to_sign(review)) + "\n"
+
+
+def _policy(review: Review) -> str:
+    return ("## The policy\n\nA query is promoted when it meets every criterion:\n\n"
+            + "\n".join(f"- {md(line)}" for line in policy_sentences(review.policy)) + "\n")
 
 
 def _summary(review: Review) -> str:
-    lines = ["## All active queries\n", "| id | port | verdict | hit rate [95% CI] | fails |",
-             "|---|---|---|---|---|"]
+    lines = ["## All active queries\n",
+             "| id | port | verdict | estimated precision [95% CI] | observed hit rate | p | q "
+             "| fails |", "|---|---|---|---|---|---|---|---|"]
     for v in review.verdicts:
         fails = ", ".join(c.name for c in v.failing) or "–"
-        lines.append(f"| {v.rule.id} | {v.rule.port or ''} | {'**promote**' if v.promote else 'not yet'} | "
-                     f"{report.interval(v.metrics)} | {fails} |")
+        lines.append(f"| {md(v.rule.id)} | {md(v.rule.port or '')} | "
+                     f"{f'**{v.outcome()}**' if v.promote else 'not yet'} | "
+                     f"{report.estimate(v.metrics, review.policy.min_examined)} | "
+                     f"{pct(v.metrics.get('hit_rate'))} | {num(v.metrics.get('p_value'), 3)} | "
+                     f"{num(v.metrics.get('q_value'), 3)} | {fails} |")
     return "\n".join(lines) + "\n"
 
 
 def _candidate(review: Review, v: Verdict) -> str:
-    lines = [f"## {v.rule.id}: {v.rule.title}\n", f"Owner {v.rule.owner or '–'}, port {v.rule.port or '–'}, "
-             f"created {v.rule.created or '–'}.\n", f"> {describe(v.rule.where)}\n"]
-    if v.rule.rationale:
-        lines.append(f"Rationale: {v.rule.rationale}\n")
-    lines += ["| criterion | passed | value | threshold |", "|---|---|---|---|"]
-    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {_value(c.value)} | {_value(c.threshold)} |"
-              for c in v.criteria]
+    rule = v.rule
+    lines = [f"## {md(rule.id)}: {md(rule.title)}\n",
+             f"**{md(summary(v))}.** Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
+             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}.\n",
+             f"> {md(describe(rule.where))}\n"]
+    if rule.rationale:
+        lines.append(f"Rationale: {md(rule.rationale)}\n")
+    for e in explain_verdict(v, review.policy):
+        lines.append(f"- {'✅' if e.passed else '❌'} {md(e.sentence)}"
+                     + (f" **{e.prefix}:** {md(e.change)}." if e.change else ""))
+    lines.append("")
     detail = review.details.get(v.rule.id)
     if detail is not None:
         lines.append("\n**Monthly trend** (targeted / examined / discrepant)\n")
@@ -91,24 +143,23 @@ def _candidate(review: Review, v: Verdict) -> str:
         lines.append("\n**By port**\n")
         lines.append(report.markdown_table(detail.by_port, {"hit_rate": pct}))
         lines.append("\n**Overlap with active UDRs**\n")
-        lines.append(report.markdown_table(detail.overlaps, {"jaccard": pct})
-                     if detail.overlaps.height else "No active UDR matches any of the same shipments.")
+        lines.append(report.markdown_table(detail.overlaps, _OVERLAP_FORMATS)
+                     if detail.overlaps else "No active UDR matches any of the same shipments.")
     return "\n".join(lines) + "\n"
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+_OVERLAP_FORMATS = dict.fromkeys(("jaccard", "share_of_rule", "share_of_udr"), pct)
 
 
 def _retirements(review: Review) -> str:
-    if not review.retire:
-        return "## Retirement\n\nNo active UDR meets a retirement criterion.\n"
-    lines = ["## UDRs proposed for retirement\n"]
-    lines += [f"- **{r.rule.id}** ({r.rule.title}): " + "; ".join(r.reasons) for r in review.retire]
+    lines = ["## UDRs proposed for retirement\n" if review.retire
+             else "## Retirement\n\nNo active UDR meets a retirement criterion."]
+    lines += [f"- **{md(r.rule.id)}** ({md(r.rule.title)}): " + md("; ".join(r.reasons))
+              for r in review.retire]
+    if review.unjudged:
+        lines.append("\n### UDRs that cannot be judged\n")
+        lines += [f"- **{md(r.rule.id)}** ({md(r.rule.title)}): " + md("; ".join(r.reasons))
+                  for r in review.unjudged]
     return "\n".join(lines) + "\n"
 
 

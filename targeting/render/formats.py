@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from targeting.render.escape import markdown
 from targeting.units import missing, num, pct
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -17,6 +19,61 @@ def interval(row: dict[str, Any]) -> str:
     if row.get("hit_rate") is None:
         return "–"
     return f"{pct(row['hit_rate'])} [{pct(row['hit_rate_low'], 1)[:-1]}–{pct(row['hit_rate_high'])}]"
+
+
+def estimate(row: dict[str, Any], min_examined: float = 0.0, prefix: str = "est") -> str:
+    """The estimate with its interval, '12.3% [9.8–15.1%]'; 'insufficient' when its effective
+    sample is below the policy's evidence floor; '–' when there is none."""
+    rate = row.get(f"{prefix}_hit_rate")
+    if rate is None:
+        return "–"
+    if not sufficient(row, min_examined, prefix):
+        return "insufficient"
+    low, high = row[f"{prefix}_hit_rate_low"], row[f"{prefix}_hit_rate_high"]
+    return f"{pct(rate)} [{pct(low)[:-1]}–{pct(high)}]"
+
+
+def sufficient(row: dict[str, Any], min_examined: float, prefix: str = "est") -> bool:
+    """Whether the estimate's effective sample reaches the policy's evidence floor."""
+    return bool((row.get(f"{prefix}_examined") or 0) >= min_examined)
+
+
+def estimate_lift(row: dict[str, Any], min_examined: float = 0.0, digits: int = 1) -> str:
+    """The estimated lift, or 'insufficient' as for the estimate it divides."""
+    return num(row.get("est_lift"), digits) if sufficient(row, min_examined) else "insufficient"
+
+
+def estimate_basis(row: dict[str, Any], prefix: str = "est") -> str:
+    """How the estimate was made, in a few words: 'weighted, effective n 340'."""
+    method = row.get(f"{prefix}_method")
+    n = row.get(f"{prefix}_examined") or 0
+    words = {"ipw": f"weighted by selection probability, effective n {n:,.0f}",
+             "random": f"from {n:,.0f} random exams", "census": f"every match examined ({n:,.0f})",
+             "observed": f"observed, {n:,.0f} exams", "none": "no estimate"}
+    return words.get(str(method), str(method))
+
+
+def disagreement(row: dict[str, Any]) -> str:
+    """A sentence when the observed hit rate lies outside the estimate's interval, saying why
+    it can: who chose the exams. '' when they agree or there is nothing to compare."""
+    observed, low, high = row.get("hit_rate"), row.get("est_hit_rate_low"), row.get("est_hit_rate_high")
+    if row.get("est_method") not in ("ipw", "random") or observed is None or low is None \
+            or high is None:
+        return ""
+    if low <= observed <= high:
+        return ""
+    side = "above" if observed > high else "below"
+    top, share = row.get("top_selector_id"), row.get("top_selector_share")
+    if top and share is not None and share >= 0.5:
+        who = ("its exams were mostly its own selections" if top == row.get("id")
+               else f"its exams were mostly chosen by {top}")
+        why = f"{who} ({pct(share, 0)})"
+    elif top:
+        why = f"its exams were chosen by several selectors, most by {top} ({pct(share, 0)})"
+    else:
+        why = "its exams were not a random sample of what it matches"
+    return (f"The observed hit rate {pct(observed)} is {side} the estimate's interval: {why}, "
+            "so the observed rate says more about who chose the exams than about the rule.")
 
 
 def sparkline(values: Sequence[float | None]) -> str:
@@ -29,11 +86,15 @@ def sparkline(values: Sequence[float | None]) -> str:
 
 def window_line(window: dict[str, Any], baseline: dict[str, Any]) -> str:
     """The line above every scoreboard: what was measured against what."""
+    population = baseline.get("est_hit_rate")
+    rate = (f"violation rate of all shipments {pct(population, 2)} "
+            f"[{pct(baseline['est_hit_rate_low'], 2)}–{pct(baseline['est_hit_rate_high'], 2)}] "
+            f"({estimate_basis(baseline)})" if population is not None
+            else "no estimate of the violation rate of all shipments")
     return (f"window {window['since']} .. {window['until']} ({window['days']:,} days) · "
             f"{baseline['shipments']:,} shipments, {baseline['examined']:,} examined, "
-            f"{baseline['discrepant']:,} discrepant · baseline hit rate {pct(baseline['hit_rate'], 2)}"
-            f" · random-exam hit rate {pct(baseline['random_hit_rate'], 2)}"
-            f" ({baseline['random_discrepant']:,}/{baseline['random_examined']:,})")
+            f"{baseline['discrepant']:,} discrepant · {rate} · observed hit rate of all exams "
+            f"{pct(baseline['hit_rate'], 2)}")
 
 
 def to_json(document: dict[str, Any]) -> str:
@@ -49,12 +110,15 @@ def _clean(value: Any) -> Any:
     return None if missing(value) else value
 
 
-def markdown_table(frame: pl.DataFrame, formats: dict[str, Any] | None = None) -> str:
-    """A GitHub-flavoured Markdown table; `formats` maps a column to a render function."""
+def markdown_table(rows: Sequence[dict[str, Any]], formats: dict[str, Any] | None = None,
+                   columns: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of dict rows (columns: the first row's keys unless
+    given); `formats` maps a column to a render function."""
     formats = formats or {}
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    for row in frame.iter_rows(named=True):
-        cells = [formats.get(c, _cell)(row[c]) for c in frame.columns]
+    names = list(columns if columns is not None else (rows[0] if rows else {}))
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in rows:
+        cells = [formats.get(c, _cell)(row[c]) for c in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -62,7 +126,7 @@ def markdown_table(frame: pl.DataFrame, formats: dict[str, Any] | None = None) -
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return num(value, 3)
-    return "–" if value is None else str(value).replace("|", "\\|")
+    return "–" if value is None else markdown(value)
 
 
 def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: dict[str, Any]) -> str:
@@ -72,4 +136,4 @@ def scoreboard_markdown(board: pl.DataFrame, window: dict[str, Any], baseline: d
                          "unique_discrepant", "max_overlap_id", "max_overlap_jaccard")
     rates = dict.fromkeys(("hit_rate", "hit_rate_low", "hit_rate_high", "max_overlap_jaccard"), pct)
     return (f"# Rule scoreboard\n\n{window_line(window, baseline)}\n\n"
-            f"{markdown_table(shown, rates)}\n")
+            f"{markdown_table(shown.to_dicts(), rates, shown.columns)}\n")

@@ -1,35 +1,59 @@
-"""The NTC's review as one self-contained HTML page: tables and inline SVG charts, no scripts,
-no external files. Rendering only: everything shown comes from `review.Review`."""
+"""The NTC's review as one self-contained HTML report: what to sign first, the policy, every
+query's verdict on one interval chart and in words, charts with axes and legends, retirements
+and a sign-off table. No scripts, no external files; readable at 1,280 px and printable.
+Rendering only: everything shown comes from `review.Review`."""
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
-import polars as pl
-
+from targeting.backtest.matches import Rows
 from targeting.compile.english import describe
-from targeting.decide.policy import Verdict
+from targeting.decide.policy import Verdict, effectiveness_threshold
 from targeting.decide.review import Review
 from targeting.render import formats as report
+from targeting.render.charts import Interval, interval_chart, monthly_chart
+from targeting.render.criteria import explain_verdict, policy_sentences, summary
+from targeting.render.dossier import to_sign
+from targeting.render.escape import html_text as escape
 from targeting.units import num, pct
 
 _STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b}
-h1,h2{font-weight:600} table{border-collapse:collapse;margin:.5rem 0 1rem}
-td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left} td:first-child{white-space:nowrap}
-.pass{color:#176b2c}.fail{color:#a4262c;font-weight:600} .rule{background:#f5f5f5;padding:.6rem}
-.meta{color:#555} svg{display:block;margin:.3rem 0 1rem}
+*{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+ padding:1.5rem 2rem; max-width:62rem;color:#1b1b1b;background:#fff}
+h1{font-size:1.7rem;margin:.2rem 0 .4rem}
+h2{font-size:1.3rem;margin:2rem 0 .5rem;border-bottom:2px solid #ddd}
+h3{font-size:1.05rem;margin:1.2rem 0 .3rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;max-width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.3rem .55rem;text-align:left;vertical-align:top}
+th{background:#f3f5f7;font-weight:600} td.num,th.num{text-align:right;white-space:nowrap}
+td.nowrap{white-space:nowrap} td.fails{min-width:12rem}
+.pass{color:#176b2c;font-weight:600}.fail{color:#a4262c;font-weight:600}
+.rule{background:#f5f5f5;padding:.6rem .8rem;border-left:4px solid #3b6ea5;overflow-wrap:anywhere}
+.meta{color:#555;overflow-wrap:anywhere}
+.sign{background:#fffbe6;border:1px solid #e6d77a;padding:.6rem 1rem}
+ul.criteria{list-style:none;padding-left:0}
+ul.criteria li{margin:.35rem 0;padding-left:1.6rem;text-indent:-1.6rem}
+.change{display:block;text-indent:0;color:#444}
+svg.chart{display:block;margin:.5rem 0 1rem;max-width:100%;height:auto}
+svg.chart text{fill:#222;font-family:system-ui,sans-serif}
+section.query{break-inside:auto} code{overflow-wrap:anywhere}
+@media print{body{max-width:none;padding:0;font-size:11pt} h2{break-after:avoid}
+ svg.chart,table,.sign{break-inside:avoid} section.query{break-before:auto}}
 """
 
 
 def html(review: Review) -> str:
-    """The whole page."""
-    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>Promotion review</title>"
-             f"<style>{_STYLE}</style><h1>Promotion review</h1>", _header(review), _summary(review)]
-    parts += [_candidate(review, v) for v in review.verdicts if v.promote]
+    """The whole page: summary first, then the evidence."""
+    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>"
+             "<meta name=viewport content='width=device-width,initial-scale=1'>"
+             f"<title>Promotion review</title><style>{_STYLE}</style></head><body>",
+             "<h1>Promotion review</h1>", _header(review), _to_sign(review), _policy(review),
+             _summary(review)]
+    parts += [_query(review, v) for v in review.verdicts]
     parts.append(_retirements(review))
     parts.append("<h2>Sign-off</h2><table><tr><th>decision<th>reviewer<th>date<th>signature"
-                 "<tr><td>&nbsp;<td><td><td></table></html>")
+                 "<tr><td>&nbsp;<td><td><td></table></body></html>")
     return "\n".join(parts)
 
 
@@ -41,88 +65,90 @@ def _header(review: Review) -> str:
             f"the policy</p>")
 
 
+def _to_sign(review: Review) -> str:
+    items = "".join(f"<li>{escape(line)}" for line in to_sign(review))
+    return f"<div class=sign><h2 id=sign>To sign</h2><ul>{items}</ul></div>"
+
+
+def _policy(review: Review) -> str:
+    items = "".join(f"<li>{escape(line)}" for line in policy_sentences(review.policy))
+    return (f"<h2>The policy</h2><p>A query is promoted when it meets every criterion:</p>"
+            f"<ul>{items}</ul>")
+
+
 def _summary(review: Review) -> str:
+    floor = review.policy.min_examined
     rows = "".join(
-        f"<tr><td>{escape(v.rule.id)}<td>{escape(v.rule.port or '')}"
-        f"<td class={'pass' if v.promote else 'fail'}>{'promote' if v.promote else 'not yet'}"
-        f"<td>{escape(report.interval(v.metrics))}<td>{_bar_of(v.metrics)}"
-        f"<td>{escape(', '.join(c.name for c in v.failing) or '–')}"
+        f"<tr><td class=nowrap><a href='#{escape(v.rule.id)}'>{escape(v.rule.id)}</a>"
+        f"<td class=nowrap>{escape(v.rule.port or '')}"
+        f"<td class='{'pass' if v.promote else 'fail'} nowrap'>{'promote' if v.promote else 'not yet'}"
+        f"<td class=num>{escape(report.estimate(v.metrics, floor))}"
+        f"<td class=num>{escape(pct(v.metrics.get('hit_rate')))}"
+        f"<td class=fails>{escape(', '.join(c.name for c in v.failing) or '–')}"
         for v in review.verdicts)
-    return ("<h2>All active queries</h2><table><tr><th>id<th>port<th>verdict<th>hit rate [95% CI]"
-            f"<th>interval (red: baseline)<th>fails{rows}</table>")
+    return ("<h2>All active queries</h2>" + _chart(review) +
+            "<table><tr><th>id<th>port<th>verdict<th class=num>estimated precision [95% CI]"
+            f"<th class=num>observed hit rate<th>fails{rows}</table>")
 
 
-def _bar_of(metrics: dict[str, Any]) -> str:
-    return _bar(metrics.get("hit_rate_low"), metrics.get("hit_rate_high"),
-                metrics.get("baseline_hit_rate"))
+def _chart(review: Review) -> str:
+    """Every query's estimate and interval against the population's rate and the bar."""
+    rows = [Interval(v.rule.id, v.metrics.get("est_hit_rate"), v.metrics.get("est_hit_rate_low"),
+                     v.metrics.get("est_hit_rate_high")) for v in review.verdicts]
+    if not rows:
+        return "<p>No active query.</p>"
+    base = next((v.metrics.get("baseline_hit_rate") for v in review.verdicts), None)
+    bar = effectiveness_threshold(review.policy, base) if base is not None else None
+    note = (f"<p class=meta>Red dashed line: the population's estimated rate {pct(base, 2)}; "
+            f"green line: the policy's bar {pct(bar, 2)} (the lower bound must reach it).</p>"
+            if base is not None and bar is not None else "")
+    return interval_chart(rows, base, bar) + note
 
 
-def _bar(low: float | None, high: float | None, baseline: float | None, width: int = 160) -> str:
-    """The 95% interval as a bar on a 0-100% scale, with the baseline hit rate as a red tick."""
-    if low is None or high is None:
-        return ""
-    x, w = low * width, max((high - low) * width, 1)
-    tick = (f"<rect x={baseline * width:.1f} width=2 height=10 fill=#c0392b><title>baseline "
-            f"{pct(baseline)}</title></rect>" if baseline is not None else "")
-    return (f"<svg width={width} height=10 role=img aria-label='interval'><rect width={width} "
-            f"height=10 fill=#eee /><rect x={x:.1f} width={w:.1f} height=10 fill=#3b6ea5 />{tick}</svg>")
-
-
-def _candidate(review: Review, v: Verdict) -> str:
+def _query(review: Review, v: Verdict) -> str:
     rule = v.rule
-    rows = "".join(f"<tr><td>{escape(c.name)}<td class={'pass' if c.passed else 'fail'}>"
-                   f"{'yes' if c.passed else 'no'}<td>{escape(_value(c.value))}"
-                   f"<td>{escape(_value(c.threshold))}"
-                   for c in v.criteria)
-    parts = [f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
+    items = "".join(
+        f"<li><span class={'pass' if e.passed else 'fail'}>{'✔' if e.passed else '✘'}</span> "
+        f"{escape(e.sentence)}"
+        + (f"<span class=change>{e.prefix}: {escape(e.change)}.</span>" if e.change else "")
+        for e in explain_verdict(v, review.policy))
+    parts = [f"<section class=query id='{escape(rule.id)}'>",
+             f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
+             f"<p class={'pass' if v.promote else 'fail'}>{escape(summary(v))}</p>",
              f"<p class=meta>Owner {escape(rule.owner or '–')}, port {escape(rule.port or '–')}, "
-             f"created {rule.created or '–'}</p>", f"<p class=rule>{escape(describe(rule.where))}</p>"]
+             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}. Estimated "
+             f"precision {escape(report.estimate(v.metrics, review.policy.min_examined))} "
+             f"({escape(report.estimate_basis(v.metrics))}); observed hit rate "
+             f"{escape(pct(v.metrics.get('hit_rate')))}.</p>",
+             f"<p class=rule>{escape(describe(rule.where))}</p>"]
     if rule.rationale:
         parts.append(f"<p>{escape(rule.rationale)}</p>")
-    parts.append(f"<table><tr><th>criterion<th>passed<th>value<th>threshold{rows}</table>")
+    parts.append(f"<ul class=criteria>{items}</ul>")
     detail = review.details.get(rule.id)
     if detail is not None:
-        parts.append("<h3>Monthly trend</h3>" + _monthly_chart(detail.monthly))
-        parts.append("<h3>By port</h3>" + _table(detail.by_port, {"hit_rate": pct}))
-        parts.append("<h3>Overlap with active UDRs</h3>" + (_table(detail.overlaps, {"jaccard": pct})
-                     if detail.overlaps.height
+        parts.append("<h3>Monthly trend</h3>" + monthly_chart(detail.monthly))
+        parts.append("<h3>By port</h3>" + _table(detail.by_port, _PORT_COLUMNS))
+        parts.append("<h3>Overlap with active UDRs</h3>" + (_table(detail.overlaps, _OVERLAP_COLUMNS)
+                     if detail.overlaps
                      else "<p>No active UDR matches any of the same shipments.</p>"))
-    return "\n".join(parts)
+    return "\n".join(parts) + "</section>"
 
 
-def _monthly_chart(monthly: pl.DataFrame, height: int = 80, step: int = 18) -> str:
-    """Bars of examined (light) and discrepant (dark) shipments per month."""
-    rows = monthly.to_dicts()
-    top = max((r["examined"] for r in rows), default=0) or 1
-    bars = []
-    for i, r in enumerate(rows):
-        for value, colour, offset in ((r["examined"], "#a9c4e0", 0), (r["discrepant"], "#1f4e79", 6)):
-            h = value / top * (height - 12)
-            bars.append(f"<rect x={i * step + offset} y={height - 12 - h:.1f} width=6 height={h:.1f} "
-                        f"fill={colour}><title>{escape(r['month'])}: {value}</title></rect>")
-    labels = "".join(f"<text x={i * step} y={height} font-size=8>{escape(r['month'][2:])}</text>"
-                     for i, r in enumerate(rows) if i % 3 == 0)
-    return (f"<svg width={max(len(rows) * step, 100)} height={height} role=img "
-            f"aria-label='examined and discrepant by month'>{''.join(bars)}{labels}</svg>")
+_PORT_COLUMNS = [("port", "port", str), ("targeted", "targeted", num), ("examined", "examined", num),
+                 ("discrepant", "discrepant", num), ("hit rate", "hit_rate", pct),
+                 ("flags per day", "flags_per_day", lambda v: num(v, 2))]
+_OVERLAP_COLUMNS = [("UDR", "udr", str), ("shared shipments", "shared", num),
+                    ("Jaccard", "jaccard", pct), ("share of this query's targets", "share_of_rule", pct),
+                    ("share of the UDR's targets", "share_of_udr", pct)]
 
 
-def _table(frame: pl.DataFrame, formats: dict[str, Any]) -> str:
-    head = "".join(f"<th>{escape(c)}" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row[c], formats.get(c)))}" for c in frame.columns)
-                   for row in frame.to_dicts())
+def _table(rows: Rows, columns: list[tuple[str, str, Any]]) -> str:
+    head = "".join(f"<th{' class=num' if i else ''}>{escape(h)}" for i, (h, _, _) in enumerate(columns))
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if i else ''}>"
+                                    f"{escape(fmt(row[key]) if row[key] is not None else '–')}"
+                                    for i, (_, key, fmt) in enumerate(columns))
+                   for row in rows)
     return f"<table><tr>{head}{body}</table>"
-
-
-def _cell(value: Any, fmt: Any) -> str:
-    if fmt is not None and value is not None:
-        return str(fmt(value))
-    return num(value, 3) if isinstance(value, float) else ("–" if value is None else str(value))
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _retirements(review: Review) -> str:

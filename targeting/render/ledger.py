@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from targeting.decide import ledger
+from targeting.render.escape import one_line, terminal
 
 
 def ledger_table(entries: list[ledger.Entry]) -> Table:
@@ -17,9 +17,9 @@ def ledger_table(entries: list[ledger.Entry]) -> Table:
     for header in ("actor", "action", "subject", "details"):
         table.add_column(header, overflow="fold")
     for e in entries:
-        # escape: user text, and rich would read "[...]" as markup.
-        table.add_row(str(e.seq), e.at, *map(escape, (e.actor, e.action, e.subject,
-                                                      summary(e.details))))
+        # User text: no control characters (escape sequences), "[...]" shown, not read as markup.
+        table.add_row(str(e.seq), terminal(e.at), *(terminal(one_line(v)) for v in (
+            e.actor, e.action, e.subject, summary(e.details))))
     return table
 
 

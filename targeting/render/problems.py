@@ -5,16 +5,19 @@ import json
 from typing import Any
 
 from targeting.errors import Problem
+from targeting.render.escape import github, github_property, one_line
+from targeting.units import plural
 
 
 def problems_text(problems: list[Problem]) -> str:
     """One `path:line:col: severity[code]: message` line per problem."""
-    return "\n".join(str(p) for p in problems)
+    return "\n".join(one_line(p) for p in problems)
 
 
 def summary_line(problems: list[Problem], valid: int) -> str:
     errors = sum(p.severity == "error" for p in problems)
-    return f"{valid} rule(s) valid, {errors} error(s), {len(problems) - errors} warning(s)"
+    return (f"{plural(valid, 'rule')} valid, {plural(errors, 'error')}, "
+            f"{plural(len(problems) - errors, 'warning')}")
 
 
 def problems_json(problems: list[Problem], valid: int) -> str:
@@ -34,11 +37,9 @@ def problems_github(problems: list[Problem]) -> str:
 
 
 def _github(problem: Problem) -> str:
-    message = f"[{problem.code}] {problem.message}"
-    message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    message = github(f"[{problem.code}] {problem.message}")
     level = "error" if problem.severity == "error" else "warning"
     loc = problem.location
     if loc is None:
         return f"::{level}::{message}"
-    path = loc.path.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
-    return f"::{level} file={path},line={loc.line},col={loc.column}::{message}"
+    return f"::{level} file={github_property(loc.path)},line={loc.line},col={loc.column}::{message}"

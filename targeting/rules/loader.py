@@ -4,19 +4,21 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from targeting.dates import date_of
 from targeting.errors import Location, Problem, RuleError
+from targeting.rules.limits import RuleLimits
 from targeting.rules.model import (
     COMBINATORS,
     KINDS,
     LIST_OPERATORS,
+    NAMED_LIST_OPERATORS,
     OPERATORS,
     STATUSES,
     All,
@@ -26,7 +28,11 @@ from targeting.rules.model import (
     Node,
     Not,
     Rule,
+    leaves,
 )
+from targeting.rules.yamlfile import display_path, read_yaml, rule_id
+
+__all__ = ["display_path", "load_rules", "parse_rules", "rule_files", "rule_id"]
 
 ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 REQUIRED_KEYS = ("id", "kind", "title", "where")
@@ -60,77 +66,45 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_rules(paths: Iterable[Path]) -> list[Rule]:
+def load_rules(paths: Iterable[Path], limits: RuleLimits | None = None) -> list[Rule]:
     """Load every rule under `paths`; raise RuleError listing every problem in every file."""
-    rules, problems = parse_rules(paths)
+    rules, problems = parse_rules(paths, limits)
     if any(p.severity == "error" for p in problems):
         raise RuleError(problems)
     return rules
 
 
-def parse_rules(paths: Iterable[Path]) -> tuple[list[Rule], list[Problem]]:
+def parse_rules(paths: Iterable[Path], limits: RuleLimits | None = None
+                ) -> tuple[list[Rule], list[Problem]]:
     """Load what can be loaded and return it with every problem found (no raise)."""
     rules: list[Rule] = []
     problems: list[Problem] = []
     for path in rule_files(paths):
-        rule = _parse_file(path, problems)
+        rule = _parse_file(path, problems, limits or RuleLimits())
         if rule is not None:
             rules.append(rule)
     problems += _duplicate_ids(rules)
     return rules, problems
 
 
-def display_path(path: Path) -> str:
-    """A path relative to the working directory when it lies below it."""
-    rel = os.path.relpath(path)
-    return str(path) if rel.startswith("..") else rel
-
-
-def _parse_file(path: Path, problems: list[Problem]) -> Rule | None:
+def _parse_file(path: Path, problems: list[Problem], limits: RuleLimits) -> Rule | None:
     shown = display_path(path)
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem("unreadable", f"cannot read the file: {exc}", Location(shown, 1, 1)))
+    found = read_yaml(path, limits)
+    if isinstance(found, Problem):
+        problems.append(found)
         return None
-    try:
-        loader, root = _compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
-        problems.append(Problem("yaml-syntax", f"invalid YAML: {getattr(exc, 'problem', exc)}", loc))
-        return None
-    parser = _Parser(shown, loader, problems)
+    raw, loader, root = found
+    parser = _Parser(shown, loader, problems, limits)
     return parser.rule(root, hashlib.sha256(raw).hexdigest())
-
-
-def _compose(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
-    """The loader and the document's node tree. libyaml's loader, where PyYAML has it, parses
-    several times faster; a file it rejects is parsed again by the Python loader, whose
-    messages are clearer ("expected ',' or '}', but got '<stream end>'")."""
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
-        try:
-            return _single_node(fast, text)
-        except yaml.YAMLError:
-            pass
-    return _single_node(yaml.SafeLoader, text)
-
-
-def _single_node(make: Callable[[str], Any], text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
-    loader = make(text)
-    try:
-        return loader, loader.get_single_node()
-    finally:
-        loader.dispose()
 
 
 class _Parser:
     """Turns one file's YAML node tree into a Rule, recording problems as it goes."""
 
-    def __init__(self, path: str, loader: yaml.SafeLoader, problems: list[Problem]):
+    def __init__(self, path: str, loader: yaml.SafeLoader, problems: list[Problem],
+                 limits: RuleLimits | None = None):
         self.path, self.loader, self.problems = path, loader, problems
+        self.limits = limits or RuleLimits()
         self.start = len(problems)
 
     def loc(self, node: yaml.Node) -> Location:
@@ -226,12 +200,11 @@ class _Parser:
 
     def key_created(self, node: yaml.Node, key: str) -> Any:
         value = self.value(node)
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if not isinstance(value, dt.date):
+        found = date_of(value)  # quoted too: '2024-10-01' is as clear a date as 2024-10-01
+        if found is None:
             self.error("bad-date", f"'created' must be a date such as 2021-03-02; got {value!r}", node)
             return _INVALID
-        return value
+        return found
 
     def key_priorities(self, node: yaml.Node, key: str) -> Any:
         value = self.value(node)
@@ -243,6 +216,12 @@ class _Parser:
 
     def key_where(self, node: yaml.Node, key: str) -> Any:
         tree = self.predicate(node, "'where'")
+        if tree is not None and len(leaves(tree)) > self.limits.max_conditions:
+            self.error("too-many-conditions", f"'where' has {len(leaves(tree)):,} conditions; a "
+                       f"rule may have at most {self.limits.max_conditions:,} "
+                       "(limits.max_conditions in targeting.yaml). Put values that share a "
+                       "field and an operator in one list, or in a list file", node)
+            return _INVALID
         return _INVALID if tree is None else tree
 
     def key_tests(self, node: yaml.Node, key: str) -> Any:
@@ -332,6 +311,11 @@ class _Parser:
 
     def leaf(self, name: str, op: str, node: yaml.Node, loc: Location,
              field_loc: Location) -> Leaf | None:
+        if isinstance(node, yaml.SequenceNode) and len(node.value) > self.limits.max_values:
+            self.error("too-many-values", f"'{name}' {op}: {len(node.value):,} values; a rule "
+                       f"may list at most {self.limits.max_values:,} (limits.max_values in "
+                       f"targeting.yaml). {_list_file_hint(name, op)}", node)
+            return None
         value = self.value(node)
         problem = _operand_problem(op, value)
         if problem:
@@ -345,6 +329,22 @@ class _Parser:
 
 
 _INVALID = object()
+
+_LIST_FILE_FORMS = {
+    "in": "`{name}: {{in_list: NAME}}`",
+    "not_in": "`not: {{{name}: {{in_list: NAME}}}}` with `{name}: {{is_null: false}}` beside it "
+              "(not_in is false where the value is missing)",
+    "contains_any": "`{name}: {{contains_list: NAME}}`",
+    "startswith_any": "`{name}: {{startswith_list: NAME}}`",
+}
+
+
+def _list_file_hint(name: str, op: str) -> str:
+    form = _LIST_FILE_FORMS.get(op)
+    if form is None:
+        return ("Split them into several conditions under all:, each with a shorter list")
+    return (f"Put them in a list file, one per line (lists/NAME.txt), and write "
+            f"{form.format(name=name)}")
 
 
 def _is_scalar(value: Any) -> bool:
@@ -365,8 +365,8 @@ def _operand_problem(op: str, value: Any) -> str | None:
         return None
     if op == "is_null":
         return None if isinstance(value, bool) else "expects true or false"
-    if op in ("in_list", "matches") and not isinstance(value, str):
-        return "expects text" + (" (the name of a list in lists/)" if op == "in_list" else "")
+    if op in ("matches", *NAMED_LIST_OPERATORS) and not isinstance(value, str):
+        return "expects text" + (" (the name of a list in lists/)" if op != "matches" else "")
     if not _is_scalar(value):
         return "expects a single value; use a list operator such as in or contains_any for several"
     return None

@@ -35,8 +35,12 @@ OPERATORS: dict[str, tuple[FieldType, ...]] = {
     "matches": ("text",),
     "is_null": ("text", "number", "date", "bool"),
     "in_list": ("text",),
+    "contains_list": ("text",),
+    "startswith_list": ("text",),
 }
 LIST_OPERATORS = frozenset({"in", "not_in", "contains_any", "contains_all", "startswith_any"})
+# Operators whose operand names a list file (lists/<name>.txt or .csv) rather than listing values.
+NAMED_LIST_OPERATORS = frozenset({"in_list", "contains_list", "startswith_list"})
 COMBINATORS = ("all", "any", "not")
 
 
@@ -45,7 +49,8 @@ class Leaf:
     """One comparison of a field with a value.
 
     `value` is a scalar for single-value operators, a tuple for list operators and
-    `between` (low, high), a bool for `is_null`, and the list name for `in_list`.
+    `between` (low, high), a bool for `is_null`, and the list name for `in_list`,
+    `contains_list` and `startswith_list`.
     Dates are `datetime.date`.
     """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from targeting.files import write_atomic
 from targeting.rules.loader import META_KEYS
-from targeting.rules.model import KINDS, LIST_OPERATORS, OPERATORS, STATUSES
+from targeting.rules.model import KINDS, LIST_OPERATORS, NAMED_LIST_OPERATORS, OPERATORS, STATUSES
 
 SCHEMA_FILE = "rule.schema.json"
 FIELD_NAME = r"^(?!(all|any|not)$)[A-Za-z_][A-Za-z0-9_]*$"
@@ -106,7 +106,7 @@ def _operand(op: str) -> dict[str, Any]:
         schema = {"type": "array", "minItems": 2, "maxItems": 2, "items": _SCALAR}
     elif op == "is_null":
         schema = {"type": "boolean"}
-    elif op in ("matches", "in_list"):
+    elif op == "matches" or op in NAMED_LIST_OPERATORS:
         schema = {"type": "string"}
     else:
         schema = dict(_SCALAR)

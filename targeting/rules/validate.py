@@ -11,10 +11,12 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from targeting.dates import date_of
 from targeting.errors import Problem
 from targeting.rules.loader import did_you_mean, present
 from targeting.rules.model import (
     LIST_OPERATORS,
+    NAMED_LIST_OPERATORS,
     OPERATORS,
     All,
     AnyOf,
@@ -126,7 +128,7 @@ def _close_fields(name: str, cat: Catalogue) -> str:
 def _typed_operand(leaf: Leaf, kind: str, lists: Lists) -> Any:
     if leaf.op == "is_null":
         return leaf.value
-    if leaf.op == "in_list":
+    if leaf.op in NAMED_LIST_OPERATORS:
         if leaf.value not in lists:
             known = ", ".join(sorted(lists)) or "none (add files to lists/)"
             raise InvalidValue(f"no list named '{leaf.value}'; known lists: {known}"
@@ -166,15 +168,9 @@ def _number_text(value: float) -> str:
 
 
 def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    found = date_of(value)
+    if found is not None:
+        return found
     raise InvalidValue(f"{value!r} is not a date; write dates as YYYY-MM-DD, such as 2021-03-02",
                    "bad-date")
 
