@@ -204,13 +204,16 @@ LIMIT ?
 """
 
 
-def baseline(ns: str) -> str:
-    """The counts and weight sums of every shipment in the window from a start date on (NULL:
-    all): the baseline and the population's estimate."""
+# The columns of `baseline`: the counts and the weight sums of backtest/estimate.py.
+BASELINE_SUMS = ("shipments", "examined", "discrepant", "random_examined", "random_discrepant",
+                 "est_w", "est_wy", "est_v1", "est_v0", "est_wsq", "est_unweighted")
+
+
+def _baseline_sums() -> str:
     total = "CAST(coalesce(sum(n) FILTER (WHERE {}), 0) AS BIGINT)"
     weight = "CAST(coalesce(sum({}) FILTER (WHERE {}), 0) AS DOUBLE)"
-    return f"""
-SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS shipments, {total.format("examined")} AS examined,
+    return f"""CAST(coalesce(sum(n), 0) AS BIGINT) AS shipments,
+  {total.format("examined")} AS examined,
   {total.format("discrepant")} AS discrepant,
   {total.format("random_examined")} AS random_examined,
   {total.format("random_discrepant")} AS random_discrepant,
@@ -218,8 +221,24 @@ SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS shipments, {total.format("examined
   {weight.format("w_var", "discrepant")} AS est_v1,
   {weight.format("w_var", "examined AND NOT discrepant")} AS est_v0,
   {weight.format("w_sq", "examined")} AS est_wsq,
-  CAST(coalesce(sum(unweighted), 0) AS BIGINT) AS est_unweighted
+  CAST(coalesce(sum(unweighted), 0) AS BIGINT) AS est_unweighted"""
+
+
+def baseline(ns: str) -> str:
+    """The counts and weight sums of every shipment in the window from a start date on (NULL:
+    all): the baseline and the population's estimate."""
+    return f"""
+SELECT {_baseline_sums()}
 FROM {ns}cells WHERE CAST(? AS DATE) IS NULL OR start >= CAST(? AS DATE)
+"""
+
+
+def baseline_by_start(ns: str) -> str:
+    """`baseline`'s counts and weight sums per `start` (arrival day or time segment), earliest
+    first: every baseline from a start date on is a sum of these."""
+    return f"""
+SELECT start, {_baseline_sums()}
+FROM {ns}cells GROUP BY start ORDER BY start
 """
 
 
