@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 Params = Sequence[Any] | None
 # A small table's columns: name -> (SQL type, values); see Executor.table.
 Columns = Mapping[str, tuple[str, Sequence[Any]]]
-_SPARK_TYPES = {"INTEGER": "INT", "VARCHAR": "STRING", "DATE": "DATE", "BIGINT": "BIGINT"}
+LOCAL_ROWS = 10_000  # Spark: a small table this long at most is carried in each query's plan
+
+
+def _arrow_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {"INTEGER": pa.int32(), "VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64()}
 
 
 class Executor(Protocol):
@@ -52,6 +58,10 @@ class Executor(Protocol):
     def create(self, name: str, sql: str, params: Params = None) -> None:
         """Keep a query's result as the table `name` (DuckDB), or compute it and keep it as a
         temporary view (Spark)."""
+        ...
+
+    def view(self, name: str, sql: str, params: Params = None) -> None:
+        """Name a query `name` without computing it (each reader computes it again)."""
         ...
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
@@ -98,6 +108,9 @@ class DuckDBExecutor:
 
     def create(self, name: str, sql: str, params: Params = None) -> None:
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", list(params or []))
+
+    def view(self, name: str, sql: str, params: Params = None) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}", list(params or []))
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
         view = name.replace(".", "_") + "_view"
@@ -161,24 +174,44 @@ class SparkExecutor:
     def keep(self, name: str, frame: SparkFrame) -> None:
         """Compute a DataFrame now and keep it (on the executors) as the temporary view `name`.
 
-        A local checkpoint, not `cache()`: the view's plan is then the kept data alone, not the
-        lineage back to the Parquet files. With cache(), every later query over the view was
-        analysed with its whole lineage and matched against every cached plan, and the metric
-        queries of a second backtest took minutes over 200,000 shipments."""
-        kept = frame.localCheckpoint(eager=True)
+        A local checkpoint, so that the view's plan is the kept data alone, not the lineage back
+        to the Parquet files: with cache() alone, every later query over the view was analysed
+        with its whole lineage and matched against every cached plan, and the metric queries
+        of a second backtest took minutes over 200,000 shipments. Cached as well (one job does
+        both), for its size: a checkpoint has no statistics, so Spark took every kept table
+        for huge and joined the smallest with a shuffle and a sort on both sides; sized, it
+        broadcasts them. (The kept tables are aggregates: twice their size is little.)"""
+        kept = frame.localCheckpoint(eager=False).cache()
+        kept.count()
+        self._name(name, kept)
+
+    def view(self, name: str, sql: str, params: Params = None) -> None:
+        self._name(name, self.query(sql, params))
+
+    def _name(self, name: str, frame: SparkFrame) -> None:
+        """Make `frame` the temporary view `name`, in the namespace its name starts with."""
         self.session.catalog.dropTempView(name)
-        kept.createOrReplaceTempView(name)
+        frame.createOrReplaceTempView(name)
         # Tables outside a namespace (the dataset's own) belong to the namespace "".
         owner = next((ns for ns in self._tables if ns and name.startswith(f"{ns}_")), "")
-        self._tables.setdefault(owner, []).append((name, kept))
+        self._tables.setdefault(owner, []).append((name, frame))
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
         self.keep(name, self.session.createDataFrame(frame.to_arrow()))
 
     def table(self, name: str, columns: Columns) -> None:
-        schema = ", ".join(f"`{column}` {_SPARK_TYPES[kind]}" for column, (kind, _) in columns.items())
-        rows = list(zip(*(values for _, values in columns.values())))
-        self.keep(name, self.session.createDataFrame(rows, schema=schema))
+        import pyarrow as pa
+
+        data = pa.table({column: pa.array(list(values), type=_arrow_types()[kind])
+                         for column, (kind, values) in columns.items()})
+        frame = self.session.createDataFrame(data)
+        # From Arrow, a local relation with its size: Spark plans it into each query and
+        # broadcasts it, no job to keep it (from Python rows it would be an RDD of unknown size).
+        # A long one (a list file of a million lines) is kept rather than carried in every plan.
+        if data.num_rows > LOCAL_ROWS:
+            self.keep(name, frame)
+        else:
+            self._name(name, frame)
 
     def columns(self, name: str) -> list[str]:
         return list(self.session.table(name).columns)

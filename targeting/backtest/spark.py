@@ -26,13 +26,24 @@ from targeting.backtest.grouped import BATCH as RULE_BATCH
 from targeting.backtest.grouped import _bucket_sql
 from targeting.backtest.matches import Plan
 from targeting.backtest.metric_sql import CELL_FACTS, CELL_SUMS
+from targeting.backtest.window import Window
 from targeting.compile.regex import java_pattern
-from targeting.compile.sql import compile_sql
+from targeting.compile.sql import compile_sql, list_matches_sql
 from targeting.data.tables import RID
 from targeting.dialect import SPARK
 from targeting.errors import Problem, RuleError
 from targeting.executor import Executor, SparkExecutor
-from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
+from targeting.rules.model import (
+    NAMED_LIST_OPERATORS,
+    All,
+    AnyOf,
+    Catalogue,
+    Leaf,
+    Node,
+    Not,
+    Rule,
+    leaves,
+)
 
 
 @dataclass(frozen=True)
@@ -71,11 +82,11 @@ class SparkEngine:
         for leaf in dict.fromkeys(leaf for rule in plan.rules for leaf in leaves(rule.where)):
             by_field.setdefault(leaf.field, []).append(leaf)
         classes: dict[Leaf, tuple[str, list[int]]] = {}
-        fields = [self._classes(sql, ns, plan, i, name, field_leaves, classes)
-                  for i, (name, field_leaves) in enumerate(sorted(by_field.items()))]
+        fields = self._classes(sql, ns, plan, sorted(by_field.items()), classes)
         keys = [f"c{f.index}" for f in fields] or ["c"]
         sql.create(f"{ns}shipment_groups", *self._rows_sql(plan, ns, fields, keys))
-        sql.create(f"{ns}signatures", f"""SELECT {", ".join(keys)},
+        # Views, not kept: each is read once, by the next step's job.
+        sql.view(f"{ns}signatures", f"""SELECT {", ".join(keys)},
               {match_sets(plan.rules, classes)} AS rules
             FROM (SELECT DISTINCT {", ".join(keys)} FROM {ns}shipment_groups) d""")
         facts = ", ".join(f"g.{name}" for name in CELL_FACTS)
@@ -84,7 +95,7 @@ class SparkEngine:
               CAST(sum(g.n) AS BIGINT) AS n, {sums}
             FROM {ns}shipment_groups g JOIN {ns}signatures s ON {" AND ".join(f"s.{k} = g.{k}" for k in keys)}
             GROUP BY s.rules, g.seg, g.port, g.month, {facts}""")
-        sql.create(f"{ns}cellkeys", f"""SELECT rules, seg,
+        sql.view(f"{ns}cellkeys", f"""SELECT rules, seg,
             CAST(dense_rank() OVER (ORDER BY rules, seg) AS BIGINT) AS cell
             FROM (SELECT DISTINCT rules, seg FROM {ns}groups) d""")
         _relations(sql, ns, plan.window.since)
@@ -100,38 +111,66 @@ class SparkEngine:
     def splits_at(self, day: dt.date) -> bool:
         return day == self._since or day in self._bounds
 
-    def _classes(self, sql: SparkExecutor, ns: str, plan: Plan, i: int, field: str,
-                 field_leaves: list[Leaf], classes: dict[Leaf, tuple[str, list[int]]]) -> _Field:
-        """`cls_<i>(value, cls)`: the field's leaves on its distinct values in the window (text)
-        or on one value per interval between the leaves' constants; `classes` learns on which
-        classes each leaf holds."""
+    def _classes(self, sql: SparkExecutor, ns: str, plan: Plan,
+                 by_field: Sequence[tuple[str, list[Leaf]]],
+                 classes: dict[Leaf, tuple[str, list[int]]]) -> list[_Field]:
+        """`classes(f, value, flags, cls)`: each field's leaves on its distinct values in the
+        window (text) or on one value per interval between the leaves' constants (values as
+        text), numbered by the pattern of leaves that hold, every field in one job; `cls_<i>` a
+        view of field i's; `classes` learns on which classes each leaf holds."""
+        parts, params, fields = [], [], []
+        for i, (field, field_leaves) in enumerate(by_field):
+            part, more, found = self._field_classes(i, field, field_leaves, plan.window)
+            parts.append(part)
+            params += more
+            fields.append(found)
+        if not fields:
+            return []
+        sql.create(f"{ns}classes", f"""SELECT f, value, flags,
+              CAST(dense_rank() OVER (PARTITION BY f ORDER BY flags) AS INT) AS cls
+            FROM ({" UNION ALL ".join(parts)}) u""", params)
+        holds: dict[tuple[int, int], list[int]] = {}
+        for f, cls, flags in sql.rows(f"SELECT DISTINCT f, cls, flags FROM {ns}classes"):
+            for j, value in enumerate(flags):
+                if value:
+                    holds.setdefault((f, j), []).append(cls)
+        for i, (_, field_leaves) in enumerate(by_field):
+            for j, leaf in enumerate(field_leaves):
+                classes[leaf] = (f"c{i}", sorted(holds.get((i, j), [])))
+            sql.view(f"{ns}cls_{i}", f"SELECT value, cls FROM {ns}classes WHERE f = {i}")
+        return fields
+
+    def _field_classes(self, i: int, field: str, field_leaves: list[Leaf],
+                       w: Window) -> tuple[str, list[Any], _Field]:
+        """One field's part of `classes`: (f, value, flags) per distinct value or interval. A
+        named-list leaf is a join with the values it holds for (compile.sql.list_matches_sql),
+        the others expressions over the value."""
         col = _quote(field)
         if self.catalogue[field] == "text":
-            lookup, params = f"w.{col}", ()
+            lookup, lookup_params = f"w.{col}", ()
         else:
-            lookup, params = _bucket_sql(field, field_leaves)
-        flags, leaf_params = [], []
+            lookup, lookup_params = _bucket_sql(field, field_leaves)
+            lookup = f"CAST({lookup} AS STRING)"
+        flags, joins, params, join_params = [], [], [], []
+        window = [w.since, w.until]
+        values = (f"(SELECT DISTINCT w.{col} AS value FROM manifest_f w "
+                  "WHERE w.arrival_date BETWEEN ? AND ?) v")
         for j, leaf in enumerate(field_leaves):
-            leaf_sql, more = compile_sql(leaf, self.catalogue, SPARK)  # folded inline, per value
-            flags.append(f"{leaf_sql} AS l{j}")
-            leaf_params += more
-        w = plan.window
-        order = ", ".join(f"l{j}" for j in range(len(field_leaves)))
-        # Parameters bind in text order: the leaves', the lookup's, then the window's.
-        sql.create(f"{ns}cls_{i}", f"""SELECT value, {order},
-              CAST(dense_rank() OVER (ORDER BY {order}) AS INT) AS cls
-            FROM (SELECT value, {", ".join(flags)} FROM (
+            if leaf.op in NAMED_LIST_OPERATORS:
+                matches, more = list_matches_sql(leaf, values, window, SPARK)
+                flags.append(f"coalesce(m{j}.hit, FALSE)")
+                joins.append(f" LEFT JOIN (SELECT value, TRUE AS hit FROM ({matches}) s{j}) m{j} "
+                             f"ON m{j}.value = d.value")
+                join_params += more
+            else:
+                leaf_sql, more = compile_sql(leaf, self.catalogue, SPARK)  # folded, per value
+                flags.append(leaf_sql)
+                params += more
+        # Parameters bind in text order: the leaves', the lookup's, the window's, the joins'.
+        part = f"""SELECT {i} AS f, d.value, array({", ".join(flags)}) AS flags FROM (
               SELECT {lookup} AS value, any_value(w.{col}) AS {col} FROM manifest_f w
-              WHERE w.arrival_date BETWEEN ? AND ? GROUP BY 1) d) x""",
-                   [*leaf_params, *params, w.since, w.until])
-        holds: dict[int, list[int]] = {j: [] for j in range(len(field_leaves))}
-        for row in sql.rows(f"SELECT DISTINCT cls, {order} FROM {ns}cls_{i}"):
-            for j, value in enumerate(row[1:]):
-                if value:
-                    holds[j].append(row[0])
-        for j, leaf in enumerate(field_leaves):
-            classes[leaf] = (f"c{i}", holds[j])
-        return _Field(i, lookup, tuple(params))
+              WHERE w.arrival_date BETWEEN ? AND ? GROUP BY 1) d{"".join(joins)}"""
+        return part, [*params, *lookup_params, *window, *join_params], _Field(i, lookup, lookup_params)
 
     def _rows_sql(self, plan: Plan, ns: str, fields: Sequence[_Field],
                   keys: Sequence[str]) -> tuple[str, list[Any]]:
@@ -207,7 +246,7 @@ def _relations(sql: SparkExecutor, ns: str, since: dt.date) -> None:
           SELECT explode(rules) AS rule, cell, seg FROM {ns}cellkeys) x
         LEFT JOIN {ns}rule_starts s ON s.rule = x.rule
         WHERE s.seg IS NULL OR x.seg >= s.seg""")
-    sql.create(f"{ns}sizes", f"""SELECT m.rule, CAST(sum(t.n) AS BIGINT) AS n FROM {ns}members m
+    sql.view(f"{ns}sizes", f"""SELECT m.rule, CAST(sum(t.n) AS BIGINT) AS n FROM {ns}members m
         JOIN (SELECT cell, sum(n) AS n FROM {ns}cells GROUP BY cell) t ON t.cell = m.cell
         GROUP BY m.rule""")
 

@@ -214,6 +214,38 @@ def _contains_list_sql(col: str, name: str, params: list[Any], dialect: Dialect)
             f"{_bind(params, name)} AND length(__l.value) < 3 AND {found}))")
 
 
+def list_matches_sql(leaf: Leaf, values: str, values_params: list[Any],
+                     dialect: Dialect) -> tuple[str, list[Any]]:
+    """`(sql, params)` selecting the distinct `value`s of the relation `values(value)` (a text
+    field's values) that a named-list leaf (in_list, contains_list, startswith_list) holds for,
+    by joins with the list table instead of a subquery per value.
+
+    The Spark engine evaluates leaves this way: Spark plans each subquery expression of a query
+    as a join of its own, and 8 in one query took 30 s to plan over 300 rows; as plain joins the
+    lists of every leaf cost one job together."""
+    if leaf.op not in NAMED_LIST_OPERATORS:
+        raise CompileError(f"operator {leaf.op!r} names no list")
+    folded = f"(SELECT value, {_folded('value', dialect)} AS t FROM {values}) x"
+    if leaf.op == "in_list":
+        return (f"SELECT DISTINCT x.value FROM {folded} JOIN {LISTS_TABLE} l "
+                "ON l.list_name = ? AND l.value = x.t", [*values_params, leaf.value])
+    spread = dialect.unnest_sql("sequence(1, length(x.t){})" if dialect.name == "spark"
+                                else "range(1, length(x.t){} + 1)")
+    if leaf.op == "startswith_list":
+        return (f"SELECT DISTINCT y.value FROM (SELECT x.value, x.t, {spread.format('')} AS p "
+                f"FROM {folded}) y JOIN {LISTS_TABLE} l ON l.list_name = ? "
+                "AND l.value = left(y.t, y.p) WHERE y.p >= 1 AND y.p <= length(y.t)",
+                [*values_params, leaf.value])
+    short = dialect.contains.format(col="x.t", val="l.value")
+    return (f"SELECT DISTINCT y.value FROM (SELECT x.value, x.t, {spread.format(' - 2')} AS p "
+            f"FROM {folded}) y JOIN {LISTS_TABLE} l ON l.list_name = ? "
+            "AND length(l.value) >= 3 AND left(l.value, 3) = substr(y.t, y.p, 3) "
+            "WHERE y.p >= 1 AND y.p <= length(y.t) - 2 AND substr(y.t, y.p, length(l.value)) = l.value "
+            f"UNION SELECT DISTINCT x.value FROM {folded} JOIN {LISTS_TABLE} l "
+            f"ON l.list_name = ? AND length(l.value) < 3 AND {short}",
+            [*values_params, leaf.value, *values_params, leaf.value])
+
+
 def _positions(col: str, less: str, dialect: Dialect) -> tuple[str, str]:
     """A relation `__q(__p)` of the positions 1 .. length(col){less}, and the condition (to
     AND into the join) that keeps only those: DuckDB's range is empty when the end comes
