@@ -7,6 +7,7 @@ The library API (each function returns data: Polars DataFrames or dataclasses)::
     report = targeting.test("Q-4701-0012")             # one rule, with its verdict
     review = targeting.candidates()                    # promotion and retirement proposals
     cov = targeting.coverage(last="12m")               # who found the discrepant shipments
+    past = targeting.replay(every="3m")                # how the policy would have done
 
 The names load on first use, so the command line does not pay for the whole library at start-up.
 """
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from targeting._version import __version__
 
 if TYPE_CHECKING:
-    from targeting.api import candidates, coverage, evaluate, load_rules, test
+    from targeting.api import candidates, coverage, evaluate, load_rules, replay, test
     from targeting.backtest.window import Window
     from targeting.errors import Problem
     from targeting.project import open_project
@@ -31,6 +32,7 @@ _API = {
     "test": "targeting.api",
     "candidates": "targeting.api",
     "coverage": "targeting.api",
+    "replay": "targeting.api",
     "load_rules": "targeting.api",
     "Window": "targeting.backtest.window",
     "Rule": "targeting.rules.model",
@@ -38,7 +40,7 @@ _API = {
 }
 
 __all__ = ["Problem", "Rule", "Window", "__version__", "candidates", "coverage", "evaluate",
-           "load_rules", "open_project", "test"]
+           "load_rules", "open_project", "replay", "test"]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from targeting.backtest.run import backtest, project_window, sort_by_lift
+from targeting.backtest.run import backtest, project_window, ranked_scoreboard
 from targeting.backtest.window import DateLike
 from targeting.compile.check import check_rules
 from targeting.compile.english import describe
@@ -19,8 +19,10 @@ from targeting.data.catalogue import field_catalogue
 from targeting.data.config import load_config
 from targeting.data.lists import load_lists
 from targeting.decide import coverage as _coverage
+from targeting.decide import replay as _replay
 from targeting.decide.coverage import Coverage
 from targeting.decide.inspect import RuleReport, inspect_rule
+from targeting.decide.replay import Replay
 from targeting.decide.review import Review, build_review
 from targeting.errors import TargetingError
 from targeting.project import Project, default_paths, open_project
@@ -43,7 +45,7 @@ def evaluate(rules: Sequence[str | Path] | None = None, *, config: ConfigLike = 
     project = _project(config)
     chosen = project.select(rules)
     run = backtest(project, chosen, project_window(project, since, until, last))
-    board = sort_by_lift(run.scoreboard())
+    board = ranked_scoreboard(run)
     run.close()
     return board
 
@@ -67,6 +69,13 @@ def candidates(*, config: ConfigLike = None, since: DateLike | None = None,
     the UDRs proposed for retirement (`details`: each promotable query's full report too)."""
     project = _project(config)
     return build_review(project, project_window(project, since, until, last), details)
+
+
+def replay(*, config: ConfigLike = None, every: str = "1m", since: DateLike | None = None,
+           until: DateLike | None = None) -> Replay:
+    """The policy run at every cut-off from `since` to `until`, each promotion and retirement
+    it would have made with what it promised and what the rest of the history delivered."""
+    return _replay.replay(_project(config), every, since, until)
 
 
 def load_rules(paths: Sequence[str | Path]) -> list[Rule]:

@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 
 from targeting.cli import main
 
+REPO = Path(__file__).resolve().parents[1]
+
 POLICY_DATA = Path(__file__).parent / "data" / "policy"
 # Q-1 of tests/data/policy meets this policy (see test_policy.py); it fails the defaults.
 LENIENT = {"min_examined": 3, "min_discrepant": 2, "min_hit_rate": 0.1, "lift_factor": 0.0,
@@ -157,8 +159,9 @@ def make_policy_project(root: Path, extra: str = "") -> Path:
     for name in ("manifest.csv", "exams.csv"):
         shutil.copy(POLICY_DATA / name, root / name)
     settings = "".join(f"  {k}: {v}\n" for k, v in LENIENT.items())
+    # tests/data/policy/targeting.yaml ends with its promotion: section (evidence_source)
     (root / "targeting.yaml").write_text((POLICY_DATA / "targeting.yaml").read_text(encoding="utf-8")
-                                         + f"promotion:\n{settings}" + extra, encoding="utf-8")
+                                         + settings + extra, encoding="utf-8")
     return root
 
 
@@ -183,3 +186,15 @@ def outcome(doc: dict[str, Any], rule: str, name: str) -> str:
     found = [c for c in doc["checks"] if c["rule"] == rule and c["name"] == name]
     assert found, f"no check {rule}/{name} in {doc['checks']}"
     return str(found[-1]["outcome"])
+
+
+def bundled_repo(root: Path) -> Path:
+    """A git repository at `root` holding the bundled project (rules, queries, fixtures/default
+    and targeting.yaml), committed as the base."""
+    root.mkdir()
+    for name in ("rules", "queries"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copytree(REPO / "fixtures" / "default", root / "fixtures" / "default")
+    shutil.copy(REPO / "targeting.yaml", root / "targeting.yaml")
+    commit_base(root)
+    return root

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -101,21 +102,34 @@ def run(case: Case, project: Path) -> Outcome:
     return Outcome(result.exit_code, result.output, time.monotonic() - start)
 
 
+# Runs the command and writes its peak resident memory (KiB) to argv[1]. The command is forked
+# from this small interpreter, not from the test worker: on Linux a child's peak memory counts
+# the memory of the process it was forked from (the high-water mark survives fork and exec), so
+# a worker grown to 500 MB by earlier tests made every command look 500 MB large.
+LAUNCHER = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _run_child(case: Case, project: Path, start: float) -> Outcome:
-    """`python -m targeting` in a child; its peak memory from the kernel (wait4)."""
-    out = project.parent / "child.out"
+    """`python -m targeting` in a child; its peak memory from the kernel (wait4, LAUNCHER)."""
+    out, peak = project.parent / "child.out", project.parent / "child.peak"
     with out.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "targeting", *case.args], cwd=project,
-                                stdout=sink, stderr=subprocess.STDOUT, env=child_env())
-        timer = threading.Timer(CHILD_SECONDS, proc.kill)
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(peak), sys.executable, "-m",
+                                 "targeting", *case.args], cwd=project, stdout=sink,
+                                stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
+        timer = threading.Timer(CHILD_SECONDS, lambda: os.killpg(proc.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    measured = float(peak.read_text()) / 1024 if peak.exists() else None
     return Outcome(proc.returncode, out.read_text(encoding="utf-8", errors="replace"),
-                   time.monotonic() - start, usage.ru_maxrss / 1024)
+                   time.monotonic() - start, measured)
 
 
 def child_env() -> dict[str, str]:

@@ -212,7 +212,7 @@ def test_a_bad_setting_fails_every_command_naming_file_and_key(tmp_path: Path, c
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "targeting.yaml").read_text(encoding="utf-8").replace(
-        "data:\n", "promotion: {min_examind: 3}\ndata:\n").replace(
+        "promotion:\n", "promotion:\n  min_examind: 3\n").replace(
         "fixtures/", f"{root}/fixtures/").replace("[rules]", f"[{root}/rules]").replace(
         "[queries]", f"[{root}/queries]")
     config = write(tmp_path, text)

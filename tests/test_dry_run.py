@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from gate_project import cli, commit_base
+from gate_project import bundled_repo, cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,14 +22,7 @@ def tree(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("dry") / "repo"
-    root.mkdir()
-    for name in ("rules", "queries"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copytree(REPO / "fixtures" / "default", root / "fixtures" / "default")
-    shutil.copy(REPO / "targeting.yaml", root / "targeting.yaml")
-    commit_base(root)
-    return root
+    return bundled_repo(tmp_path_factory.mktemp("dry") / "repo")
 
 
 def test_promote_dry_run_prints_what_it_would_write_and_writes_nothing(project, monkeypatch):

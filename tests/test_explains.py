@@ -110,12 +110,15 @@ def test_counts_of_one_are_singular():
     thin = explain(Criterion("transfer", False, None, 0.1), {"away_examined": 29.0, "min_examined": 30})
     assert thin.change == "about 1 more examined shipment outside its port that it matches"
     persistence = explain(Criterion("persistence", False,
-                                    {"months_with_hits": 1, "recent_hit_rate_low": 0.05},
-                                    {"months_with_hits": 2, "recent_hit_rate_low": 0.04}),
+                                    {"months_with_hits": 1, "recent_hit_rate": 0.05,
+                                     "recent_p_below": 0.4},
+                                    {"months_with_hits": 2, "recent_hit_rate": 0.04,
+                                     "recent_p_below": 0.05}),
                           {"recent_months": 1})
     assert persistence.sentence == ("Persistence: violations found in 1 month (2 months with hits "
-                                    "needed); over the last 1 month its estimated precision is at "
-                                    "least 5.00% against a bar of 4.00%.")
+                                    "needed); over the last 1 month its estimated precision is "
+                                    "5.0%, which does not show it below the bar of 4.00% "
+                                    "(one-sided p = 0.4, below 0.05 fails).")
     assert persistence.change == "hits in 1 more month"
 
 

@@ -93,7 +93,7 @@ def test_bad_promotion_section_in_config_exits_2(tmp_path):
     config.write_text((DATA / "targeting.yaml").read_text()
                       .replace("manifest.csv", str(DATA / "manifest.csv"))
                       .replace("exams.csv", str(DATA / "exams.csv")).replace("[rules]", f"[{DATA / 'rules'}]")
-                      .replace("[queries]", f"[{DATA / 'queries'}]") + "promotion:\n  min_hitrate: 0.1\n")
+                      .replace("[queries]", f"[{DATA / 'queries'}]") + "  min_hitrate: 0.1\n")
     result = CliRunner().invoke(main, ["candidates", "--config", str(config)])
     assert result.exit_code == 2, result.output
     assert "min_hitrate" in result.output and "min_hit_rate" in result.output
@@ -119,9 +119,12 @@ def test_criteria_values_and_thresholds_by_hand_default_policy(project):
     assert "insufficient evidence elsewhere" in v.transfer.note
     # recent_months 6 covers the whole window, but the recent period never starts before the
     # evidence does (2025-02-01): b1 is left out, so 3 examined, 2 discrepant; baseline 5/9.
-    assert c["persistence"].value == {"months_with_hits": 2, "recent_hit_rate_low": pytest.approx(low(2, 3))}
+    # The recent bar 2 x 5/9 is above 100%, so 2 of 3 is shown below it (p = 0).
+    assert c["persistence"].value == {"months_with_hits": 2, "recent_hit_rate": pytest.approx(2 / 3),
+                                      "recent_p_below": 0.0}
     assert c["persistence"].threshold == {"months_with_hits": 3,
-                                          "recent_hit_rate_low": pytest.approx(2.0 * 5 / 9)}
+                                          "recent_hit_rate": pytest.approx(2.0 * 5 / 9),
+                                          "recent_p_below": 0.05}
     assert not c["persistence"].passed
     assert c["novelty"].value == {"unique_discrepant": 2, "max_overlap_jaccard": 0.0}
     assert not c["novelty"].passed
@@ -146,15 +149,18 @@ def test_lenient_policy_promotes_q1_and_each_threshold_follows_its_setting(proje
     # Expected false promotions: m = 2 reviewed times the largest p-value that passed.
     assert v.metrics["expected_false_promotions"] == pytest.approx(2 * p1)
     # recent_months 2: 2025-02-21 .. 2025-04-20; Q-1 has b4 examined (discrepant), b7 not.
-    assert c["persistence"].value["recent_hit_rate_low"] == pytest.approx(low(1, 1))
+    assert c["persistence"].value["recent_hit_rate"] == 1.0
+    assert c["persistence"].value["recent_p_below"] == pytest.approx(
+        score_p_value(1.0, 1, 0.1, below=True))
     assert c["workload"].threshold == 1.0
 
 
 @pytest.mark.parametrize("setting, value, names", [
     ("min_examined", 4, ["evidence"]), ("min_discrepant", 3, ["evidence"]),
-    # Bar 0.21: Q-1's p = 0.026, q = 0.052 still passes; the recent lower bound (1 of 1, 0.2065)
-    # does not. min_ports belongs to transfer, which decides the scope, not the verdict.
-    ("min_hit_rate", 0.21, ["persistence"]), ("min_ports", 4, []),
+    # Bar 0.21: Q-1's p = 0.026, q = 0.052 still passes, and the recent 1 of 1 is not shown
+    # below it. At 0.7 the bar is above the estimate and the recent months (still 1 of 1) do not
+    # show it below: only effectiveness fails. min_ports belongs to transfer (the scope).
+    ("min_hit_rate", 0.21, []), ("min_hit_rate", 0.7, ["effectiveness"]), ("min_ports", 4, []),
     ("min_months", 3, ["persistence"]), ("min_unique", 3, ["novelty"]),
     ("max_overlap", 0.0, []),  # overlap 0 ≤ 0 still passes
     ("max_flags_per_day", 0.05, ["workload"]),  # 4 flags in 79 days at its port
@@ -199,24 +205,22 @@ def test_retirement_reasons(project):
     assert judged["U-1"].outcome == "insufficient evidence" and judged["U-2"].outcome == "retire"
     assert [r.split(":")[0] for r in judged["U-2"].reasons] == ["superseded"]
     assert [r.rule.id for r in retirements(project, window, load_policy({}))] == ["U-2"]
-    # Floor 2, factor 1. The last 2 months (2025-02-21 ..): population 4/6; U-1 has 1 of 2 (o3,
-    # o4), U-2 1 exam, below the floor, so U-2 is judged on the whole window: 0 of 2 against 6/11.
+    # Floor 2, factor 1, recent_months 2: the window (101 days) is shorter than 4 months, so decay
+    # is judged over the last 2 months (2025-02-21 ..), population 4/6. U-1 has 1 of 2 (o3, o4);
+    # U-2 has 1 exam, below the floor: it cannot be judged, but it is superseded.
     settings = {"min_examined": 2, "recent_months": 2, "retire_factor": 1.0}
     judged = {j.rule.id: j for j in judge_udrs(project, window, load_policy(settings))}
     p1 = score_p_value(1 / 2, 2, 4 / 6, below=True)
-    p2 = score_p_value(0.0, 2, 6 / 11, below=True)
     assert judged["U-1"].metrics["decay_p_value"] == pytest.approx(p1)
-    assert judged["U-2"].metrics["decay_p_value"] == pytest.approx(p2)
-    assert judged["U-2"].metrics["decay_period"].startswith("the whole window")
-    # Benjamini-Hochberg over the two: q(U-2) = min(2 p2, p1) = 0.121 > 0.10, so neither decays.
-    assert judged["U-2"].metrics["decay_q_value"] == pytest.approx(min(2 * p2, p1))
-    assert judged["U-1"].outcome == "keep"
+    assert judged["U-1"].metrics["decay_q_value"] == pytest.approx(p1)  # the only one tested
+    assert judged["U-1"].metrics["decay_period"] == "the last 2 months"
+    assert judged["U-1"].outcome == "keep" and judged["U-2"].metrics["decay_p_value"] is None
     assert [r.split(":")[0] for r in judged["U-2"].reasons] == ["superseded"]
-    # Factor 2 puts the limit above 100%: any rate is below it, both decay.
+    # Factor 2 puts the limit above 100%: any rate is below it, and U-1 decays.
     found = {r.rule.id: r.reasons for r in retirements(project, window, load_policy(
         {**settings, "retire_factor": 2.0}))}
     assert {k: [r.split(":")[0] for r in v] for k, v in found.items()} == {
-        "U-1": ["decayed"], "U-2": ["decayed", "superseded"]}
+        "U-1": ["decayed"], "U-2": ["superseded"]}
 
 
 # ------------------------------------------------------------------------ review outputs
@@ -253,7 +257,8 @@ def test_candidates_json_has_the_documented_shape(lenient_config):
     assert doc["expected_false_promotions"] == pytest.approx(2 * first["p_value"])
     assert doc["retire"] == [{"id": "U-2", "reasons": doc["retire"][0]["reasons"]}]
     assert [r.split(":")[0] for r in doc["retire"][0]["reasons"]] == ["superseded"]
-    assert doc["cannot_judge"] == []  # U-1 has 4 exams, above the lenient floor of 3: kept
+    # U-1 has 2 exams in the last 2 months, below the lenient floor of 3: said, not passed over.
+    assert [r["id"] for r in doc["cannot_judge"]] == ["U-1"]
 
 
 def test_markdown_dossier_explains_every_query_in_table_order(lenient_config, tmp_path):

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from targeting.backtest.run import backtest, project_window
-from targeting.decide.policy import decide, evidence_start, load_policy
+from targeting.decide.policy import decide, load_policy
 from targeting.decide.retirement import retirements
 from targeting.generate import PATTERNS, generate
 from targeting.project import open_project
@@ -51,7 +51,7 @@ def _truth_of_targets(project, window, policy, verdicts, truth) -> dict[str, dic
     the pattern behind most of their true violations."""
     queries = [v.rule for v in verdicts]
     run = backtest(project, queries, window, [],
-                   starts={i: evidence_start(q, window, policy) for i, q in enumerate(queries)})
+                   starts={i: v.evidence_window.since for i, v in enumerate(verdicts)})
     matched = [run.export(i).select("shipment_id").with_columns(rule=pl.lit(i, pl.Int64))
                for i in range(len(queries))]
     hits = pl.concat(matched).join(truth, on="shipment_id")

@@ -3,13 +3,12 @@ passes validate, evaluate and the gate; the ledger verifies; a failed promotion 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from gate_project import cli, commit_base, git, make_policy_project
+from gate_project import bundled_repo, cli, commit_base, git, make_policy_project
 
 from targeting.backtest.run import project_window
 from targeting.cli import main
@@ -41,14 +40,7 @@ def load(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("bundled") / "repo"
-    root.mkdir()
-    for name in ("rules", "queries"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copytree(REPO / "fixtures" / "default", root / "fixtures" / "default")
-    shutil.copy(REPO / "targeting.yaml", root / "targeting.yaml")
-    commit_base(root)
-    return root
+    return bundled_repo(tmp_path_factory.mktemp("bundled") / "repo")
 
 
 def test_round_trip_on_the_bundled_project(bundled, monkeypatch):

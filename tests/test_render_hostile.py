@@ -93,7 +93,7 @@ def project(tmp_path_factory) -> Path:
                "min_ports": 3, "min_months": 2, "recent_months": 2, "min_unique": 2,
                "max_flags_per_day": 1}  # tests/test_policy.py's LENIENT: Q-1 is promotable
     config = root / "targeting.yaml"
-    config.write_text(config.read_text() + f"priorities: {json.dumps(priorities)}\npromotion:\n"
+    config.write_text(f"priorities: {json.dumps(priorities)}\n" + config.read_text()
                       + "".join(f"  {k}: {v}\n" for k, v in lenient.items()))
     query = root / "queries" / "q-1.yaml"
     query.write_text(query.read_text().replace("title: Bags at 1111", f"title: {_yaml_text(TITLE)}\n"

@@ -39,7 +39,7 @@ def test_test_json_is_an_evaluate_row_plus_the_verdict_in_words(config):
     doc = json.loads(run(config, "test", "Q-2", "--format", "json"))
     board = {r["id"]: r for r in json.loads(run(config, "evaluate", "--format", "json"))["rules"]}
     assert list(doc)[:len(SCOREBOARD_COLUMNS)] == SCOREBOARD_COLUMNS
-    assert {k: doc[k] for k in SCOREBOARD_COLUMNS} == board["Q-2"]
+    assert {k: doc[k] for k in SCOREBOARD_COLUMNS} == {k: board["Q-2"][k] for k in SCOREBOARD_COLUMNS}
     verdict = doc["verdict"]
     assert verdict["promote"] is False
     assert verdict["summary"] == ("not yet: fails 5 of 6 criteria (evidence, effectiveness, "
@@ -89,7 +89,8 @@ def test_scoreboard_at_80_columns_keeps_the_estimate_and_says_what_is_hidden(con
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     header = next(line for line in lines if line.startswith("id "))
-    assert header.split() == ["id", "targeted", "exam'd", "estimate", "[95%", "CI]", "est.", "lift"]
+    assert header.split() == ["id", "targeted", "exam'd", "estimate", "[95%", "CI]", "est.", "lift",
+                              "shrunk"]
     assert "Q-1         5       4  75.0% [30.1–95.4%]" in text
     assert ("11 more columns at a wider terminal: kind, observed, method, port, discrepant, "
             "own, lift_at_ports, flags, ports, unique, overlap; choose with --columns, or all of "

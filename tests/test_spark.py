@@ -24,7 +24,7 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from targeting.backtest.run import backtest, project_window
+from targeting.backtest.run import backtest, project_window, ranked_scoreboard
 from targeting.data.settings import SparkSettings
 from targeting.data.spark import spark_session
 from targeting.decide.coverage import coverage_of
@@ -79,7 +79,7 @@ def answers(project: Project, full: bool = True) -> dict[str, Any]:
     run = backtest(project, rules, window)
     found = {
         "method": run.method, "window": window.as_dict(),
-        "evaluate": plain({"baseline": run.baseline, "rules": run.scoreboard_rows()}),
+        "evaluate": plain({"baseline": run.baseline, "rules": ranked_scoreboard(run).to_dicts()}),
         "coverage": plain(coverage_json(coverage_of(project, window))),
         "candidates": plain(review_json(build_review(project, window))),
     }

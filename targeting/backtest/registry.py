@@ -102,7 +102,15 @@ METRICS: tuple[Metric, ...] = (
     _m("referrals_with_outcome", "count", "outcome",
        "referred discrepant shipments with a recorded outcome"),
 )
-BY_NAME = {m.name: m for m in METRICS}
+# Columns `evaluate` adds over the rules evaluated together (backtest/shrinkage.py): not a
+# property of one rule alone, so not part of a backtest's row.
+RANKING: tuple[Metric, ...] = (
+    _m("shrunk_hit_rate", "rate", "shrunk",
+       "empirical-Bayes estimate: est_hit_rate pulled towards the rules' mean by as much as its "
+       "evidence is thin"),
+    _m("shrunk_lift", "ratio", "shrunk lift", "shrunk_hit_rate / the population's estimated rate"),
+)
+BY_NAME = {m.name: m for m in (*METRICS, *RANKING)}
 SCOREBOARD_COLUMNS = [m.name for m in METRICS]
 
 

@@ -9,6 +9,7 @@ from targeting.backtest.grouped import GroupedEngine
 from targeting.backtest.hits import HitCache
 from targeting.backtest.matches import Engine, Matches, Plan
 from targeting.backtest.shipments import ShipmentEngine
+from targeting.backtest.shrinkage import sort_by_shrunk_lift, with_shrinkage
 from targeting.backtest.spark import SparkEngine
 from targeting.backtest.window import DateLike, Window
 from targeting.data.settings import ENGINES
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 GROUPED_FROM = 60  # rules (measured + reference) from which the grouped engine is faster (measured at 1M)
 __all__ = ["ENGINES", "GROUPED_FROM", "backtest", "engine_for", "make_plan", "project_window",
-           "sort_by_lift"]
+           "ranked_scoreboard"]
 
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
@@ -83,6 +84,8 @@ def project_window(project: Project, since: DateLike | None = None,
     return Window.resolve(first, latest, since, until, last)
 
 
-def sort_by_lift(board: pl.DataFrame) -> pl.DataFrame:
-    """Highest estimated lift first (then observed lift); rules without one last; ties by id."""
-    return board.sort(["est_lift", "lift", "id"], descending=[True, True, False], nulls_last=True)
+def ranked_scoreboard(run: Matches) -> pl.DataFrame:
+    """The scoreboard with each rule's shrunk estimate (shrinkage.py), highest shrunk lift
+    first: a rule ranks high on evidence, not on a lucky draw from a few exams."""
+    board = with_shrinkage(run.scoreboard(), run.baseline.get("est_hit_rate"))
+    return sort_by_shrunk_lift(board)

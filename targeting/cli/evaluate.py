@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from targeting.backtest.run import backtest, project_window, sort_by_lift
+from targeting.backtest.run import backtest, project_window, ranked_scoreboard
 from targeting.cli.common import (
     Selection,
     as_date,
@@ -44,7 +44,7 @@ def command(paths: tuple[Path, ...], config_path: Path | None, since: dt.datetim
     project = open_project(config_path, engine)
     window = project_window(project, as_date(since), as_date(until), last)
     run = backtest(project, selection.of(project.rules(list(paths) or None)), window)
-    board = sort_by_lift(run.scoreboard())
+    board = ranked_scoreboard(run)
     window_info = window.as_dict()
     if fmt == "json":
         emit(report.to_json({"window": window_info, "baseline": run.baseline,

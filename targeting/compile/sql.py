@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import duckdb
-import polars as pl
 
 from targeting.compile.regex import java_pattern
 from targeting.db import register_frame
@@ -257,18 +256,29 @@ def _positions(col: str, less: str, dialect: Dialect) -> tuple[str, str]:
     return f"(SELECT unnest(range(1, length({col}){end})) AS __p) __q", ""
 
 
+# Up to this many list values are bound as parameters; more go through one Arrow frame.
+SMALL_LISTS = 20_000
+
+
 def target_lists_table(con: duckdb.DuckDBPyConnection, lists: Mapping[str, frozenset[str]],
                        temp: bool = False) -> None:
     """`target_lists(list_name, value)`: every list's values, the table the list operators
     read. Handed to DuckDB as one Arrow frame: a million values in a fraction of a second,
     where two bound Python lists took 4 s."""
-    frame = pl.DataFrame(
-        {"list_name": [name for name in sorted(lists) for _ in range(len(lists[name]))],
-         "value": [value for name in sorted(lists) for value in lists[name]]},
-        schema={"list_name": pl.String, "value": pl.String})
+    names = [name for name in sorted(lists) for _ in range(len(lists[name]))]
+    values = [value for name in sorted(lists) for value in lists[name]]
+    create = f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {LISTS_TABLE} AS "
+    if len(values) <= SMALL_LISTS:
+        # Bound lists: no Polars import, which the officer's `test` would otherwise pay for.
+        con.execute(create + "SELECT CAST(unnest(?) AS VARCHAR) AS list_name, "
+                    "CAST(unnest(?) AS VARCHAR) AS value", [names, values])
+        return
+    import polars as pl  # only for large lists: an Arrow frame is far faster than bound lists
+
+    frame = pl.DataFrame({"list_name": names, "value": values},
+                         schema={"list_name": pl.String, "value": pl.String})
     register_frame(con, "__target_lists", frame)
     try:
-        con.execute(f"""CREATE OR REPLACE {"TEMP " if temp else ""}TABLE {LISTS_TABLE} AS
-            SELECT list_name, value FROM __target_lists""")
+        con.execute(create + "SELECT list_name, value FROM __target_lists")
     finally:
         con.unregister("__target_lists")

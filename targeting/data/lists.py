@@ -4,15 +4,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import polars as pl
-
-from targeting.compile.polars_expr import folded  # the rules' folding, so list matching agrees
 from targeting.data.config import Config, display_path
 from targeting.data.problems import unreadable
 from targeting.errors import ConfigError, DataError
-from targeting.text import decode_position
+from targeting.text import decode_position, normalise
 
 Lists = dict[str, frozenset[str]]
+# Lists up to this long are folded in Python; longer ones by Polars (a million lines in 0.2 s,
+# where value by value took 5 s).
+SMALL_LIST = 20_000
 
 
 def load_lists(config: Config) -> Lists:
@@ -39,9 +39,16 @@ def load_lists(config: Config) -> Lists:
 def normalised(values: list[str]) -> frozenset[str]:
     """The values folded as rules compare text, empty ones dropped.
 
-    Folded by Polars (compile.polars_expr.folded, which test_differential holds equal to
-    text.normalise): a million-line list in 0.2 s, where normalising value by value took 5 s.
+    Short lists by text.normalise, long ones by Polars (compile.polars_expr.folded):
+    test_differential holds the two equal.
     """
+    if len(values) <= SMALL_LIST:
+        # Value by value: no Polars import, which the officer's `test` would otherwise pay for.
+        return frozenset(v for v in map(normalise, values) if v)
+    import polars as pl
+
+    from targeting.compile.polars_expr import folded  # the rules' folding, so matching agrees
+
     series = pl.Series("value", values, dtype=pl.String)
     unique = series.to_frame().select(folded(pl.col("value")).unique())["value"]
     return frozenset(unique.filter(unique != "").to_list())

@@ -50,3 +50,35 @@ def recording_completeness(sql: Executor | duckdb.DuckDBPyConnection, since: dt.
         .then(pl.lit("no alternative to seizure recorded: likely unrecorded"))
         .otherwise(pl.lit("")),
     )
+
+
+# Per cut-off, of the shipments arriving by it: those whose first exam, or first discrepant
+# exam, is dated after it. The prepared tables (exam_facts) hold every exam of a shipment
+# whatever its date, so a backtest over a window ending at the cut-off counts these too.
+LATE_SQL = """
+WITH s AS (
+  SELECT m.arrival_date, min(e.exam_date) AS first_exam,
+    min(e.exam_date) FILTER (WHERE e.result = 'discrepant') AS first_hit
+  FROM exams e JOIN manifest m ON m.shipment_id = e.shipment_id
+  GROUP BY e.shipment_id, m.arrival_date)
+SELECT c.cutoff,
+  count(*) FILTER (WHERE s.first_exam > c.cutoff) AS examined_late,
+  count(*) FILTER (WHERE s.first_hit > c.cutoff) AS discrepant_late
+FROM (VALUES {cutoffs}) AS c(cutoff) JOIN s ON s.arrival_date <= c.cutoff
+GROUP BY c.cutoff ORDER BY c.cutoff
+"""
+
+
+def late_exams(sql: Executor | duckdb.DuckDBPyConnection,
+               cutoffs: list[dt.date]) -> list[dict[str, object]]:
+    """For each cut-off: `examined_late`, the shipments arriving by it first examined after it,
+    and `discrepant_late`, those first found discrepant after it (an exam without a date counts
+    as known). What a backtest ending at the cut-off knows that nobody knew that day."""
+    if isinstance(sql, duckdb.DuckDBPyConnection):
+        sql = DuckDBExecutor(sql)
+    # The cut-offs as a VALUES list: DuckDB and Spark read it alike.
+    values = ", ".join("(CAST(? AS DATE))" for _ in cutoffs)
+    rows = sql.dicts(LATE_SQL.format(cutoffs=values), cutoffs) if cutoffs else []
+    found = {row["cutoff"]: row for row in rows}
+    return [found.get(day, {"cutoff": day, "examined_late": 0, "discrepant_late": 0})
+            for day in cutoffs]

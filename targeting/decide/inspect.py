@@ -11,6 +11,7 @@ from targeting.backtest.window import Window
 from targeting.compile.english import describe
 from targeting.decide.policy import Policy, Verdict, evidence_plan, review_size, verdicts_from
 from targeting.decide.retirement import retirements
+from targeting.decide.versions import Versions
 from targeting.errors import Problem, RuleError
 from targeting.project import Project
 from targeting.rules.model import Rule
@@ -68,7 +69,8 @@ def inspect_rule(project: Project, ref: str | Path, window: Window,
         raise RuleError(errors or problems)
     rule = rules[0]
     policy = project.config.promotion
-    plan = evidence_plan([rule] if rule.kind == "query" else [], window, policy, offset=1)
+    plan = evidence_plan([rule] if rule.kind == "query" else [], window, policy,
+                         Versions(project.config), offset=1)
     run = backtest(project, [rule, *plan.rules()], window, starts=plan.start_dates())
     verdicts = verdicts_from(run, plan, policy, review_size(project))
     report = RuleReport(

@@ -37,7 +37,7 @@ _EVIDENCE_METRICS = ("targeted", "examined", "discrepant", "hit_rate", "hit_rate
                      "national_ports_with_hits", "est_hit_rate", "est_hit_rate_low",
                      "est_hit_rate_high", "est_method", "est_examined", "p_value", "q_value",
                      "expected_false_promotions", "away_hit_rate", "away_hit_rate_low",
-                     "away_examined")
+                     "away_examined", "shrunk_hit_rate", "predicted_hit_rate")
 
 
 class PromotionError(TargetingError):
@@ -131,7 +131,8 @@ def _promote(project: Project, window: Window, query_id: str, reviewer: str, new
     _validate_text(project, udr_path, udr_text)
     query_text = set_status(_read(Path(query.path)), "promoted")
     details = {"query": query.id, "udr": udr_id, "national": national, "file": _rel(project, udr_path),
-               "window": verdict.evidence_window.as_dict(), "policy_hash": policy.hash,
+               "window": verdict.evidence_window.as_dict(),
+               "evidence_source": verdict.evidence_source, "policy_hash": policy.hash,
                "settings_hash": project.config.settings_hash,
                "data_fingerprint": project.dataset.fingerprint}
     if override_reason:
@@ -245,6 +246,7 @@ def _evidence(project: Project, verdict: Verdict, policy: Policy, query: Rule) -
         "transfer": verdict.transfer.as_dict(),
         "scope": verdict.scope,
         "window": verdict.evidence_window.as_dict(),
+        "evidence_source": verdict.evidence_source,
         "policy_hash": policy.hash,
         "data_fingerprint": project.dataset.fingerprint,
         "rule_hash": query.content_hash,

@@ -7,6 +7,7 @@ from targeting.backtest.window import Window
 from targeting.decide.inspect import RuleReport, inspect_rule
 from targeting.decide.policy import Policy, Verdict, decide, load_policy
 from targeting.decide.retirement import Retirement, judge_udrs
+from targeting.decide.versions import Versions
 from targeting.project import Project
 from targeting.rules.select import Selection
 
@@ -22,6 +23,7 @@ class Review:
     retire: list[Retirement]
     unjudged: list[Retirement] = field(default_factory=list)  # UDRs with too little evidence
     details: dict[str, RuleReport] = field(default_factory=dict)
+    evidence_source: str = "created"  # where evidence dates come from, in words (Versions.describe)
 
     @property
     def expected_false_promotions(self) -> float:
@@ -39,11 +41,14 @@ def build_review(project: Project, window: Window, with_details: bool = False,
     chosen = selection or Selection()
     # The whole review is decided (its error control counts every active query); the
     # selection picks which verdicts to show.
-    verdicts = [v for v in decide(project, window, policy) if chosen.matches(v.rule)]
+    versions = Versions(project.config)
+    verdicts = [v for v in decide(project, window, policy, versions=versions)
+                if chosen.matches(v.rule)]
     udrs = [j for j in judge_udrs(project, window, policy) if chosen.matches(j.rule)]
     review = Review(policy, window, project.dataset.fingerprint, verdicts,
                     [j for j in udrs if j.proposed],
-                    [j for j in udrs if j.outcome == "insufficient evidence"])
+                    [j for j in udrs if j.outcome == "insufficient evidence"],
+                    evidence_source=versions.describe())
     if with_details:
         for verdict in verdicts:
             if verdict.promote:

@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,14 @@ def project_lock(root: Path) -> Iterator[Recovered | None]:
 
 
 def commit(root: Path, action: str, subject: str, changes: dict[Path, bytes],
-           records: list[dict[str, Any]], signer: ledger.Signer | None = None) -> list[ledger.Entry]:
+           records: list[dict[str, Any]], signer: ledger.Signer | None = None,
+           now: datetime | None = None) -> list[ledger.Entry]:
     """Write `changes` (path -> new bytes) and append `records` to the ledger as one
-    transaction; the caller holds `project_lock(root)`."""
+    transaction (entries stamped `now`, default the clock); the caller holds
+    `project_lock(root)`."""
     root = Path(root)
     book = root / ledger.LEDGER_NAME
-    data, entries = ledger.prepare(book, records, signer=signer)
+    data, entries = ledger.prepare(book, records, now, signer)
     before = book.read_bytes() if book.exists() else b""
     intent = {"version": INTENT_VERSION, "action": action, "subject": subject,
               "ledger": {"size": len(before), "prefix_sha256": _sha(before), "append": _b64(data)},

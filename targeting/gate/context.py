@@ -168,9 +168,16 @@ class GateContext:
         """The criteria the query fails under the judged policy over `window` (the evidence
         window its promotion recorded), measured against `reference`; None when it does not
         validate. Cached like the backtests."""
+        from targeting.decide.policy import evidence_plan, evidence_start, review_size, verdicts_from
+        from targeting.decide.versions import Versions
+
         policy = self.project.config.promotion
+        # The predicate must have reached the base (or its ledger): history on the branch alone
+        # does not count.
+        versions = Versions(self.project.config, rev=self.changes.base)
+        start = evidence_start(query, window, policy, versions)
         key = cache_key(verdict=query.content_hash, policy=policy.hash, data=self.fingerprint,
-                        window=window.as_dict(),
+                        window=window.as_dict(), start=[start.day, start.source],
                         reference=sorted((r.id, r.content_hash) for r in reference))
         cached = self.cache.get("verdict", key)
         if isinstance(cached, list):
@@ -179,9 +186,8 @@ class GateContext:
         if typed is None:
             return None
         from targeting.backtest.run import backtest
-        from targeting.decide.policy import evidence_plan, review_size, verdicts_from
 
-        plan = evidence_plan([typed], window, policy)
+        plan = evidence_plan([typed], window, policy, versions)
         typed_ref = [t for t in (self.typed(r) for r in reference) if t is not None]
         run = backtest(self.project, plan.rules(), window, typed_ref, starts=plan.start_dates())
         verdict = verdicts_from(run, plan, policy, review_size(self.project))[0]

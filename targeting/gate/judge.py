@@ -13,6 +13,7 @@ from targeting.decide.policy import Policy, effectiveness_threshold, load_policy
 from targeting.decide.promotion import LEDGER_NAME, evidence_digest
 from targeting.errors import Problem
 from targeting.gate.context import GateContext, _errors, _rel
+from targeting.gate.registration import register_change, registration_checks
 from targeting.gate.result import METRICS, Check, GateResult, RuleChange
 from targeting.render.escape import one_line
 from targeting.rules.model import Rule
@@ -63,6 +64,7 @@ def judge(gate: GateContext, window: Window) -> GateResult:
         if rule_id not in touched_now and rule_id not in gate.now.by_id():
             result.changes.append(RuleChange(rule_id, old.kind, "removed", _path(gate, old, True)))
             checks += _retirement_checks(gate, None, old, branch, window)
+    checks += registration_checks(gate, touched_now, branch.new)
     result.checks = checks + _policy_checks(gate, branch) + branch.checks + _entry_checks(gate, branch)
     return result
 
@@ -293,6 +295,8 @@ def _entry_change(gate: GateContext, branch: Branch, entry: ledger.Entry,
         if old != new and details.get("old") == old and details.get("new") == new:
             return ("policy-change", new), None
         return None, "its settings hashes are not this branch's change of targeting.yaml"
+    if entry.action == "register":
+        return register_change(gate, entry, [e for e in branch.new if e.seq > entry.seq])
     return None, f"unknown action {entry.action!r}"
 
 

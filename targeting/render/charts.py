@@ -29,9 +29,11 @@ def text_width(text: str, size: int = FONT) -> float:
 
 
 def interval_chart(rows: Sequence[Interval], baseline: float | None, bar: float | None,
-                   width: int = 760, title: str = "Estimated precision with 95% intervals") -> str:
+                   width: int = 760, title: str = "Estimated precision with 95% intervals",
+                   axis: str = "query") -> str:
     """Each row's estimate (a dot) and interval (a line) on one shared 0..max % axis, with the
-    population's rate (red, dashed) and the policy's bar (green) as vertical lines."""
+    population's rate (red, dashed) and the policy's bar (green) as vertical lines where given;
+    `axis` names what the rows are."""
     label_w = max((text_width(r.label) for r in rows), default=40) + 12 + 20  # + the axis label
     top_value = max([r.high or 0 for r in rows] + [baseline or 0, bar or 0, 0.01])
     scale_max = _nice_ceiling(top_value)
@@ -42,9 +44,10 @@ def interval_chart(rows: Sequence[Interval], baseline: float | None, bar: float 
     def x(value: float) -> float:
         return left + value / scale_max * plot_w
 
-    parts = [_legend([("dot and line: estimate and 95% interval", INTERVAL, "line"),
-                      ("population's rate", BASELINE, "dash"), ("policy bar", BAR, "line")],
-                     left, 14)]
+    legend = [("dot and line: estimate and 95% interval", INTERVAL, "line"),
+              ("population's rate", BASELINE, "dash"), ("policy bar", BAR, "line")]
+    shown = [item for item, value in zip(legend, (0.0, baseline, bar)) if value is not None]
+    parts = [_legend(shown, left, 14)]
     for tick in _ticks(scale_max):
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4}" '
                      f'y2="{top + row_h * len(rows)}" stroke="#e3e3e3"/>')
@@ -69,7 +72,7 @@ def interval_chart(rows: Sequence[Interval], baseline: float | None, bar: float 
                  'stroke="#555"/>')
     parts.append(_text("estimated precision (% of examined shipments found discrepant)",
                        left + plot_w / 2, height - 6, "middle", "axis-label x-label"))
-    parts.append(_y_label("query", top + row_h * len(rows) / 2))
+    parts.append(_y_label(axis, top + row_h * len(rows) / 2))
     return _svg(width, height, title, parts)
 
 

@@ -62,6 +62,10 @@ def summary(verdict: Verdict) -> str:
 
 
 def _evidence(c: Criterion, ctx: Context) -> tuple[str, str]:
+    if ctx.get("evidence_source") == "unregistered":
+        return (f"Evidence: {c.note}.", "commit the query on the base branch (or run "
+                "`targeting register`, as the evidence source requires), then examined "
+                "shipments after that day count")
     have, need = c.value, c.threshold
     examined, discrepant = have["examined"], have["discrepant"]
     basis = _basis(ctx)
@@ -119,17 +123,17 @@ def _error_control(c: Criterion, ctx: Context) -> str:
     """The test in words: its p-value, and the q-value the review gave it (or, judged alone,
     whether it passes whatever the other queries show)."""
     q, fdr = ctx.get("q_value"), ctx.get("fdr")
-    shown = f"one-sided p = {_p(c.value)}"
+    shown = f"one-sided p {_p(c.value)}"
     if q is not None:
-        return (f"{shown}, q = {_p(q)} after Benjamini-Hochberg over the review, against a false "
+        return (f"{shown}, q {_p(q)} after Benjamini-Hochberg over the review, against a false "
                 f"discovery rate of {pct(fdr, 0)}")
     return f"{shown}; {c.note.split('; ', 1)[-1]}" if "; " in c.note else shown
 
 
 def _p(value: Any) -> str:
     if not isinstance(value, (int, float)):
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+        return "= –"
+    return "< 0.001" if value < 0.001 else f"= {value:.3g}"
 
 
 def _transfer(c: Criterion, ctx: Context) -> tuple[str, str]:
@@ -159,19 +163,21 @@ def _transfer(c: Criterion, ctx: Context) -> tuple[str, str]:
 
 
 def _persistence(c: Criterion, ctx: Context) -> tuple[str, str]:
-    months, low = c.value["months_with_hits"], c.value["recent_hit_rate_low"]
-    need_months, bar = c.threshold["months_with_hits"], c.threshold["recent_hit_rate_low"]
+    months, rate = c.value["months_with_hits"], c.value["recent_hit_rate"]
+    p, level = c.value["recent_p_below"], c.threshold["recent_p_below"]
+    need_months, bar = c.threshold["months_with_hits"], c.threshold["recent_hit_rate"]
     recent = ctx.get("recent_months")
     period = f"the last {plural(recent, 'month')}" if recent else "its recent months"
+    shown = "shows it below" if p < level else "does not show it below"
     sentence = (f"Persistence: violations found in {plural(months, 'month')} "
                 f"({plural(need_months, 'month')} with hits needed); over {period} its estimated "
-                f"precision is at least {pct(low, 2)} against a bar of {pct(bar, 2)}.")
+                f"precision is {pct(rate)}, which {shown} the bar of {pct(bar, 2)} (one-sided "
+                f"p {_p(p)}, below {num(level, 2)} fails).")
     parts = []
     if months < need_months:
         parts.append(f"hits in {plural(need_months - months, 'more month')}")
-    if low < bar:
-        parts.append(f"more recent exams at a rate that lifts the recent lower bound to "
-                     f"{pct(bar, 2)}")
+    if p < level:
+        parts.append(f"recent exams at a rate nearer the bar of {pct(bar, 2)}: it has decayed")
     return sentence, "; and ".join(parts) or "more recent evidence"
 
 
@@ -255,8 +261,8 @@ def policy_sentences(policy: Any) -> list[str]:
         f"the population's rate (and at least {pct(v['min_hit_rate'])}) by a one-sided test, "
         f"with Benjamini-Hochberg over every query in the review at a false discovery rate of "
         f"{pct(v['fdr'], 0)}.",
-        f"Persistence: {plural(v['min_months'], 'month')} with hits, and still effective over "
-        f"the last {plural(v['recent_months'], 'month')}.",
+        f"Persistence: {plural(v['min_months'], 'month')} with hits, and the last "
+        f"{plural(v['recent_months'], 'month')} do not show it below the bar (one-sided 5%).",
         f"Novelty: {plural(v['min_unique'], 'discrepant shipment')} no active UDR catches, and "
         f"at most {pct(v['max_overlap'], 0)} overlap (Jaccard) with any active UDR.",
         f"Workload: at most {num(v['max_flags_per_day'], 0)} flagged shipments a day, at the scope "
@@ -267,8 +273,9 @@ def policy_sentences(policy: Any) -> list[str]:
         "otherwise a UDR at its port.",
         f"Retirement: a UDR retires when a one-sided test shows its estimated precision below "
         f"{num(v['retire_factor'], 1)}× the population's rate over the last "
-        f"{plural(v['recent_months'], 'month')} (the whole window when those months are too few "
-        f"to show it), with Benjamini-Hochberg over the UDRs at {pct(v['fdr'], 0)}; or when "
-        f"another UDR matches {pct(v['supersede_share'], 0)} of its targets. A UDR with too "
+        f"{plural(v['recent_months'], 'month')} (over the last {2 * v['recent_months']} months when "
+        f"its exams are too few for the shorter period), with Benjamini-Hochberg over the UDRs at "
+        f"{pct(v['fdr'], 0)}; or when another UDR matches {pct(v['supersede_share'], 0)} of its "
+        f"targets. A UDR with too "
         "little evidence to judge is listed as such.",
     ]

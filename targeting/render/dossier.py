@@ -24,6 +24,7 @@ def as_json(review: Review) -> dict[str, Any]:
         "data_fingerprint": review.data_fingerprint,
         "window": review.window.as_dict(),
         "policy": review.policy.values,
+        "evidence_source": review.evidence_source,
         "expected_false_promotions": review.expected_false_promotions,
         "candidates": [{**v.as_dict(), "summary": summary(v),
                         "explanation": [e.as_dict() for e in explain_verdict(v, review.policy)]}
@@ -36,20 +37,21 @@ def as_json(review: Review) -> dict[str, Any]:
 def terminal(review: Review) -> Iterator[Any]:
     """Renderables for the terminal: the verdict table, then retirements."""
     yield (f"policy {review.policy.hash[:12]} · window {review.window.since} .. {review.window.until}"
-           f" · evidence counts shipments after each query's created date"
+           f" · evidence after each query's created date and its predicate's first appearance, "
+           f"by {shown(review.evidence_source)}"
            if review.policy.prospective else f"policy {review.policy.hash[:12]}")
     table = Table(box=None, pad_edge=False, header_style="bold", title="Promotion candidates",
                   title_justify="left")
-    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "fails"):
+    for header in ("id", "port", "verdict", "estimate [95% CI]", "q", "evidence", "fails"):
         table.add_column(header, no_wrap=header != "fails")
     for v in review.verdicts:
         verdict = f"[green]{v.outcome().upper()}[/]" if v.promote else "not yet"
         fails = ", ".join(c.name for c in v.failing) or "–"
         table.add_row(shown(v.rule.id), shown(one_line(v.rule.port or "")), verdict,
                       report.estimate(v.metrics, review.policy.min_examined),
-                      num(v.metrics.get("q_value"), 3), fails)
+                      num(v.metrics.get("q_value"), 3), _start(v), fails)
     yield table
-    yield _false_line(review)
+    yield false_line(review)
     if review.retire:
         yield "\n[bold]UDRs proposed for retirement[/]"
         for r in review.retire:
@@ -60,7 +62,12 @@ def terminal(review: Review) -> Iterator[Any]:
         yield shown(one_line(f"{r.rule.id} ({r.rule.title}): " + "; ".join(r.reasons)))
 
 
-def _false_line(review: Review) -> str:
+def _start(v: Verdict) -> str:
+    """The evidence start in a table cell (the line above the table names the source)."""
+    return "unregistered" if v.evidence_source == "unregistered" else str(v.evidence_window.since)
+
+
+def false_line(review: Review) -> str:
     promoted = sum(v.promote for v in review.verdicts)
     return (f"{promoted} promotable at a false discovery rate of {review.policy.fdr:g} "
             f"(Benjamini-Hochberg over {len(review.verdicts)} queries): at most "
@@ -80,19 +87,27 @@ def markdown(review: Review) -> str:
 
 def _header(review: Review) -> str:
     return (f"# Promotion review\n\n- window: {review.window.since} .. {review.window.until}\n"
-            f"- policy hash: `{review.policy.hash}`\n- data fingerprint: `{review.data_fingerprint}`\n"
+            f"- policy hash: `{review.policy.hash}`\n"
+            f"- evidence source: {md(review.evidence_source)}\n"
+            f"- data fingerprint: `{review.data_fingerprint}`\n"
             f"- promotable queries: {sum(v.promote for v in review.verdicts)} of {len(review.verdicts)}\n"
-            f"- {_false_line(review)}\n")
+            f"- {false_line(review)}\n")
 
 
 def to_sign(review: Review) -> list[str]:
     """The decisions the review asks for, one line each (promotions, then retirements)."""
     lines = [f"Promote {v.rule.id} ({v.rule.title}) {_scope(v)}: meets every criterion; "
-             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision."
+             f"{report.estimate(v.metrics, review.policy.min_examined)} estimated precision"
+             f"{_predicted(v)}."
              for v in review.verdicts if v.promote]
     lines += [f"Retire {r.rule.id} ({r.rule.title}): {'; '.join(r.reasons)}." for r in review.retire]
     return lines or ["Nothing to sign: no query meets the policy and no UDR meets a retirement "
                      "criterion."]
+
+
+def _predicted(v: Verdict) -> str:
+    predicted = v.metrics.get("predicted_hit_rate")
+    return "" if predicted is None else f", about {pct(predicted)} to expect once it runs (shrunk)"
 
 
 def _scope(v: Verdict) -> str:
@@ -128,7 +143,8 @@ def _candidate(review: Review, v: Verdict) -> str:
     rule = v.rule
     lines = [f"## {md(rule.id)}: {md(rule.title)}\n",
              f"**{md(summary(v))}.** Owner {md(rule.owner or '–')}, port {md(rule.port or '–')}, "
-             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}.\n",
+             f"created {rule.created or '–'}; "
+             f"{md(report.evidence_from(v.evidence_window.since, v.evidence_source))}.\n",
              f"> {md(describe(rule.where))}\n"]
     if rule.rationale:
         lines.append(f"Rationale: {md(rule.rationale)}\n")

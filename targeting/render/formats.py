@@ -53,6 +53,15 @@ def estimate_basis(row: dict[str, Any], prefix: str = "est") -> str:
     return words.get(str(method), str(method))
 
 
+def evidence_from(since: Any, source: str) -> str:
+    """'evidence from 2025-02-01 (git)', or why a query has no evidence yet (docs/policy.md,
+    "Versioned evidence")."""
+    if source == "unregistered":
+        return ("no evidence yet: its current predicate is unregistered (not committed, or not "
+                "registered, in the evidence source)")
+    return f"evidence from {since} ({source})"
+
+
 def disagreement(row: dict[str, Any]) -> str:
     """A sentence when the observed hit rate lies outside the estimate's interval, saying why
     it can: who chose the exams. '' when they agree or there is nothing to compare."""

@@ -13,7 +13,7 @@ from targeting.decide.review import Review
 from targeting.render import formats as report
 from targeting.render.charts import Interval, interval_chart, monthly_chart
 from targeting.render.criteria import explain_verdict, policy_sentences, summary
-from targeting.render.dossier import to_sign
+from targeting.render.dossier import false_line, to_sign
 from targeting.render.escape import html_text as escape
 from targeting.units import num, pct
 
@@ -43,26 +43,31 @@ section.query{break-inside:auto} code{overflow-wrap:anywhere}
 """
 
 
+def page(title: str, body: list[str]) -> str:
+    """A self-contained page in the report's style: no scripts, no external files."""
+    return "\n".join(["<!doctype html><html lang=en><head><meta charset=utf-8>"
+                      "<meta name=viewport content='width=device-width,initial-scale=1'>"
+                      f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
+                      f"<h1>{escape(title)}</h1>", *body, "</body></html>"])
+
+
 def html(review: Review) -> str:
     """The whole page: summary first, then the evidence."""
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>"
-             "<meta name=viewport content='width=device-width,initial-scale=1'>"
-             f"<title>Promotion review</title><style>{_STYLE}</style></head><body>",
-             "<h1>Promotion review</h1>", _header(review), _to_sign(review), _policy(review),
-             _summary(review)]
+    parts = [_header(review), _to_sign(review), _policy(review), _summary(review)]
     parts += [_query(review, v) for v in review.verdicts]
     parts.append(_retirements(review))
     parts.append("<h2>Sign-off</h2><table><tr><th>decision<th>reviewer<th>date<th>signature"
-                 "<tr><td>&nbsp;<td><td><td></table></body></html>")
-    return "\n".join(parts)
+                 "<tr><td>&nbsp;<td><td><td></table>")
+    return page("Promotion review", parts)
 
 
 def _header(review: Review) -> str:
     w = review.window
     return (f"<p class=meta>Window {w.since} .. {w.until} ({w.days:,} days) · policy "
             f"<code>{review.policy.hash[:16]}</code> · data <code>{review.data_fingerprint[:16]}</code> · "
+            f"evidence source: {escape(review.evidence_source)} · "
             f"{sum(v.promote for v in review.verdicts)} of {len(review.verdicts)} active queries meet "
-            f"the policy</p>")
+            f"the policy</p><p class=meta>{escape(false_line(review))}</p>")
 
 
 def _to_sign(review: Review) -> str:
@@ -116,7 +121,8 @@ def _query(review: Review, v: Verdict) -> str:
              f"<h2>{escape(rule.id)}: {escape(rule.title)}</h2>",
              f"<p class={'pass' if v.promote else 'fail'}>{escape(summary(v))}</p>",
              f"<p class=meta>Owner {escape(rule.owner or '–')}, port {escape(rule.port or '–')}, "
-             f"created {rule.created or '–'}; evidence from {v.evidence_window.since}. Estimated "
+             f"created {rule.created or '–'}; "
+             f"{escape(report.evidence_from(v.evidence_window.since, v.evidence_source))}. Estimated "
              f"precision {escape(report.estimate(v.metrics, review.policy.min_examined))} "
              f"({escape(report.estimate_basis(v.metrics))}); observed hit rate "
              f"{escape(pct(v.metrics.get('hit_rate')))}.</p>",

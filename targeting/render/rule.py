@@ -22,6 +22,7 @@ from targeting.render.formats import (
     estimate,
     estimate_basis,
     estimate_lift,
+    evidence_from,
     interval,
     sparkline,
     window_line,
@@ -71,7 +72,8 @@ def print_report(r: RuleReport, out: Console) -> None:
 def _verdict(verdict: Verdict, policy: Any) -> str:
     """The verdict, then each failing criterion in words with what would change it."""
     colour = "green" if verdict.promote else "yellow"
-    lines = [f"[{colour}]verdict: {terminal(summary(verdict))}[/]"]
+    lines = [f"[{colour}]verdict: {terminal(summary(verdict))}[/]",
+             f"  {terminal(evidence_from(verdict.evidence_window.since, verdict.evidence_source))}"]
     for e in explain_verdict(verdict, policy):
         if not e.passed:
             lines.append(f"  ✗ {terminal(e.sentence)}\n    {e.prefix.lower()}: {terminal(e.change)}")

@@ -1,6 +1,7 @@
 """Rendering for the terminal: rich tables and the lines above them. No computation here."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,15 @@ def console() -> Console:
     return Console(highlight=False, emoji=False)
 
 
+def as_text(renderables: Iterable[Any], width: int = 100) -> str:
+    """What the terminal would show, as plain text (no colour), for a file."""
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=width, highlight=False, emoji=False, color_system=None)
+    for renderable in renderables:
+        out.print(renderable)
+    return buffer.getvalue()
+
+
 # --- scoreboard -------------------------------------------------------------------------------
 # (key for --columns, header, render, minimum terminal width at which the column is shown). At
 # 80 columns: id, targeted, examined, the estimate with its interval and its lift; wider
@@ -31,6 +41,7 @@ _BOARD_COLUMNS: list[tuple[str, str, Any, int]] = [
     ("examined", "exam'd", lambda r: num(r["examined"]), 0),
     ("estimate", "estimate [95% CI]", lambda r, floor=0.0: estimate(r, floor), 0),
     ("lift", "est. lift", lambda r, floor=0.0: estimate_lift(r, floor), 0),
+    ("shrunk", "shrunk", lambda r: pct(r.get("shrunk_hit_rate")), 0),
     ("kind", "kind", lambda r: r["kind"], 90),
     ("observed", "observed", lambda r: pct(r["hit_rate"]), 100),
     ("method", "method", lambda r: r["est_method"], 110),

@@ -85,6 +85,14 @@ def read_yaml(path: Path, limits: RuleLimits | None = None
     except OSError as exc:
         return Problem("unreadable", f"cannot read the file: {exc.strerror or exc}",
                        Location(shown, 1, 1))
+    return parse_yaml(raw, shown, limits)
+
+
+def parse_yaml(raw: bytes, shown: str, limits: RuleLimits | None = None
+               ) -> Problem | tuple[bytes, yaml.SafeLoader, yaml.Node | None]:
+    """`read_yaml` of bytes already read (a file's content at another revision); `shown`
+    names it in problems."""
+    limits = limits or RuleLimits()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

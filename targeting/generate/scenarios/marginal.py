@@ -1,6 +1,7 @@
-"""`marginal`: 48 officer queries whose true precision lies between 1x and 3x the population
-rate, 28 of them within 15% of the bar (2x), at eight port facilities. Where a promotion policy
-is tested: a query just above the bar should be promoted, one just below should not."""
+"""`marginal`: 54 officer queries at nine port facilities: 48 whose true precision lies between
+1x and 3x the population rate, 28 of them within 15% of the bar (2x), and 6 strong ones at
+1.6-2.2x the bar. Where a promotion policy is tested: a query just above the bar should be
+promoted, one just below should not, and the strong ones should be found (its power)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,21 +21,23 @@ from targeting.generate.world import Dynamics, Scenario, World
 
 # (port, mode): the busiest international mail and express facilities.
 FACILITIES = (("4701", "mail"), ("4701", "express"), ("2720", "express"), ("2720", "mail"),
-              ("2006", "express"), ("4196", "express"), ("3901", "mail"), ("2801", "mail"))
+              ("2006", "express"), ("4196", "express"), ("3901", "mail"), ("2801", "mail"),
+              ("3901", "express"))
 GOODS = ("electronics", "tshirts", "apparel", "footwear", "toys", "cosmetics")
 # Planted precision as a multiple of the population rate; the bar is 2x.
 BELOW = tuple(np.round(np.linspace(1.70, 1.90, 14), 4))     # 0.85-0.95 of the bar
 ABOVE = tuple(np.round(np.linspace(2.10, 2.30, 14), 4))     # 1.05-1.15 of the bar
 LOW = tuple(np.round(np.linspace(1.05, 1.55, 10), 4))
 HIGH = tuple(np.round(np.linspace(2.45, 2.95, 10), 4))
+STRONG = tuple(np.round(np.linspace(3.2, 4.4, 6), 4))      # 1.6-2.2x the bar: power is measured here
 BASE_RATE = 0.009   # the rest of the traffic; the queries' segments carry most violations
 BAND = 0.2          # "near the bar": within 20% of it
 
 
 def _ratios() -> list[float]:
-    """The 48 planted ratios, spread over the segments by a fixed permutation (29 is coprime to
-    48), so every facility gets a mix of below-, near- and above-bar queries."""
-    ordered = [*BELOW, *ABOVE, *LOW, *HIGH]
+    """The 54 planted ratios, spread over the segments by a fixed permutation (29 is coprime to
+    54), so every facility gets a mix of below-, near- and above-bar queries."""
+    ordered = [*BELOW, *ABOVE, *LOW, *HIGH, *STRONG]
     return [float(ordered[(i * 29) % len(ordered)]) for i in range(len(ordered))]
 
 
@@ -77,7 +80,7 @@ def _query(index: int, port: str, mode: str, goods: str, start: dt.date) -> Rule
 
 
 def rules(start: dt.date, months: int) -> list[RuleSpec]:
-    """Two national UDRs and the 48 marginal queries."""
+    """Two national UDRs and the 54 marginal queries."""
     udrs = [repeat_list_udr("UDR-0101", start - dt.timedelta(days=600)),
             gifts_udr("UDR-0102", start - dt.timedelta(days=400))]
     return udrs + [_query(i, p, m, g, start) for i, (p, m, g, _) in enumerate(segments())]
@@ -107,18 +110,20 @@ class Marginal(Dynamics):
             "between_1x_and_3x_population": int(((x >= 0.5) & (x <= 1.5)).sum()),
             "just_below_bar": int(((x >= 1 - BAND) & (x < 1)).sum()),
             "just_above_bar": int(((x >= 1) & (x <= 1 + BAND)).sum()),
+            "at_least_1.5x_bar": int((x >= 1.5).sum()),
             "band": f"within {BAND:.0%} of the bar on each side",
             "marginal_queries": rows,
         }
 
 
 STORY = """\
-Forty-eight officer queries, one for each of six kinds of goods in the mail or express stream
-at eight facilities (JFK 4701 mail and express, LAX 2720 express and mail, Memphis 2006,
-Louisville 4196, Chicago 3901 mail, San Francisco 2801 mail). Each query's segment is planted
-with a would-be-found rate that is a fixed multiple of the population rate (solved month by
-month, since the segments are part of the population): 14 at 0.85-0.95 of the bar, 14 at
-1.05-1.15 of it, 10 at 1.05-1.55x the population and 10 at 2.45-2.95x. The bar is 2x the
+Fifty-four officer queries, one for each of six kinds of goods in the mail or express stream
+at nine facilities (JFK 4701 mail and express, LAX 2720 express and mail, Memphis 2006,
+Louisville 4196, Chicago 3901 mail and express, San Francisco 2801 mail). Each query's segment
+is planted with a would-be-found rate that is a fixed multiple of the population rate (solved
+month by month, since the segments are part of the population): 14 at 0.85-0.95 of the bar, 14
+at 1.05-1.15 of it, 10 at 1.05-1.55x the population, 10 at 2.45-2.95x and 6 strong ones at
+3.2-4.4x (1.6-2.2x the bar, where a policy's power is measured). The bar is 2x the
 population rate of would_be_found. The rest of the traffic violates at base rates, and two
 national UDRs (the repeat-violator list, vague low-value gifts) run beside the queries. Officers
 examine the most suspicious of each query's flags within each port's daily capacity, so the
@@ -126,7 +131,7 @@ queries' own hit rates overstate their precision."""
 
 SCENARIO = Scenario(
     name="marginal",
-    summary="48 queries with true precision 1-3x the population rate, many near the bar",
+    summary="54 queries: 48 with true precision 1-3x the population rate, many near the bar; 6 strong",
     story=STORY,
     world=World(
         causes=Causes(tuple(_pattern(*s) for s in segments()), base_rate=BASE_RATE),
