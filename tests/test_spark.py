@@ -107,19 +107,21 @@ def compare(duck: dict[str, Any], spark: dict[str, Any]) -> None:
             assert_close(duck[key], spark[key], key)
 
 
-@pytest.fixture(scope="module")
+# Session scope: with -n, the group's tests run on one worker but may be interleaved with other
+# modules' tests, and a module-scoped fixture is then built again after each interruption.
+@pytest.fixture(scope="session")
 def spark_sql() -> SparkExecutor:
     return SparkExecutor(spark_session(SparkSettings()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bundled(spark_sql) -> tuple[dict[str, Any], dict[str, Any]]:
     """The bundled project's answers from the DuckDB engine and from Spark."""
     config = ROOT / "targeting.yaml"
     return answers(open_project(config, "auto")), answers(open_project(config, "spark"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def scenario(spark_sql, tmp_path_factory) -> tuple[dict[str, Any], dict[str, Any]]:
     """A generated `drift` history (logged selection probabilities, a decaying UDR, random
     exams): its answers from both engines."""
@@ -164,7 +166,7 @@ def test_a_scenario_answers_alike(scenario):
 NAMED = ("in_list", "contains_list", "startswith_list")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def random_trees(spark_sql):
     """test_differential's trees (NULLs, odd Unicode, lists, patterns) over its random table, in
     DuckDB and in the Spark session."""
