@@ -154,6 +154,23 @@ def test_the_bundled_estimates_are_weighted(bundled):
     assert bundled[1]["evaluate"]["baseline"]["est_method"] == "ipw"
 
 
+def test_the_gate_judges_alike(spark_sql, tmp_path):
+    """`targeting gate` on a branch adding a query: the same checks, metrics and verdict."""
+    from gate_project import QUERY, cli, make_project
+
+    root = make_project(tmp_path / "repo")
+    (root / "queries" / "q-0001-0002.yaml").write_text(
+        QUERY.replace("Q-0001-0001", "Q-0001-0002").replace("CN", "VN"), encoding="utf-8")
+    found = []
+    for engine in ("auto", "spark"):
+        result = cli(root, "gate", "--base", "main", "--no-cache", "--engine", engine,
+                     "--json", str(tmp_path / f"{engine}.json"))
+        assert result.exit_code == 0, result.output
+        found.append(json.loads((tmp_path / f"{engine}.json").read_text()))
+    assert found[0]["changes"] and found[0]["changes"][0]["after"]["targeted"]
+    assert_close(found[0], found[1])
+
+
 def test_a_scenario_answers_alike(scenario):
     duck, spark = scenario
     compare(duck, spark)
@@ -366,6 +383,27 @@ def test_the_same_problems(tmp_path, monkeypatch, case):
     duck = [str(p) for p in check(config).problems]
     spark = [str(p) for p in check_staged(stage(config, SparkExecutor(spark_session(config.spark)))).problems]
     assert duck and spark == duck
+
+
+def test_an_unreadable_file_is_named_alike(spark_sql, tmp_path, monkeypatch):
+    """A Parquet file cut short, and CSV text named .parquet: the DuckDB engines' message."""
+    from targeting.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    pl.DataFrame({"shipment_id": ["S1", "S2"], "arrival_date": ["2024-01-01"] * 2,
+                  "port_code": ["P"] * 2}).write_parquet(tmp_path / "manifest.parquet")
+    pl.DataFrame({"exam_id": ["E1"], "shipment_id": ["S1"], "exam_date": ["2024-01-02"],
+                  "result": ["discrepant"]}).write_parquet(tmp_path / "exams.parquet")
+    (tmp_path / "targeting.yaml").write_text("data: {manifest: manifest.parquet, exams: exams.parquet}\n")
+    whole = (tmp_path / "exams.parquet").read_bytes()
+    for damaged in (whole[: len(whole) // 2], b"exam_id,result\nE1,discrepant\n"):
+        (tmp_path / "exams.parquet").write_bytes(damaged)
+        messages = []
+        for engine in ("auto", "spark"):
+            with pytest.raises(DataError) as caught:
+                _ = open_project(tmp_path / "targeting.yaml", engine).dataset
+            messages.append(str(caught.value))
+        assert "exams.parquet: error[unreadable]" in messages[0] and messages[1] == messages[0]
 
 
 def test_a_csv_source_is_refused_with_advice(tmp_path):

@@ -160,7 +160,7 @@ def read_error(exc: Exception, paths: Sequence[str], kind: str, key: str) -> Dat
         return unreadable(display_path(path) if path else ", ".join(map(display_path, paths)),
                           *_csv_problem(text, key))
     if path is None:
-        path = _failing_parquet(paths) or (paths[0] if len(paths) == 1 else None)
+        path = failing_parquet(paths) or (paths[0] if len(paths) == 1 else None)
     if path is None:
         return unreadable(", ".join(display_path(p) for p in paths),
                           f"one of these files cannot be read as Parquet ({detail(text)}). "
@@ -201,7 +201,7 @@ def _csv_problem(text: str, key: str) -> tuple[str, str]:
     return f"{where} cannot be read as CSV ({detail(text)}). Correct that line.", "unreadable"
 
 
-def _failing_parquet(paths: Sequence[str]) -> str | None:
+def failing_parquet(paths: Sequence[str]) -> str | None:
     """The first file whose Parquet metadata cannot be read (when DuckDB did not say)."""
     con = duckdb.connect(":memory:")
     try:

@@ -31,7 +31,7 @@ from targeting.data.lists import Lists, load_lists
 from targeting.data.open import DAYS_SQL
 from targeting.data.plausible import judge_arrivals, plausible_arrivals
 from targeting.data.problems import unreadable
-from targeting.data.reading import read_error
+from targeting.data.reading import failing_parquet, read_error
 from targeting.data.settings import SparkSettings
 from targeting.data.sources import (
     FILE_COLUMN,
@@ -314,9 +314,15 @@ def _unreadable(exc: Exception) -> bool:
 def spark_read_error(exc: Exception, config: Config) -> DataError:
     """The DataError for sources Spark could not read: for local Parquet files the same
     message the DuckDB engines give (data/reading.py), which names the file and the fix."""
-    paths = [p for source in (config.data.manifest, config.data.exams)
-             if source is not None and source.pattern is not None and not source.is_uri
-             for p in sorted(glob.glob(source.pattern, recursive=True))]
+    text = str(exc)
+    by_table = {table: sorted(glob.glob(source.pattern, recursive=True))
+                for table, source in (("manifest", config.data.manifest), ("exams", config.data.exams))
+                if source is not None and source.pattern is not None and not source.is_uri}
+    # The table whose file Spark names, else the one whose file DuckDB cannot read either.
+    for table, paths in by_table.items():
+        if any(Path(p).name in text for p in paths) or failing_parquet(paths):
+            return read_error(exc, paths, "parquet", f"data.{table}")
+    paths = [p for found in by_table.values() for p in found]
     if paths:
         return read_error(exc, paths, "parquet", "data")
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
