@@ -102,7 +102,7 @@ def stage(config: Config, database: str = ":memory:") -> Staged:
         limit_memory(con)
     try:
         staged = _stage(con, config)
-        _check_value_columns(staged)
+        check_value_columns(staged)
         return staged
     except BaseException:
         con.close()
@@ -223,7 +223,7 @@ def _read_source(
     return parquet_sql(paths, FILE_COLUMN, ROW_COLUMN), False
 
 
-def _check_value_columns(staged: Staging) -> None:
+def check_value_columns(staged: Staging) -> None:
     """A value mapping for a column no table has is a typo, not a no-op."""
     present = [c for table in ("manifest", "exams") for c in staged.columns(table)]
     for column in staged.config.data.values:
@@ -273,19 +273,29 @@ def _stage_table(
     names."""
     raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall()
            if r[0] not in STAGING_COLUMNS]
+    names, selects, params = renamed(config, table, label, raw)
+    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
+    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
+            params=params or None).create_view(f"_src_{table}")
+    return {dst: src for src, dst in names.items() if src != dst}
+
+
+def renamed(config: Config, table: str, label: str, raw: list[str],
+            dialect: Dialect = DUCKDB) -> tuple[dict[str, str], list[str], list[Any]]:
+    """A source's columns `raw` under their contract names (data.columns, else snake_case),
+    value-mapped (data.values): source -> contract name, the SELECT items and their bound
+    values. ConfigError for a mapping of a column the source lacks, or two columns becoming
+    one."""
     mapping = config.data.columns.get(table, {})
     _check_mapping_keys(mapping, raw, config, table, label)
     names = {src: mapping.get(src, snake_case(src)) for src in raw}
     _check_collisions(names, config, table, label)
     selects, params = [], []
     for src, dst in names.items():
-        expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst))
-        selects.append(f'{expr} AS "{dst}"')
+        expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst), dialect)
+        selects.append(f"{expr} AS {ident(dst)}")
         params.extend(expr_params)
-    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
-    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
-            params=params or None).create_view(f"_src_{table}")
-    return {dst: src for src, dst in names.items() if src != dst}
+    return names, selects, params
 
 
 def _check_mapping_keys(

@@ -35,11 +35,8 @@ from targeting.data.reading import failing_parquet, read_error
 from targeting.data.settings import SparkSettings
 from targeting.data.sources import (
     FILE_COLUMN,
-    _check_collisions,
-    _check_mapping_keys,
-    _check_value_columns,
-    _value_mapped,
-    snake_case,
+    check_value_columns,
+    renamed,
     synthesised_exams_sql,
 )
 from targeting.dialect import SPARK, Dialect
@@ -155,7 +152,7 @@ def stage(config: Config, sql: SparkExecutor) -> SparkStaged:
         sql.run(f'CREATE OR REPLACE TEMP VIEW "_src_exams" AS {select}', params)
         staged.labels["exams"], staged.renames["exams"] = staged.labels["manifest"], {}
         staged.from_text["exams"] = False
-    _check_value_columns(staged)
+    check_value_columns(staged)
     return staged
 
 
@@ -207,15 +204,7 @@ def _stage_table(staged: SparkStaged, table: str) -> dict[str, str]:
     """Rename and value-map the source into `_src_<table>` (as sources._stage_table does)."""
     config, label, raw = staged.config, staged.labels[table], staged.raw[table]
     columns = [c for c in raw.columns if c not in (FILE_COLUMN, ROW_COLUMN)]
-    mapping = config.data.columns.get(table, {})
-    _check_mapping_keys(mapping, columns, config, table, label)
-    names = {src: mapping.get(src, snake_case(src)) for src in columns}
-    _check_collisions(names, config, table, label)
-    selects, params = [], []
-    for src, dst in names.items():
-        expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst), SPARK)
-        selects.append(f"{expr} AS {ident(dst)}")
-        params.extend(expr_params)
+    names, selects, params = renamed(config, table, label, columns, SPARK)
     # A path as the DuckDB engines name it: file: URIs (percent-encoded) become local paths.
     path = ident(FILE_COLUMN)
     local = f"url_decode(replace(regexp_replace({path}, '^file:(//)?', ''), '+', '%2B'))"
