@@ -159,3 +159,28 @@ def test_reference_rules_read_from_disk_count_the_same(tiny, monkeypatch):
     for other in (streamed, rematched, read):
         assert_frame_equal(first, other)
     assert first["max_overlap_id"].item() == "U-1" and first["max_overlap_jaccard"].item() > 0
+
+
+def test_a_later_process_reuses_a_files_content_hash_until_it_is_written(tiny, monkeypatch):
+    """The content hashes are kept in the project's cache by file version (inode, size, mtime,
+    ctime): a later process does not read the history again, and an edit that restores size
+    and mtime still changes ctime, so it is hashed again."""
+    import targeting.data.dataset as dataset
+    from targeting.data.store import data_fingerprint
+
+    monkeypatch.setattr(dataset, "_RACY_NS", -10**12)  # the copied files count as settled
+    config = open_project(tiny / "targeting.yaml").config
+    before = data_fingerprint(config)
+    monkeypatch.setattr(dataset, "_HASHED", {})  # a new process
+    real_digest = dataset.hashlib.file_digest
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a settled file was hashed again")
+
+    monkeypatch.setattr(dataset.hashlib, "file_digest", no_reading)
+    assert data_fingerprint(config) == before
+    same_size_same_time_edit(tiny / "manifest.csv", "s1,2025-01-05", "s1,2024-01-05")
+    with pytest.raises(AssertionError, match="hashed again"):
+        data_fingerprint(config)
+    monkeypatch.setattr(dataset.hashlib, "file_digest", real_digest)
+    assert data_fingerprint(config) != before

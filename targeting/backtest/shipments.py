@@ -96,7 +96,7 @@ class ShipmentEngine:
         assert self.cache is not None or not on_disk
         try:
             if on_disk and self.cache is not None:
-                _reference_hits(con, ns, _KEPT_SOURCE, [self.cache.files(on_disk)], on_disk, measured)
+                _reference_hits(con, ns, _KEPT_SOURCE, [self.cache.files(on_disk)], on_disk, plan)
         except duckdb.Error:  # a kept file is unreadable: match those predicates again
             con.execute(f"DELETE FROM {ns}hits WHERE rule >= ?", [measured])
             con.execute(f"DELETE FROM {ns}sizes WHERE rule >= ?", [measured])
@@ -105,7 +105,7 @@ class ShipmentEngine:
                     self._scan(con, rule, key)
             on_disk = []
         in_memory = sorted({k for k in keys[measured:] if k not in on_disk})
-        _reference_hits(con, ns, CONNECTION_CACHE, [], in_memory, measured)
+        _reference_hits(con, ns, CONNECTION_CACHE, [], in_memory, plan)
 
     def _scan(self, con: duckdb.DuckDBPyConnection, rule: Rule, key: str) -> None:
         """Match one predicate over the whole history into the connection cache (and on disk)."""
@@ -139,29 +139,40 @@ def _drop_before(con: duckdb.DuckDBPyConnection, ns: str, plan: Plan) -> None:
 
 
 def _reference_hits(con: duckdb.DuckDBPyConnection, ns: str, source: str, params: list[Any],
-                    keys: Sequence[str], measured: int) -> None:
+                    keys: Sequence[str], plan: Plan) -> None:
     """Reference rules with predicates in `keys`: their matches shared with a measured rule
     into `hits`, their window match counts into `sizes`, both read from `source`."""
     if not keys:
         return
-    chosen = f"""FROM {ns}rule_keys r JOIN {source} c ON c.key = r.key
-        WHERE r.rule >= ? AND list_contains(?::VARCHAR[], r.key) AND {_in_window(ns)}"""
-    args = params + [measured, list(keys)]
-    con.execute(f"""INSERT INTO {ns}hits SELECT r.rule, c.rid, c.port, c.arrival_date {chosen}
-        AND c.rid IN (SELECT rid FROM {ns}hits WHERE rule < ?)""", args + [measured])
-    con.execute(f"INSERT INTO {ns}sizes SELECT r.rule, count(*) {chosen} GROUP BY r.rule", args)
+    rules = [plan.measured, list(keys)]
+    window = [plan.window.since, plan.window.until]
+    # The reference rules' (many) kept matches that a measured rule shares, read in a
+    # statement of their own: joined to the rule keys in the same statement, DuckDB built its
+    # hash table on the reference side (0.19 s against 0.03 s at 10M shipments).
+    con.execute(f"""CREATE TABLE {ns}shared AS SELECT * FROM {source} c
+        WHERE list_contains(?::VARCHAR[], c.key) AND c.arrival_date BETWEEN ? AND ?
+          AND c.rid IN (SELECT rid FROM {ns}hits WHERE rule < ?)""",
+                params + [list(keys)] + window + [plan.measured])
+    con.execute(f"""INSERT INTO {ns}hits SELECT r.rule, c.rid, c.port, c.arrival_date
+        FROM {ns}rule_keys r JOIN {ns}shared c ON c.key = r.key WHERE r.rule >= ?""",
+                [plan.measured])
+    con.execute(f"DROP TABLE {ns}shared")
+    con.execute(f"""INSERT INTO {ns}sizes SELECT r.rule, count(*)
+        FROM (SELECT key, rule FROM {ns}rule_keys
+              WHERE rule >= ? AND list_contains(?::VARCHAR[], key)) r
+        JOIN {source} c ON c.key = r.key WHERE c.arrival_date BETWEEN ? AND ?
+        GROUP BY r.rule""", rules + params + window)
 
 
 def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
     """One cell per shipment a measured rule matches or an exam examined, with its facts; then,
     per arrival day and port, the window's other shipments in one row without a cell."""
+    # Every exam in the window with its facts, then the matches no exam examined: no UNION of
+    # the two and no join back to the facts (0.14 s against 0.05 s at 10M shipments).
+    window = [plan.window.since, plan.window.until]
     con.execute(f"""CREATE TABLE {ns}cells AS
-        WITH individual AS (
-          SELECT rid, port, arrival_date FROM {ns}hits WHERE rule < ?
-          UNION
-          SELECT rid, port, arrival_date FROM exam_facts c WHERE {_in_window(ns)})
-        SELECT i.rid AS cell, 1::BIGINT AS n, i.port, strftime(i.arrival_date, '%Y-%m') AS month,
-          i.arrival_date AS start, coalesce(e.examined, FALSE) AS examined,
+        SELECT e.rid AS cell, 1::BIGINT AS n, e.port, strftime(e.arrival_date, '%Y-%m') AS month,
+          e.arrival_date AS start, coalesce(e.examined, FALSE) AS examined,
           coalesce(e.discrepant, FALSE) AS discrepant,
           coalesce(e.random_examined, FALSE) AS random_examined,
           coalesce(e.random_discrepant, FALSE) AS random_discrepant, e.outcome, e.msrp,
@@ -171,7 +182,13 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
           coalesce(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity, 0.0) AS w_var,
           coalesce(1.0 / (e.propensity * e.propensity), 0.0) AS w_sq,
           coalesce(e.examined AND e.propensity IS NULL, FALSE)::BIGINT AS unweighted
-        FROM individual i LEFT JOIN exam_facts e ON e.rid = i.rid""", [plan.measured])
+        FROM exam_facts e WHERE e.arrival_date BETWEEN ? AND ?
+        UNION ALL
+        SELECT DISTINCT h.rid, 1::BIGINT, h.port, strftime(h.arrival_date, '%Y-%m'),
+          h.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL, NULL, FALSE, NULL, NULL, FALSE, NULL,
+          0.0, 0.0, 0.0, 0::BIGINT
+        FROM {ns}hits h ANTI JOIN exam_facts e ON e.rid = h.rid
+        WHERE h.rule < ?""", window + [plan.measured])
     con.execute(f"""INSERT INTO {ns}cells
         SELECT NULL, (c.shipments - coalesce(k.n, 0))::BIGINT, c.port,
           strftime(c.arrival_date, '%Y-%m'), c.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL,
