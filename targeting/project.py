@@ -12,8 +12,10 @@ from targeting.data.config import Config, load_config
 from targeting.data.dataset import Dataset
 from targeting.data.lists import load_lists
 from targeting.data.open import open_dataset
+from targeting.data.settings import parse_engine
+from targeting.data.spark import SparkDataset, open_spark_dataset
 from targeting.data.values import Vocabulary, vocabulary
-from targeting.errors import Problem, RuleError, TargetingError, TargetingWarning
+from targeting.errors import ConfigError, Problem, RuleError, TargetingError, TargetingWarning
 from targeting.rules.loader import did_you_mean, parse_rules, rule_files, rule_id
 from targeting.rules.model import Rule
 from targeting.rules.select import Selection
@@ -22,12 +24,21 @@ from targeting.rules.select import Selection
 class Project:
     """Lazily opens the data and validates rules against its field catalogue."""
 
-    def __init__(self, config: Config, engine: str = "auto"):
+    def __init__(self, config: Config, engine: str | None = None):
         self.config = config
-        self.engine = engine  # the backtest engine every command uses: auto, shipments, grouped
+        # The backtest engine every command uses (auto, shipments, grouped or spark): given,
+        # else the config's `engine:`.
+        self.engine = parse_engine(engine, "--engine") if engine else config.engine
 
     @cached_property
-    def dataset(self) -> Dataset:
+    def dataset(self) -> Dataset | SparkDataset:
+        """The data, read where the engine runs: DuckDB, or a Spark session for `spark`."""
+        if self.engine == "spark":
+            return open_spark_dataset(self.config)
+        reason = self.config.data.spark_only
+        if reason is not None:
+            raise ConfigError(f"{reason}, which only the Spark engine reads; use --engine spark "
+                              "(or engine: spark in targeting.yaml).")
         return open_dataset(self.config)
 
     @cached_property
@@ -138,13 +149,13 @@ def selected_files(config: Config, paths: Sequence[Path], selection: Selection) 
             if p.resolve() not in parsed or selection.matches(parsed[p.resolve()])]
 
 
-def field_vocabulary(dataset: Dataset, cache: Cache) -> Vocabulary:
+def field_vocabulary(dataset: Dataset | SparkDataset, cache: Cache) -> Vocabulary:
     """The dataset's vocabulary, from the cache when the data is unchanged."""
     key = cache_key(vocabulary=dataset.fingerprint)
     cached = cache.get("vocabulary", key)
     if isinstance(cached, dict):
         return {str(k): [str(v) for v in values] for k, values in cached.items()}
-    found = vocabulary(dataset.con, dataset.catalogue)
+    found = vocabulary(dataset.executor, dataset.catalogue)
     cache.put("vocabulary", key, found)
     return found
 
@@ -170,6 +181,7 @@ def outcome_fields(config: Config) -> list[str]:
     return [config.data.labelled.column] if config.data.labelled is not None else []
 
 
-def open_project(config: str | Path | None = None, engine: str = "auto") -> Project:
-    """The project whose targeting.yaml is `config`, or found from the working directory up."""
+def open_project(config: str | Path | None = None, engine: str | None = None) -> Project:
+    """The project whose targeting.yaml is `config`, or found from the working directory up;
+    `engine` overrides the config's `engine:`."""
     return Project(load_config(Path(config) if config else None), engine)

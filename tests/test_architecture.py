@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "targeting"
 STAGES = [
     ("base", ["targeting._version", "targeting.errors", "targeting.files", "targeting.text",
               "targeting.canonical", "targeting.db", "targeting.units", "targeting.cache",
-              "targeting.dates", "targeting.codes"]),
+              "targeting.dates", "targeting.codes", "targeting.dialect", "targeting.executor"]),
     ("rules", ["targeting.rules"]),
     ("compile", ["targeting.compile"]),
     ("data", ["targeting.data"]),

@@ -258,7 +258,7 @@ def test_cli_config_error_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == ("error: targeting.yaml: top level: unknown key 'gates'; allowed: "
                              "data, lists, rules, queries, priorities, promotion, gate, ledger, "
-                             "limits (did you mean 'gate'?)\n")
+                             "limits, engine, spark (did you mean 'gate'?)\n")
 
 
 def test_blank_text_in_a_parquet_required_column_is_empty(tmp_path: Path) -> None:

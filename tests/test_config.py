@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from targeting.data.config import Labelled, Source, load_config
-from targeting.data.settings import GateSettings, PromotionSettings
+from targeting.data.settings import GateSettings, PromotionSettings, SparkSettings
 from targeting.errors import ConfigError
 
 TINY = Path(__file__).parent / "data" / "contract"
@@ -71,6 +71,58 @@ def test_database_tables(tmp_path: Path) -> None:
     assert config.data.exams == Source(table="e")
 
 
+def test_spark_engine_sources_and_settings(tmp_path: Path) -> None:
+    """With engine: spark, sources may be URIs or Spark catalog tables, kept as written."""
+    path = write(tmp_path, """
+engine: spark
+spark:
+  master: spark://head:7077
+  conf: {spark.executor.memory: 8g, spark.executor.instances: 40, spark.sql.adaptive.enabled: true}
+data:
+  manifest: s3a://customs-lake/manifest/
+  exams: {table: customs.exam_findings}
+""")
+    config = load_config(path)
+    assert config.engine == "spark"
+    assert config.spark == SparkSettings(master="spark://head:7077", conf={
+        "spark.executor.memory": "8g", "spark.executor.instances": "40",
+        "spark.sql.adaptive.enabled": "true"})
+    assert config.data.manifest == Source(pattern="s3a://customs-lake/manifest/")
+    assert config.data.exams == Source(table="customs.exam_findings")
+    assert config.data.spark_only == "data.manifest is a URI (s3a://customs-lake/manifest/)"
+
+
+def test_engine_defaults_and_spellings(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "data: {manifest: m.parquet, exams: e.parquet}\n"))
+    assert (config.engine, config.spark) == ("auto", SparkSettings())
+    assert config.data.spark_only is None
+    config = load_config(write(tmp_path, "engine: duckdb\nspark: {connect: 'sc://h:15002'}\n"
+                                         "data: {manifest: m.parquet, exams: e.parquet}\n"))
+    assert (config.engine, config.spark.connect, config.spark.master) == ("auto", "sc://h:15002",
+                                                                          "local[*]")
+
+
+def test_a_uri_source_needs_the_spark_engine_at_run_time(tmp_path: Path) -> None:
+    """--engine spark on the command line cannot rescue a config that only Spark reads: the
+    DuckDB engines say what to do."""
+    from targeting.project import Project
+
+    path = write(tmp_path, "engine: spark\ndata: {manifest: 'hdfs://nn/m/', exams: 'hdfs://nn/e/'}\n")
+    with pytest.raises(ConfigError, match=r"^data.manifest is a URI \(hdfs://nn/m/\), which only the "
+                                          r"Spark engine reads; use --engine spark"):
+        Project(load_config(path), "auto").dataset
+
+
+def test_data_check_of_lake_sources_says_where_they_are_checked(tmp_path: Path) -> None:
+    from targeting.data.checks import check
+
+    path = write(tmp_path, "engine: spark\ndata: {manifest: {table: customs.manifest}, "
+                           "labelled: {column: fraud, discrepant: [1]}}\n")
+    with pytest.raises(ConfigError, match=r"^data.manifest is a Spark catalog table "
+                                          r"\(customs.manifest\): `data check` reads with DuckDB."):
+        check(load_config(path))
+
+
 def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
     path = write(tmp_path, "data: {manifest: m.csv, exams: e.csv, values: {result: {1: discrepant, "
                            "0: no_discrepancy}, referred_to_ice: {true: Y}}}\n")
@@ -81,7 +133,7 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("data: {manifest: m.csv, exams: e.csv}\nprioritys: []\n",
      "targeting.yaml: top level: unknown key 'prioritys'; allowed: data, lists, rules, queries, "
-     "priorities, promotion, gate, ledger, limits (did you mean 'priorities'?)"),
+     "priorities, promotion, gate, ledger, limits, engine, spark (did you mean 'priorities'?)"),
     ("data: {manifest: m.csv, exam: e.csv}\n",
      "targeting.yaml: data: unknown key 'exam'; allowed: manifest, exams, database, columns, "
      "values, labelled, extracted, earliest, implausible_arrivals (did you mean 'exams'?)"),
@@ -97,8 +149,8 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
      "targeting.yaml: data.manifest: 'm.xlsx' is neither .parquet nor .csv. Give a .parquet or "
      ".csv file or glob, or {table: NAME} with data.database."),
     ("data: {manifest: {table: m}, exams: e.csv}\n",
-     "targeting.yaml: data.manifest: a table name needs 'data.database' (a DuckDB file). Add "
-     "data.database, or give a file path instead."),
+     "targeting.yaml: data.manifest: a table name needs 'data.database' (a DuckDB file), or "
+     "'engine: spark' for a table of the Spark catalog. Add one, or give a file path."),
     ("data: {manifest: m.csv, exams: e.csv}\npriorities: health\n",
      "targeting.yaml: priorities: expected a list of names, got str."),
     ("data: {manifest: m.csv, exams: e.csv, columns: {manifest: {X: Shipment ID}}}\n",
@@ -117,6 +169,28 @@ def test_yaml_int_keys_in_value_mapping_become_text(tmp_path: Path) -> None:
     ("data:\n  manifest: m.csv\n  exams: e.csv\n  manifest: n.csv\n",
      "targeting.yaml:4:3: 'manifest' appears twice in one mapping (first at line 2); YAML would "
      "keep only the last. Keep one of them."),
+    ("engine: sparkle\ndata: {manifest: m.csv, exams: e.csv}\n",
+     "targeting.yaml: engine: 'sparkle' is not an engine; expected one of auto, duckdb, "
+     "shipments, grouped, spark (did you mean 'spark'?)"),
+    ("data: {manifest: 's3a://b/m/', exams: e.csv}\n",
+     "targeting.yaml: data.manifest: 's3a://b/m/' is a URI, which only the Spark engine reads. "
+     "Add 'engine: spark', or give a local .parquet or .csv file or glob."),
+    ("engine: spark\ndata: {database: h.duckdb, manifest: {table: m}, exams: {table: e}}\n",
+     "targeting.yaml: data.database is a DuckDB file, which the Spark engine does not read. Name "
+     "Parquet files or tables of the Spark catalog ({table: customs.manifest}) without "
+     "data.database, or use another engine."),
+    ("engine: spark\nspark: {master: local, connect: 'sc://h'}\ndata: {manifest: m.csv, exams: e.csv}\n",
+     "targeting.yaml: spark: give either master (a Spark master URL) or connect (a Spark Connect "
+     "URL, sc://...), not both."),
+    ("spark: {conect: 'sc://h'}\ndata: {manifest: m.csv, exams: e.csv}\n",
+     "targeting.yaml: spark.conect is not a spark setting; expected one of master, connect, conf "
+     "(did you mean 'connect'?)"),
+    ("spark: {connect: 'http://h:15002'}\ndata: {manifest: m.csv, exams: e.csv}\n",
+     "targeting.yaml: spark.connect must be a Spark Connect URL such as "
+     "sc://spark.example.org:15002; got 'http://h:15002'"),
+    ("spark: {conf: {spark.executor.memory: [8g]}}\ndata: {manifest: m.csv, exams: e.csv}\n",
+     "targeting.yaml: spark.conf.spark.executor.memory: expected a text, number or true/false "
+     "value, got ['8g']."),
 ])
 def test_bad_config_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
                              message: str) -> None:

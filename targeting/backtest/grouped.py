@@ -24,6 +24,7 @@ import duckdb
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
 from targeting.data.tables import RID
+from targeting.executor import Executor, duckdb_connection
 from targeting.rules.model import All, AnyOf, Catalogue, Leaf, Node, Not, Rule, leaves
 
 BATCH = 200
@@ -40,7 +41,8 @@ class GroupedEngine:
         self._bounds: list[dt.date] = []
         self._since: dt.date | None = None
 
-    def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
+    def build(self, sql: Executor, plan: Plan, ns: str) -> None:
+        con = duckdb_connection(sql)
         rules = plan.rules
         self._since = plan.window.since
         _window(con, ns, plan)
@@ -65,7 +67,7 @@ class GroupedEngine:
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """The grouped engine keeps no rows: match the one rule again, over the window."""
         sql, params = compile_sql(plan.rules[rule].where, self.catalogue)
-        return (f"SELECT rid, arrival_date FROM {ns}.w WHERE arrival_date >= ? AND {sql}",
+        return (f"SELECT rid, arrival_date FROM {ns}w WHERE arrival_date >= ? AND {sql}",
                 [plan.start_of(rule), *params])
 
     def splits_at(self, day: dt.date) -> bool:
@@ -75,9 +77,9 @@ class GroupedEngine:
 def _window(con: duckdb.DuckDBPyConnection, ns: str, plan: Plan) -> None:
     """`w`: the window's rows of manifest_f with a rid; `w_exams`: its examined shipments."""
     since, until = plan.window.since, plan.window.until
-    con.execute(f"""CREATE VIEW {ns}.w AS SELECT m."{RID}" AS rid, m.* FROM manifest_f m
+    con.execute(f"""CREATE VIEW {ns}w AS SELECT m."{RID}" AS rid, m.* FROM manifest_f m
         WHERE m.arrival_date BETWEEN DATE '{since.isoformat()}' AND DATE '{until.isoformat()}'""")
-    con.execute(f"""CREATE TABLE {ns}.w_exams AS SELECT * FROM exam_facts
+    con.execute(f"""CREATE TABLE {ns}w_exams AS SELECT * FROM exam_facts
         WHERE arrival_date BETWEEN ? AND ?""", [since, until])
 
 
@@ -97,12 +99,12 @@ def _classes(con: duckdb.DuckDBPyConnection, ns: str, i: int, field: str,
     values (text) or on one value per interval between the leaves' constants (other types)."""
     if catalogue[field] == "text":
         lookup, params = f"w.{_quote(field)}", ()
-        distinct = f"SELECT DISTINCT {_quote(field)} AS value, {_quote(field)} FROM {ns}.w"
+        distinct = f"SELECT DISTINCT {_quote(field)} AS value, {_quote(field)} FROM {ns}w"
         # Leaves fold text on the distinct values, not on every row.
     else:
         lookup, params = _bucket_sql(field, field_leaves)
         distinct = (f"SELECT {lookup} AS value, any_value(w.{_quote(field)}) AS {_quote(field)} "
-                    f"FROM {ns}.w w GROUP BY 1")
+                    f"FROM {ns}w w GROUP BY 1")
     exprs: list[str] = []
     leaf_params: list[Any] = []
     for j, leaf in enumerate(field_leaves):
@@ -111,15 +113,15 @@ def _classes(con: duckdb.DuckDBPyConnection, ns: str, i: int, field: str,
         leaf_params += more
         columns[leaf] = f"t{i}_{j}"
     # Parameters bind in text order: the leaves' come before the subquery's bucket constants.
-    con.execute(f"CREATE TABLE {ns}.dict_{i} AS SELECT value, {', '.join(exprs)} "
+    con.execute(f"CREATE TABLE {ns}dict_{i} AS SELECT value, {', '.join(exprs)} "
                 f"FROM ({distinct})", leaf_params + list(params))
     flags = ", ".join(f'"l{j}"' for j in range(len(field_leaves)))
-    con.execute(f"""CREATE TABLE {ns}.cls_{i} AS
-        SELECT value, dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls FROM {ns}.dict_{i}""")
+    con.execute(f"""CREATE TABLE {ns}cls_{i} AS
+        SELECT value, dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls FROM {ns}dict_{i}""")
     renamed = ", ".join(f'"l{j}" AS "t{i}_{j}"' for j in range(len(field_leaves)))
-    con.execute(f"""CREATE TABLE {ns}.clsleaf_{i} AS SELECT DISTINCT
-        dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls, {renamed} FROM {ns}.dict_{i}""")
-    count = con.execute(f"SELECT coalesce(max(cls), 0) FROM {ns}.cls_{i}").fetchall()[0][0]
+    con.execute(f"""CREATE TABLE {ns}clsleaf_{i} AS SELECT DISTINCT
+        dense_rank() OVER (ORDER BY {flags})::INTEGER AS cls, {renamed} FROM {ns}dict_{i}""")
+    count = con.execute(f"SELECT coalesce(max(cls), 0) FROM {ns}cls_{i}").fetchall()[0][0]
     return _Field(i, lookup, tuple(params), count)
 
 
@@ -187,13 +189,13 @@ def _segments(con: duckdb.DuckDBPyConnection, ns: str, starts: Mapping[int, dt.d
               bounds: list[dt.date]) -> None:
     """`rule_starts(rule, seg)`: the first time segment each rule with a start date counts;
     segment k >= 1 starts at the k-th later start date, segment 0 at the window's start."""
-    con.execute(f"CREATE TABLE {ns}.rule_starts (rule INTEGER, seg INTEGER)")
+    con.execute(f"CREATE TABLE {ns}rule_starts (rule INTEGER, seg INTEGER)")
     rows = [[i, bounds.index(d) + 1 if d in bounds else 0] for i, d in starts.items()]
     if rows:
-        con.executemany(f"INSERT INTO {ns}.rule_starts VALUES (?, ?)", rows)
-    con.execute(f"CREATE TABLE {ns}.segments (seg INTEGER, since DATE)")
+        con.executemany(f"INSERT INTO {ns}rule_starts VALUES (?, ?)", rows)
+    con.execute(f"CREATE TABLE {ns}segments (seg INTEGER, since DATE)")
     if bounds:
-        con.executemany(f"INSERT INTO {ns}.segments VALUES (?, ?)",
+        con.executemany(f"INSERT INTO {ns}segments VALUES (?, ?)",
                         [[k + 1, d] for k, d in enumerate(bounds)])
 
 
@@ -212,48 +214,48 @@ def _rows(con: duckdb.DuckDBPyConnection, ns: str, fields: list[_Field], key: _K
     classes: list[str] = []
     params: list[Any] = []
     for f in fields:
-        joins.append(f"LEFT JOIN {ns}.cls_{f.index} k{f.index} "
+        joins.append(f"LEFT JOIN {ns}cls_{f.index} k{f.index} "
                      f"ON k{f.index}.value IS NOT DISTINCT FROM {f.lookup}")
         params += f.params
         classes.append(f"coalesce(k{f.index}.cls, 0) AS c{f.index}")
     segment, segment_params = _segment_sql(bounds)
     selects = classes + [f"{segment} AS seg", "w.port_code AS port",
                          "strftime(w.arrival_date, '%Y-%m') AS month", "w.rid"]
-    con.execute(f"""CREATE TABLE {ns}.g_rows AS
+    con.execute(f"""CREATE TABLE {ns}g_rows AS
         SELECT {key.sql()} AS key, seg, port, month, rid FROM (
-          SELECT {', '.join(selects)} FROM {ns}.w w {' '.join(joins)})""", segment_params + params)
+          SELECT {', '.join(selects)} FROM {ns}w w {' '.join(joins)})""", segment_params + params)
 
 
 def _match_sets(con: duckdb.DuckDBPyConnection, ns: str) -> None:
     """`sig_ms(sig, ms)` and `ms_hits(rule, ms)`: signatures merged by the set of rules they match."""
-    con.execute(f"""CREATE TABLE {ns}.sig_rules AS
-        SELECT sig, list(rule ORDER BY rule) AS rules FROM {ns}.sig_hits GROUP BY sig""")
-    con.execute(f"""CREATE TABLE {ns}.match_sets AS
-        SELECT rules, row_number() OVER () AS ms FROM (SELECT DISTINCT rules FROM {ns}.sig_rules)""")
-    con.execute(f"""CREATE TABLE {ns}.sig_ms AS
-        SELECT s.sig, m.ms FROM {ns}.sig_rules s JOIN {ns}.match_sets m USING (rules)""")
-    con.execute(f"CREATE TABLE {ns}.ms_hits AS SELECT unnest(rules) AS rule, ms FROM {ns}.match_sets")
+    con.execute(f"""CREATE TABLE {ns}sig_rules AS
+        SELECT sig, list(rule ORDER BY rule) AS rules FROM {ns}sig_hits GROUP BY sig""")
+    con.execute(f"""CREATE TABLE {ns}match_sets AS
+        SELECT rules, row_number() OVER () AS ms FROM (SELECT DISTINCT rules FROM {ns}sig_rules)""")
+    con.execute(f"""CREATE TABLE {ns}sig_ms AS
+        SELECT s.sig, m.ms FROM {ns}sig_rules s JOIN {ns}match_sets m USING (rules)""")
+    con.execute(f"CREATE TABLE {ns}ms_hits AS SELECT unnest(rules) AS rule, ms FROM {ns}match_sets")
 
 
 def _groups(con: duckdb.DuckDBPyConnection, ns: str) -> None:
     """`groups`: shipments counted by match set (0: no rule), port, month, segment, exam facts."""
     # Most shipments match no rule: look up match sets by key among matched keys only, rather
     # than joining every row to every signature.
-    con.execute(f"""CREATE TABLE {ns}.key_ms AS
-        SELECT k.key, sm.ms FROM {ns}.sig_ms sm JOIN {ns}.sig_keys k USING (sig)""")
+    con.execute(f"""CREATE TABLE {ns}key_ms AS
+        SELECT k.key, sm.ms FROM {ns}sig_ms sm JOIN {ns}sig_keys k USING (sig)""")
     # Unexamined shipments (most of them) have no exam facts to group by: counting them on
     # four small columns apart is much cheaper than grouping every row by lists and strings.
-    con.execute(f"""CREATE TABLE {ns}.groups AS
+    con.execute(f"""CREATE TABLE {ns}groups AS
         WITH rows AS (
           SELECT coalesce(km.ms, 0) AS ms, r.port, r.month, r.seg, r.rid
-          FROM {ns}.g_rows r LEFT JOIN {ns}.key_ms km ON km.key = r.key)
+          FROM {ns}g_rows r LEFT JOIN {ns}key_ms km ON km.key = r.key)
         SELECT ms, port, month, seg, FALSE AS examined, FALSE AS discrepant,
           FALSE AS random_examined, FALSE AS random_discrepant, NULL::VARCHAR AS outcome,
           FALSE AS referred, NULL::VARCHAR[] AS selectors, NULL::VARCHAR AS first_method,
           FALSE AS referral_accepted, NULL::VARCHAR AS referral_outcome,
           count(*) AS n, NULL::DOUBLE AS msrp, 0.0 AS w, 0.0 AS w_var, 0.0 AS w_sq,
           0::BIGINT AS unweighted
-        FROM rows r ANTI JOIN {ns}.w_exams e ON e.rid = r.rid
+        FROM rows r ANTI JOIN {ns}w_exams e ON e.rid = r.rid
         GROUP BY ms, port, month, seg
         UNION ALL
         SELECT r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
@@ -263,33 +265,33 @@ def _groups(con: duckdb.DuckDBPyConnection, ns: str) -> None:
           coalesce(sum(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity), 0.0) AS w_var,
           coalesce(sum(1.0 / (e.propensity * e.propensity)), 0.0) AS w_sq,
           count(*) FILTER (WHERE e.propensity IS NULL) AS unweighted
-        FROM rows r JOIN {ns}.w_exams e ON e.rid = r.rid
+        FROM rows r JOIN {ns}w_exams e ON e.rid = r.rid
         GROUP BY r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
           e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method,
           e.referral_accepted, e.referral_outcome""")
-    con.execute(f"DROP TABLE {ns}.g_rows")
+    con.execute(f"DROP TABLE {ns}g_rows")
 
 
 def _relations(con: duckdb.DuckDBPyConnection, ns: str, segments: int, since: dt.date) -> None:
     """`cells`, `members` and `sizes` from the groups (cell = match set and segment)."""
     width = segments + 1
-    con.execute(f"""CREATE TABLE {ns}.cells AS
+    con.execute(f"""CREATE TABLE {ns}cells AS
         SELECT g.ms * {width} + g.seg AS cell, g.n::BIGINT AS n, g.port, g.month,
           coalesce(s.since, ?::DATE) AS start, g.examined,
           g.discrepant, g.random_examined, g.random_discrepant, g.outcome, g.msrp, g.referred,
           g.selectors, g.first_method, g.referral_accepted, g.referral_outcome, g.w, g.w_var,
           g.w_sq, g.unweighted
-        FROM {ns}.groups g LEFT JOIN {ns}.segments s ON s.seg = g.seg""", [since])
+        FROM {ns}groups g LEFT JOIN {ns}segments s ON s.seg = g.seg""", [since])
     # Each rule's cells, from its own start segment on: the match sets containing it, in every
     # segment where a group of that match set exists.
-    con.execute(f"""CREATE TABLE {ns}.members AS
-        SELECT h.rule, c.cell FROM {ns}.ms_hits h
-        JOIN (SELECT DISTINCT ms, seg, ms * {width} + seg AS cell FROM {ns}.groups) c ON c.ms = h.ms
-        LEFT JOIN {ns}.rule_starts s ON s.rule = h.rule
+    con.execute(f"""CREATE TABLE {ns}members AS
+        SELECT h.rule, c.cell FROM {ns}ms_hits h
+        JOIN (SELECT DISTINCT ms, seg, ms * {width} + seg AS cell FROM {ns}groups) c ON c.ms = h.ms
+        LEFT JOIN {ns}rule_starts s ON s.rule = h.rule
         WHERE s.seg IS NULL OR c.seg >= s.seg""")
-    con.execute(f"""CREATE TABLE {ns}.sizes AS
-        SELECT m.rule, sum(t.n)::BIGINT AS n FROM {ns}.members m
-        JOIN (SELECT cell, sum(n) AS n FROM {ns}.cells GROUP BY cell) t ON t.cell = m.cell
+    con.execute(f"""CREATE TABLE {ns}sizes AS
+        SELECT m.rule, sum(t.n)::BIGINT AS n FROM {ns}members m
+        JOIN (SELECT cell, sum(n) AS n FROM {ns}cells GROUP BY cell) t ON t.cell = m.cell
         GROUP BY m.rule""")
 
 
@@ -300,9 +302,9 @@ def _signatures(con: duckdb.DuckDBPyConnection, ns: str, fields: list[_Field], k
     classes = "".join(f", {key.decode(f)} AS c{f.index}" for f in fields)
     order_by = f"ORDER BY {', '.join(f'c{f.index}' for f in order)}" if order else ""
     # ORDER BY at the top: DuckDB keeps it (preserve_insertion_order is off, see data/sources.py).
-    con.execute(f"""CREATE TABLE {ns}.sig_keys AS
+    con.execute(f"""CREATE TABLE {ns}sig_keys AS
         SELECT row_number() OVER () AS sig, * FROM (
-          SELECT key{classes} FROM (SELECT DISTINCT key FROM {ns}.g_rows)) {order_by}""")
+          SELECT key{classes} FROM (SELECT DISTINCT key FROM {ns}g_rows)) {order_by}""")
 
 
 def _gating_fields(rules: Sequence[Rule], most: int = 2) -> list[str]:
@@ -326,7 +328,7 @@ def leaf_classes(con: duckdb.DuckDBPyConnection, ns: str, fields: list[_Field],
     """For each leaf, its field's class column and the classes on which the leaf holds."""
     holds: dict[str, list[int]] = {}
     for f in fields:
-        table = con.execute(f"SELECT * FROM {ns}.clsleaf_{f.index} ORDER BY cls")
+        table = con.execute(f"SELECT * FROM {ns}clsleaf_{f.index} ORDER BY cls")
         names = [d[0] for d in table.description]
         for row in table.fetchall():
             for name, value in zip(names[1:], row[1:]):
@@ -340,14 +342,14 @@ def leaf_classes(con: duckdb.DuckDBPyConnection, ns: str, fields: list[_Field],
 def match(con: duckdb.DuckDBPyConnection, ns: str, rules: Sequence[Rule],
           classes: Mapping[Leaf, tuple[str, list[int]]]) -> None:
     """`sig_hits(rule, sig)`: the signatures each rule matches (rule = index in `rules`)."""
-    con.execute(f"CREATE TABLE {ns}.sig_hits (rule INTEGER, sig BIGINT)")
+    con.execute(f"CREATE TABLE {ns}sig_hits (rule INTEGER, sig BIGINT)")
     for start in range(0, len(rules), BATCH):
         parts: list[str] = []
         params: list[Any] = []
         for i, rule in enumerate(rules[start:start + BATCH]):
             sql = over_classes(rule.where, classes, params)
-            parts.append(f"SELECT {start + i} AS rule, sig FROM {ns}.sig_keys WHERE {sql}")
-        con.execute(f"INSERT INTO {ns}.sig_hits " + " UNION ALL ".join(parts), params)
+            parts.append(f"SELECT {start + i} AS rule, sig FROM {ns}sig_keys WHERE {sql}")
+        con.execute(f"INSERT INTO {ns}sig_hits " + " UNION ALL ".join(parts), params)
 
 
 def over_classes(node: Node, classes: Mapping[Leaf, tuple[str, list[int]]], params: list[Any]) -> str:

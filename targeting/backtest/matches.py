@@ -7,7 +7,6 @@ those relations, by SQL written once.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import weakref
@@ -15,13 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import duckdb
-
 from targeting.backtest import metric_sql
 from targeting.backtest.scoreboard import Baseline, baseline_from, scoreboard, scoreboard_rows
 from targeting.backtest.window import Window
-from targeting.data.tables import RID, internal_columns
-from targeting.db import fetch_dicts, fetch_frame
+from targeting.data.tables import RID
+from targeting.executor import Executor
 from targeting.rules.model import Rule
 
 if TYPE_CHECKING:
@@ -48,11 +45,12 @@ class Plan:
 
 
 class Engine(Protocol):
-    """Builds `cells`, `members` and `sizes` for a plan in a namespace (metric_sql.py)."""
+    """Builds `cells`, `members` and `sizes` for a plan in a namespace (metric_sql.py): `ns` is
+    the namespace's table prefix (`bt_1.` or `bt_1_`, see executor.py)."""
 
     name: str
 
-    def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None: ...
+    def build(self, sql: Executor, plan: Plan, ns: str) -> None: ...
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
         """SQL giving (rid, arrival_date) of every shipment a measured rule matches."""
@@ -64,21 +62,23 @@ class Engine(Protocol):
 
 
 class Matches:
-    """The matched state of one backtest, in its own namespace of the connection."""
+    """The matched state of one backtest, in its own namespace of the executor (a DuckDB
+    connection or a Spark session): every question is SQL run there, and only its (small)
+    answer comes back."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, plan: Plan, engine: Engine,
-                 estimate: str = "auto"):
-        self.con, self.plan, self.engine = con, plan, engine
+    def __init__(self, sql: Executor, plan: Plan, engine: Engine, estimate: str = "auto"):
+        self.sql, self.plan, self.engine = sql, plan, engine
         self.estimate = estimate  # which estimate of precision to make (backtest/estimate.py)
-        self.ns = f"bt_{next(_NAMESPACES)}"
-        con.execute(f"CREATE SCHEMA {self.ns}")
-        self._finalizer = weakref.finalize(self, _drop, con, self.ns)
+        name = f"bt_{next(_NAMESPACES)}"
+        self.ns = sql.namespace(name)
+        self._finalizer = weakref.finalize(self, sql.drop_namespace, name)
         self._register_rules()
-        engine.build(con, plan, self.ns)
-        con.execute(f"""CREATE TABLE {self.ns}.cell_totals AS SELECT cell, sum(n)::BIGINT AS n,
-            coalesce(sum(n) FILTER (WHERE discrepant), 0)::BIGINT AS d
-            FROM {self.ns}.cells WHERE cell IS NOT NULL GROUP BY cell""")
+        engine.build(sql, plan, self.ns)
+        sql.create(f"{self.ns}cell_totals", f"""SELECT cell, CAST(sum(n) AS BIGINT) AS n,
+            CAST(coalesce(sum(n) FILTER (WHERE discrepant), 0) AS BIGINT) AS d
+            FROM {self.ns}cells WHERE cell IS NOT NULL GROUP BY cell""")
         self._counts: Rows | None = None
+        self._by_start: Rows | None = None
         self.baseline = self.baseline_since(None)
 
     # ------------------------------------------------------------------ the plan
@@ -110,7 +110,8 @@ class Matches:
     def counts(self) -> Rows:
         """Every count of every measured rule (one row each, in order), before any rate."""
         if self._counts is None:
-            rows = fetch_dicts(self.con, metric_sql.rule_counts(self.ns), [self.measured] * 4)
+            rows = self._rows(metric_sql.rule_counts(self.ns, self.sql.dialect),
+                              [self.measured] * 4)
             has_udrs = bool(self.plan.udr_idx)
             top = self._top_selectors()
             for row in rows:
@@ -130,7 +131,7 @@ class Matches:
         """Per measured rule, the selector that chose most of its examined shipments (ties:
         the smallest id) and how many."""
         top: dict[int, tuple[str, int]] = {}
-        for row in self._rows(metric_sql.selectors(self.ns), [self.measured]):
+        for row in self._rows(metric_sql.selectors(self.ns, self.sql.dialect), [self.measured]):
             best = top.get(row["rule"])
             if best is None or (row["n"], best[0]) > (best[1], row["selector"]):
                 top[row["rule"]] = (row["selector"], row["n"])
@@ -143,9 +144,20 @@ class Matches:
     def baseline_since(self, since: dt.date | None) -> Baseline:
         """The baseline over the window's shipments arriving from `since` on (None: all). The
         grouped engine answers only at a start date the backtest was given."""
-        if since is not None and not self.engine.splits_at(since):
+        if since is None:
+            return baseline_from(self._rows(metric_sql.baseline(self.ns), [None, None])[0],
+                                 self.estimate)
+        if not self.engine.splits_at(since):
             raise ValueError(f"{since} is not a start date of this backtest")
-        sums = self._rows(metric_sql.baseline(self.ns), [since, since])[0]
+        # One query for every start date the policy asks about (a query each took a Spark
+        # job each: 27 of them in the bundled review).
+        if self._by_start is None:
+            self._by_start = self._rows(metric_sql.baseline_by_start(self.ns), None)
+        sums: dict[str, Any] = dict.fromkeys(metric_sql.BASELINE_SUMS, 0)
+        for row in self._by_start:
+            if row["start"] >= since:
+                for key in sums:
+                    sums[key] += row[key]
         return baseline_from(sums, self.estimate)
 
     def monthly(self, rule: int) -> Rows:
@@ -180,11 +192,12 @@ class Matches:
         newly targets, and what evidence there is about them)."""
         a_sql, a_params = self.engine.rids_sql(self.plan, self.ns, rule)
         b_sql, b_params = self.engine.rids_sql(self.plan, self.ns, other)
-        return self._rows(f"""SELECT count(*)::BIGINT AS targeted,
-              count(e.rid)::BIGINT AS examined,
-              (count(*) FILTER (WHERE e.discrepant))::BIGINT AS discrepant
-            FROM ({a_sql}) a ANTI JOIN ({b_sql}) b ON a.rid = b.rid
-            LEFT JOIN exam_facts e ON e.rid = a.rid""", a_params + b_params)[0]
+        return self._rows(f"""SELECT CAST(count(*) AS BIGINT) AS targeted,
+              CAST(count(e.rid) AS BIGINT) AS examined,
+              CAST(count(*) FILTER (WHERE e.discrepant) AS BIGINT) AS discrepant
+            FROM ({a_sql}) a LEFT JOIN exam_facts e ON e.rid = a.rid
+            WHERE NOT EXISTS (SELECT 1 FROM ({b_sql}) b WHERE b.rid = a.rid)""",
+                          a_params + b_params)[0]
 
     def sample(self, rule: int, limit: int = 10) -> Rows:
         """Up to `limit` of the rule's matched shipments with their exam outcome: discrepant
@@ -193,22 +206,25 @@ class Matches:
 
     def export(self, rule: int) -> pl.DataFrame:
         """Every shipment the rule matches, with its exam outcome, as a DataFrame."""
-        return fetch_frame(self.con, *self._matched_sql(rule, None))
+        return self.sql.frame(*self._matched_sql(rule, None))
 
     def _matched_sql(self, rule: int, limit: int | None) -> tuple[str, list[Any] | None]:
-        sql, params = self.engine.rids_sql(self.plan, self.ns, rule)
-        cut = ("QUALIFY rank() OVER (ORDER BY coalesce(e.discrepant, FALSE) DESC, "
-               "coalesce(e.examined, FALSE) DESC, r.arrival_date DESC) <= ?")
+        rids, params = self.engine.rids_sql(self.plan, self.ns, rule)
         # Cut on the small facts first (keeping ties at the cut), then fetch only those
         # manifest rows by row id: never a join over the whole manifest.
-        self.con.execute(f"""CREATE OR REPLACE TABLE {self.ns}.picked AS
-            SELECT r.rid, r.arrival_date, coalesce(e.examined, FALSE) AS examined,
+        rank = ("rank() OVER (ORDER BY coalesce(e.discrepant, FALSE) DESC, "
+                "coalesce(e.examined, FALSE) DESC, r.arrival_date DESC)")
+        picked = f"""SELECT r.rid, r.arrival_date, coalesce(e.examined, FALSE) AS examined,
               coalesce(e.discrepant, FALSE) AS discrepant, e.outcome, e.msrp
-            FROM ({sql}) r LEFT JOIN exam_facts e ON e.rid = r.rid
-            {cut if limit is not None else ""}""", params + ([limit] if limit is not None else []))
-        hidden = ", ".join(f'"{c}"' for c in internal_columns(self.con))
-        return (f"""SELECT m.* EXCLUDE ({hidden}), p.examined, p.discrepant, p.outcome, p.msrp
-            FROM {self.ns}.picked p JOIN manifest_f m ON m."{RID}" = p.rid
+              {f", {rank} AS k" if limit is not None else ""}
+            FROM ({rids}) r LEFT JOIN exam_facts e ON e.rid = r.rid"""
+        if limit is not None:  # no QUALIFY: Spark has none
+            picked, params = f"SELECT * FROM ({picked}) ranked WHERE k <= ?", params + [limit]
+        self.sql.create(f"{self.ns}picked", picked, params)
+        # The manifest's own columns, named: Spark has no `* EXCLUDE`.
+        own = ", ".join(f'm."{c}"' for c in self.sql.columns("manifest_f") if c != RID)
+        return (f"""SELECT {own}, p.examined, p.discrepant, p.outcome, p.msrp
+            FROM {self.ns}picked p JOIN manifest_f m ON m."{RID}" = p.rid
             ORDER BY p.discrepant DESC, p.examined DESC, m.arrival_date DESC, m.shipment_id
             {"LIMIT ?" if limit is not None else ""}""", [limit] if limit is not None else None)
 
@@ -217,12 +233,12 @@ class Matches:
         """Discrepant shipments in groups (`cell`, `n`, `outcome`, `selection_method`,
         `category`) and the priority tags of the active rules matching them (`cell`, `n`,
         `priority`)."""
-        return (fetch_frame(self.con, metric_sql.discrepant_cells(self.ns)),
-                fetch_frame(self.con, metric_sql.discrepant_priorities(self.ns)))
+        return (self.sql.frame(metric_sql.discrepant_cells(self.ns)),
+                self.sql.frame(metric_sql.discrepant_priorities(self.ns)))
 
     # ------------------------------------------------------------------ internals
     def _rows(self, sql: str, params: Sequence[Any] | None) -> Rows:
-        return fetch_dicts(self.con, sql, params)
+        return self.sql.dicts(sql, params)
 
     def _register_rules(self) -> None:
         """`rule_ids`, `rule_kinds`, `rule_priorities` and `udrs`: the rule tables the SQL joins,
@@ -236,13 +252,6 @@ class Matches:
             "rule_priorities": ("priority", [i for i, _ in tagged], [t for _, t in tagged]),
         }
         for name, (column, numbers, values) in tables.items():
-            self.con.execute(f"""CREATE TABLE {ns}.{name} AS SELECT
-                unnest(?::INTEGER[]) AS rule, unnest(?::VARCHAR[]) AS {column}""", [numbers, values])
-        self.con.execute(f"CREATE TABLE {ns}.udrs AS SELECT unnest(?::INTEGER[]) AS rule",
-                         [list(self.plan.udr_idx)])
-
-
-def _drop(con: duckdb.DuckDBPyConnection, ns: str) -> None:
-    # A closed connection took its tables with it.
-    with contextlib.suppress(duckdb.Error):
-        con.execute(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+            self.sql.table(f"{ns}{name}", {"rule": ("INTEGER", numbers),
+                                           column: ("VARCHAR", values)})
+        self.sql.table(f"{ns}udrs", {"rule": ("INTEGER", list(self.plan.udr_idx))})

@@ -10,7 +10,11 @@ from targeting.backtest.hits import HitCache
 from targeting.backtest.matches import Engine, Matches, Plan
 from targeting.backtest.shipments import ShipmentEngine
 from targeting.backtest.shrinkage import sort_by_shrunk_lift, with_shrinkage
+from targeting.backtest.spark import SparkEngine
 from targeting.backtest.window import DateLike, Window
+from targeting.data.settings import ENGINES
+from targeting.data.spark import SparkDataset
+from targeting.errors import ConfigError
 from targeting.project import Project
 from targeting.rules.model import Rule
 
@@ -18,7 +22,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 GROUPED_FROM = 60  # rules (measured + reference) from which the grouped engine is faster (measured at 1M)
-ENGINES = ("auto", "shipments", "grouped")
+__all__ = ["ENGINES", "GROUPED_FROM", "backtest", "engine_for", "make_plan", "project_window",
+           "ranked_scoreboard"]
 
 
 def backtest(project: Project, rules: Sequence[Rule], window: Window,
@@ -29,13 +34,15 @@ def backtest(project: Project, rules: Sequence[Rule], window: Window,
 
     `starts` maps the index of a measured rule to its own first arrival date: that rule's
     matches before it are dropped (prospective evidence); the reference UDRs keep the window.
-    `method` is "shipments" (per-shipment), "grouped" (many rules) or "auto" (grouped from
-    GROUPED_FROM rules on); default: the project's engine. Every method gives the same numbers
-    through the same interface. `estimate` chooses the precision estimate (default: the
-    project's promotion.estimate).
+    `method` is "shipments" (per-shipment), "grouped" (many rules), "auto" (grouped from
+    GROUPED_FROM rules on) or "spark" (Apache Spark; the project must be opened with it);
+    default: the project's engine. Every method gives the same numbers through the same
+    interface. `estimate` chooses the precision estimate (default: the project's
+    promotion.estimate).
     """
     plan = make_plan(project, rules, window, reference_udrs, starts)
-    return Matches(project.dataset.con, plan, engine_for(project, plan, method or project.engine),
+    return Matches(project.dataset.executor, plan,
+                   engine_for(project, plan, method or project.engine),
                    estimate or project.config.promotion.estimate)
 
 
@@ -56,9 +63,14 @@ def engine_for(project: Project, plan: Plan, method: str = "auto") -> Engine:
     """The engine `method` names; "auto" picks by the number of rules."""
     if method not in ENGINES:
         raise ValueError(f"unknown engine {method!r}; expected one of {', '.join(ENGINES)}")
-    if method == "auto":
-        method = "grouped" if len(plan.rules) >= GROUPED_FROM else "shipments"
     dataset = project.dataset
+    if (method == "spark") != isinstance(dataset, SparkDataset):
+        raise ConfigError(f"the {method} engine cannot backtest data opened by the "
+                          f"{project.engine} engine; open the project with engine={method!r}")
+    if method == "spark":
+        return SparkEngine(dataset.catalogue)
+    if method in ("auto", "duckdb"):
+        method = "grouped" if len(plan.rules) >= GROUPED_FROM else "shipments"
     if method == "grouped":
         return GroupedEngine(dataset.catalogue)
     folder = dataset.hits_folder

@@ -29,6 +29,7 @@ from targeting.backtest.hits import (
 from targeting.backtest.matches import Plan
 from targeting.compile.sql import compile_sql
 from targeting.data.tables import RID
+from targeting.executor import Executor, duckdb_connection
 from targeting.rules.model import Catalogue, Rule
 
 _KEPT_SOURCE = ("(SELECT parse_filename(filename, true) AS key, * EXCLUDE (filename) "
@@ -44,16 +45,17 @@ class ShipmentEngine:
         self.catalogue = catalogue
         self.cache = cache
 
-    def build(self, con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
+    def build(self, sql: Executor, plan: Plan, ns: str) -> None:
+        con = duckdb_connection(sql)
         w = plan.window
-        con.execute(f"CREATE TABLE {ns}.bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
+        con.execute(f"CREATE TABLE {ns}bounds AS SELECT ?::DATE AS since, ?::DATE AS until",
                     [w.since, w.until])
         self._match(con, plan, ns)
-        con.execute(f"CREATE TABLE {ns}.members AS SELECT rule, rid AS cell FROM {ns}.hits")
+        con.execute(f"CREATE TABLE {ns}members AS SELECT rule, rid AS cell FROM {ns}hits")
         _cells(con, plan, ns)
 
     def rids_sql(self, plan: Plan, ns: str, rule: int) -> tuple[str, list[Any]]:
-        return f"SELECT rid, arrival_date FROM {ns}.hits WHERE rule = ?", [rule]
+        return f"SELECT rid, arrival_date FROM {ns}hits WHERE rule = ?", [rule]
 
     def splits_at(self, day: dt.date) -> bool:
         return True
@@ -79,11 +81,11 @@ class ShipmentEngine:
             if key not in loaded and key not in kept:
                 self._scan(con, rule, key)
                 loaded.add(key)
-        con.execute(f"""CREATE TABLE {ns}.hits AS SELECT r.rule, c.rid, c.port, c.arrival_date
-            FROM {ns}.rule_keys r JOIN {CONNECTION_CACHE} c ON c.key = r.key
+        con.execute(f"""CREATE TABLE {ns}hits AS SELECT r.rule, c.rid, c.port, c.arrival_date
+            FROM {ns}rule_keys r JOIN {CONNECTION_CACHE} c ON c.key = r.key
             WHERE r.rule < ? AND {_in_window(ns)}""", [measured])
         _drop_before(con, ns, plan)
-        con.execute(f"""CREATE TABLE {ns}.sizes AS SELECT rule, count(*) AS n FROM {ns}.hits
+        con.execute(f"""CREATE TABLE {ns}sizes AS SELECT rule, count(*) AS n FROM {ns}hits
             GROUP BY rule""")
         self._reference(con, plan, ns, keys, kept)
 
@@ -96,8 +98,8 @@ class ShipmentEngine:
             if on_disk and self.cache is not None:
                 _reference_hits(con, ns, _KEPT_SOURCE, [self.cache.files(on_disk)], on_disk, plan)
         except duckdb.Error:  # a kept file is unreadable: match those predicates again
-            con.execute(f"DELETE FROM {ns}.hits WHERE rule >= ?", [measured])
-            con.execute(f"DELETE FROM {ns}.sizes WHERE rule >= ?", [measured])
+            con.execute(f"DELETE FROM {ns}hits WHERE rule >= ?", [measured])
+            con.execute(f"DELETE FROM {ns}sizes WHERE rule >= ?", [measured])
             for rule, key in zip(plan.rules, keys):
                 if key in on_disk:
                     self._scan(con, rule, key)
@@ -115,13 +117,13 @@ class ShipmentEngine:
 
 
 def _in_window(ns: str) -> str:
-    return (f"c.arrival_date BETWEEN (SELECT since FROM {ns}.bounds) "
-            f"AND (SELECT until FROM {ns}.bounds)")
+    return (f"c.arrival_date BETWEEN (SELECT since FROM {ns}bounds) "
+            f"AND (SELECT until FROM {ns}bounds)")
 
 
 def _rule_keys(con: duckdb.DuckDBPyConnection, ns: str, keys: Sequence[str]) -> None:
     """`rule_keys(rule, key)`: which predicate each rule index is."""
-    con.execute(f"""CREATE TABLE {ns}.rule_keys AS SELECT unnest(?::VARCHAR[]) AS key,
+    con.execute(f"""CREATE TABLE {ns}rule_keys AS SELECT unnest(?::VARCHAR[]) AS key,
         (generate_subscripts(?::VARCHAR[], 1) - 1)::INTEGER AS rule""", [list(keys), list(keys)])
 
 
@@ -129,10 +131,10 @@ def _drop_before(con: duckdb.DuckDBPyConnection, ns: str, plan: Plan) -> None:
     """Delete each measured rule's hits on shipments that arrived before its own start date."""
     if not plan.starts:
         return
-    con.execute(f"CREATE TABLE {ns}.rule_starts (rule INTEGER, since DATE)")
-    con.executemany(f"INSERT INTO {ns}.rule_starts VALUES (?, ?)",
+    con.execute(f"CREATE TABLE {ns}rule_starts (rule INTEGER, since DATE)")
+    con.executemany(f"INSERT INTO {ns}rule_starts VALUES (?, ?)",
                     [[i, d] for i, d in plan.starts.items()])
-    con.execute(f"""DELETE FROM {ns}.hits WHERE EXISTS (SELECT 1 FROM {ns}.rule_starts s
+    con.execute(f"""DELETE FROM {ns}hits WHERE EXISTS (SELECT 1 FROM {ns}rule_starts s
         WHERE s.rule = hits.rule AND hits.arrival_date < s.since)""")
 
 
@@ -147,16 +149,16 @@ def _reference_hits(con: duckdb.DuckDBPyConnection, ns: str, source: str, params
     # The reference rules' (many) kept matches that a measured rule shares, read in a
     # statement of their own: joined to the rule keys in the same statement, DuckDB built its
     # hash table on the reference side (0.19 s against 0.03 s at 10M shipments).
-    con.execute(f"""CREATE TABLE {ns}.shared AS SELECT * FROM {source} c
+    con.execute(f"""CREATE TABLE {ns}shared AS SELECT * FROM {source} c
         WHERE list_contains(?::VARCHAR[], c.key) AND c.arrival_date BETWEEN ? AND ?
-          AND c.rid IN (SELECT rid FROM {ns}.hits WHERE rule < ?)""",
+          AND c.rid IN (SELECT rid FROM {ns}hits WHERE rule < ?)""",
                 params + [list(keys)] + window + [plan.measured])
-    con.execute(f"""INSERT INTO {ns}.hits SELECT r.rule, c.rid, c.port, c.arrival_date
-        FROM {ns}.rule_keys r JOIN {ns}.shared c ON c.key = r.key WHERE r.rule >= ?""",
+    con.execute(f"""INSERT INTO {ns}hits SELECT r.rule, c.rid, c.port, c.arrival_date
+        FROM {ns}rule_keys r JOIN {ns}shared c ON c.key = r.key WHERE r.rule >= ?""",
                 [plan.measured])
-    con.execute(f"DROP TABLE {ns}.shared")
-    con.execute(f"""INSERT INTO {ns}.sizes SELECT r.rule, count(*)
-        FROM (SELECT key, rule FROM {ns}.rule_keys
+    con.execute(f"DROP TABLE {ns}shared")
+    con.execute(f"""INSERT INTO {ns}sizes SELECT r.rule, count(*)
+        FROM (SELECT key, rule FROM {ns}rule_keys
               WHERE rule >= ? AND list_contains(?::VARCHAR[], key)) r
         JOIN {source} c ON c.key = r.key WHERE c.arrival_date BETWEEN ? AND ?
         GROUP BY r.rule""", rules + params + window)
@@ -168,7 +170,7 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
     # Every exam in the window with its facts, then the matches no exam examined: no UNION of
     # the two and no join back to the facts (0.14 s against 0.05 s at 10M shipments).
     window = [plan.window.since, plan.window.until]
-    con.execute(f"""CREATE TABLE {ns}.cells AS
+    con.execute(f"""CREATE TABLE {ns}cells AS
         SELECT e.rid AS cell, 1::BIGINT AS n, e.port, strftime(e.arrival_date, '%Y-%m') AS month,
           e.arrival_date AS start, coalesce(e.examined, FALSE) AS examined,
           coalesce(e.discrepant, FALSE) AS discrepant,
@@ -185,13 +187,13 @@ def _cells(con: duckdb.DuckDBPyConnection, plan: Plan, ns: str) -> None:
         SELECT DISTINCT h.rid, 1::BIGINT, h.port, strftime(h.arrival_date, '%Y-%m'),
           h.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL, NULL, FALSE, NULL, NULL, FALSE, NULL,
           0.0, 0.0, 0.0, 0::BIGINT
-        FROM {ns}.hits h ANTI JOIN exam_facts e ON e.rid = h.rid
+        FROM {ns}hits h ANTI JOIN exam_facts e ON e.rid = h.rid
         WHERE h.rule < ?""", window + [plan.measured])
-    con.execute(f"""INSERT INTO {ns}.cells
+    con.execute(f"""INSERT INTO {ns}cells
         SELECT NULL, (c.shipments - coalesce(k.n, 0))::BIGINT, c.port,
           strftime(c.arrival_date, '%Y-%m'), c.arrival_date, FALSE, FALSE, FALSE, FALSE, NULL,
           NULL, FALSE, NULL, NULL, FALSE, NULL, 0.0, 0.0, 0.0, 0
-        FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}.cells
+        FROM arrivals c LEFT JOIN (SELECT start, port, count(*) AS n FROM {ns}cells
                                    GROUP BY start, port) k
           ON k.start = c.arrival_date AND k.port IS NOT DISTINCT FROM c.port
         WHERE {_in_window(ns)} AND c.shipments > coalesce(k.n, 0)""")

@@ -38,7 +38,7 @@ from targeting.render.terminal import console
 @selection_options
 @reports_errors
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-            last: str | None, engine: str, fmt: str,
+            last: str | None, engine: str | None, fmt: str,
             output: Path | None, selection: Selection) -> None:
     """Every active query with its promotion verdict, and the UDRs proposed for retirement."""
     project = open_project(config_path, engine)
@@ -73,7 +73,7 @@ def command(config_path: Path | None, since: dt.datetime | None, until: dt.datet
 def promote_command(query_id: str, reviewer: str, new_id: str | None, national: bool,
                     override: bool, reason: str | None, dry_run: bool, config_path: Path | None,
                     since: dt.datetime | None, until: dt.datetime | None, last: str | None,
-                    engine: str) -> None:
+                    engine: str | None) -> None:
     """Convert a query that meets the policy into a UDR, with an auditable record."""
     if override and not reason:
         raise click.UsageError("--override needs --reason TEXT saying why the policy is set aside")
@@ -103,7 +103,7 @@ def promote_command(query_id: str, reviewer: str, new_id: str | None, national: 
 @reports_errors
 def retire_command(udr_id: str, reviewer: str, reason: str, override: bool, dry_run: bool,
                    config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-                   last: str | None, engine: str) -> None:
+                   last: str | None, engine: str | None) -> None:
     """Retire a UDR the policy proposes (or, with --override, any active UDR), with who, when
     and why, and record it in the ledger."""
     project = open_project(config_path, engine)

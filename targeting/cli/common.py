@@ -30,9 +30,10 @@ def engine_option(func: Command) -> Command:
     """--engine: which backtest engine answers (every engine gives the same numbers)."""
     from targeting.backtest.run import ENGINES
 
-    return click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
-                        help="Backtest engine: auto picks per-shipment for few rules, grouped "
-                             "for many.")(func)
+    return click.option("--engine", type=click.Choice(ENGINES), default=None,
+                        help="Backtest engine (default: engine: in targeting.yaml, else auto): "
+                             "auto (or duckdb) picks per-shipment for few rules, grouped for "
+                             "many; spark runs on Apache Spark (docs/spark.md).")(func)
 
 
 def window_options(func: Command) -> Command:

@@ -31,7 +31,7 @@ from targeting.render.terminal import console
 @output_options(["table", "json", "csv", "markdown"])
 @reports_errors
 def command(config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-            last: str | None, engine: str, fmt: str,
+            last: str | None, engine: str | None, fmt: str,
             output: Path | None) -> None:
     """What share of all violations no active UDR (or rule) matches, estimated; and who matched
     the recorded discrepant shipments."""

@@ -38,7 +38,7 @@ from targeting.render.terminal import BOARD_KEYS, console, scoreboard_table
 @reports_errors
 def command(paths: tuple[Path, ...], config_path: Path | None, since: dt.datetime | None,
             until: dt.datetime | None,
-            last: str | None, engine: str,
+            last: str | None, engine: str | None,
             fmt: str, output: Path | None, columns: list[str] | None,
             selection: Selection) -> None:
     """Backtest rules and queries (default: all configured) and rank them by lift."""

@@ -44,7 +44,7 @@ from targeting.project import open_project
 def command(base_ref: str | None, fail_on_warnings: bool | None, fmt: str,
             markdown: Path | None, junit: Path | None, json_out: Path | None, sarif: Path | None,
             codequality: Path | None, no_cache: bool, since: dt.datetime | None,
-            until: dt.datetime | None, last: str | None, engine: str,
+            until: dt.datetime | None, last: str | None, engine: str | None,
             config_path: Path | None) -> None:
     """Validate and backtest the rules a branch adds, changes or removes; exit 1 if it must not merge.
 

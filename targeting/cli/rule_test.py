@@ -33,7 +33,7 @@ from targeting.render.terminal import console
               help="Write every matched shipment with its exam outcome (.csv or .parquet).")
 @reports_errors
 def command(rule: str, config_path: Path | None, since: dt.datetime | None, until: dt.datetime | None,
-            last: str | None, engine: str, fmt: str,
+            last: str | None, engine: str | None, fmt: str,
             output: Path | None, export: Path | None) -> None:
     """Backtest one rule or query (a file path or an id) on the configured data."""
     project = open_project(config_path, engine)

@@ -38,9 +38,8 @@ def compile_polars(
 
 def folded(expr: pl.Expr) -> pl.Expr:
     """A text expression normalised like `text.normalise`."""
-    expr = expr.str.strip_chars(SPACE_CHARS)
-    for upper, lower in simple_folds().items():
-        expr = expr.str.replace_all(upper, lower, literal=True)
+    folds = simple_folds()
+    expr = expr.str.strip_chars(SPACE_CHARS).str.replace_many(list(folds), list(folds.values()))
     return expr.str.to_lowercase()
 
 

@@ -16,7 +16,10 @@ from targeting.data.settings import (
     GateSettings,
     LedgerSettings,
     PromotionSettings,
+    SparkSettings,
+    parse_engine,
     parse_settings,
+    parse_spark,
 )
 from targeting.errors import ConfigError
 from targeting.rules.limits import RuleLimits, yaml_limit_problem
@@ -24,13 +27,14 @@ from targeting.text import decode_position
 
 CONFIG_NAME = "targeting.yaml"
 TOP_KEYS = ("data", "lists", "rules", "queries", "priorities", "promotion", "gate", "ledger",
-            "limits")
+            "limits", "engine", "spark")
 DATA_KEYS = ("manifest", "exams", "database", "columns", "values", "labelled", "extracted",
              "earliest", "implausible_arrivals")
 CHECK_KEYS = ("extracted", "earliest", "implausible_arrivals")  # typed as DataChecks
 LABELLED_KEYS = ("column", "discrepant")
 TABLES = ("manifest", "exams")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # hdfs://, s3a://, abfss://, gs://, file://
 # CSV encodings DuckDB reads without an extension: the spellings people use -> DuckDB's name.
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
              "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
@@ -38,8 +42,9 @@ ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "ut
 
 @dataclass(frozen=True)
 class Source:
-    """Where one table comes from: a file path or glob (absolute), or a table in `database`;
-    a CSV source's `encoding` when it is set."""
+    """Where one table comes from: a file path or glob (absolute), a URI the Spark engine reads
+    (hdfs://, s3a://, ...), or a table in `database` (DuckDB) or in Spark's catalog; a CSV
+    source's `encoding` when it is set."""
 
     pattern: str | None = None
     table: str | None = None
@@ -47,6 +52,10 @@ class Source:
 
     def describe(self) -> str:
         return f"table {self.table!r}" if self.table else str(self.pattern)
+
+    @property
+    def is_uri(self) -> bool:
+        return self.pattern is not None and URI.match(self.pattern) is not None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,16 @@ class DataConfig:
     raw: dict[str, Any] = field(default_factory=dict)
     checks: DataChecks = field(default_factory=DataChecks)
 
+    @property
+    def spark_only(self) -> str | None:
+        """Why only the Spark engine can read these sources (a URI or a catalog table), or None."""
+        for name, source in (("manifest", self.manifest), ("exams", self.exams)):
+            if source is not None and source.is_uri:
+                return f"data.{name} is a URI ({source.pattern})"
+            if source is not None and source.table is not None and self.database is None:
+                return f"data.{name} is a Spark catalog table ({source.table})"
+        return None
+
 
 @dataclass(frozen=True)
 class Config:
@@ -86,6 +105,8 @@ class Config:
     gate: GateSettings
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     lists_explicit: bool = False
+    engine: str = "auto"
+    spark: SparkSettings = field(default_factory=SparkSettings)
     limits: RuleLimits = field(default_factory=RuleLimits)
 
     def governed(self) -> dict[str, Any]:
@@ -219,10 +240,11 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
     root = path.parent
     if "data" not in doc:
         raise ConfigError(f"{shown}: missing key 'data'. Add a data section naming the manifest.")
+    engine = parse_engine(doc.get("engine", "auto"), shown)
     return Config(
         path=path,
         root=root,
-        data=_data(doc["data"], root, shown),
+        data=_data(doc["data"], root, shown, spark=engine == "spark"),
         lists_dir=root / _text(doc.get("lists", "lists"), shown, "lists"),
         rule_dirs=_dirs(doc.get("rules", ["rules"]), root, shown, "rules"),
         query_dirs=_dirs(doc.get("queries", ["queries"]), root, shown, "queries"),
@@ -231,11 +253,13 @@ def _build(path: Path, shown: str, doc: Any) -> Config:
         gate=parse_settings(GateSettings, doc.get("gate"), shown, "gate"),
         ledger=parse_settings(LedgerSettings, doc.get("ledger"), shown, "ledger"),
         lists_explicit="lists" in doc,
+        engine=engine,
+        spark=parse_spark(doc.get("spark"), shown),
         limits=parse_settings(RuleLimits, doc.get("limits"), shown, "limits"),
     )
 
 
-def _data(section: Any, root: Path, shown: str) -> DataConfig:
+def _data(section: Any, root: Path, shown: str, spark: bool = False) -> DataConfig:
     _expect(section, dict, shown, "data", "a mapping with manifest, exams, columns, ...")
     _no_unknown(section, DATA_KEYS, shown, "data")
     database = section.get("database")
@@ -254,9 +278,16 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
             f"{shown}: data: 'exams' and 'labelled' are both set; use one. "
             f"'labelled' builds the exams from the manifest's label column."
         )
+    if spark and db_path is not None:
+        raise ConfigError(
+            f"{shown}: data.database is a DuckDB file, which the Spark engine does not read. "
+            f"Name Parquet files or tables of the Spark catalog ({{table: customs.manifest}}) "
+            f"without data.database, or use another engine."
+        )
     return DataConfig(
-        manifest=_source(section["manifest"], root, db_path, shown, "data.manifest"),
-        exams=_source(exams, root, db_path, shown, "data.exams") if exams is not None else None,
+        manifest=_source(section["manifest"], root, db_path, shown, "data.manifest", spark),
+        exams=(_source(exams, root, db_path, shown, "data.exams", spark)
+               if exams is not None else None),
         database=db_path,
         columns=_columns(section.get("columns", {}), shown),
         values=_values(section.get("values", {}), shown),
@@ -267,25 +298,33 @@ def _data(section: Any, root: Path, shown: str) -> DataConfig:
     )
 
 
-def _source(value: Any, root: Path, database: Path | None, shown: str, key: str) -> Source:
+def _source(value: Any, root: Path, database: Path | None, shown: str, key: str,
+            spark: bool = False) -> Source:
     if isinstance(value, dict) and "table" not in value:
         _no_unknown(value, ("path", "encoding"), shown, key)
-        pattern = _file_pattern(value.get("path"), root, shown, f"{key}.path")
+        pattern = _file_pattern(value.get("path"), root, shown, f"{key}.path", spark)
         return Source(pattern=pattern, encoding=_encoding(value.get("encoding"), pattern, shown,
                                                           f"{key}.encoding"))
     if isinstance(value, dict):
         _no_unknown(value, ("table",), shown, key)
-        if database is None:
+        if database is None and not spark:
             raise ConfigError(
-                f"{shown}: {key}: a table name needs 'data.database' (a DuckDB file). "
-                f"Add data.database, or give a file path instead."
+                f"{shown}: {key}: a table name needs 'data.database' (a DuckDB file), or "
+                f"'engine: spark' for a table of the Spark catalog. Add one, or give a file path."
             )
         return Source(table=_text(value.get("table"), shown, f"{key}.table"))
-    return Source(pattern=_file_pattern(value, root, shown, key))
+    return Source(pattern=_file_pattern(value, root, shown, key, spark))
 
 
-def _file_pattern(value: Any, root: Path, shown: str, key: str) -> str:
+def _file_pattern(value: Any, root: Path, shown: str, key: str, spark: bool = False) -> str:
     text = _text(value, shown, key)
+    if URI.match(text):
+        if not spark:
+            raise ConfigError(
+                f"{shown}: {key}: {text!r} is a URI, which only the Spark engine reads. Add "
+                f"'engine: spark', or give a local .parquet or .csv file or glob."
+            )
+        return text  # a file, folder or glob of Parquet files, read by Spark
     if not text.lower().endswith((".parquet", ".csv")):
         raise ConfigError(
             f"{shown}: {key}: {text!r} is neither .parquet nor .csv. "

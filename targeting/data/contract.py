@@ -6,6 +6,7 @@ import re
 
 import duckdb
 
+from targeting.dialect import DUCKDB, Dialect
 from targeting.rules.model import FieldType
 
 # Contract columns: name -> DuckDB type. Required ones must be present in the source.
@@ -78,27 +79,56 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def cast_expr(column: str, source_type: str, target: str, cast: str = "CAST") -> str:
-    """SQL turning a staged column into its contract type (text goes through VARCHAR).
+def cast_expr(column: str, source_type: str, target: str, cast: str = "CAST",
+              dialect: Dialect = DUCKDB) -> str:
+    """SQL turning a staged column into its contract type (text goes through text).
 
-    `cast="TRY_CAST"` gives NULL where a value does not convert (used by the checks).
+    `cast="TRY_CAST"` gives NULL where a value does not convert (used by the checks). Text is
+    converted by one definition in every engine (`text_to`): DuckDB's and Spark's own casts
+    accept different spellings ('2024/01/05' and 'epoch' are dates to DuckDB, '12d' a number
+    to Spark).
     """
     col = ident(column)
+    text = dialect.text
     if source_type == target:
         return col
     if target == "VARCHAR":
         if source_type in ("FLOAT", "DOUBLE"):
             # a float column holding codes (40.0) should read as the code (40)
-            return (f"CASE WHEN isfinite({col}) AND {col} = trunc({col}) "
-                    f"THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END")
-        return f"CAST({col} AS VARCHAR)"
+            return (f"CASE WHEN {dialect.isfinite_sql(col)} AND {col} = floor({col}) "
+                    f"THEN CAST(CAST({col} AS {dialect.wide_int}) AS {text}) "
+                    f"ELSE CAST({col} AS {text}) END")
+        return f"CAST({col} AS {text})"
     if target == "DATE" and source_type.startswith("TIMESTAMP"):
         return f"CAST({col} AS DATE)"
     if target == "DOUBLE" and NUMERIC.match(source_type):
         return f"CAST({col} AS DOUBLE)"
+    return text_to(target, f"CAST({col} AS {text})", cast, dialect)
+
+
+_TRIMMED = "trim(BOTH chr(32) || chr(9) || chr(10) || chr(13) FROM {x})"
+# Whole-value patterns, tested as regexp_extract(value, '^(...)', 0) = value: neither `$` nor a
+# backslash, which Spark's SQL literals and Java's `$` would read otherwise.
+_NUMBER = "[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+_DATE = ("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+         "([ T]([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?")
+_BOOLS = {"true": "TRUE", "t": "TRUE", "yes": "TRUE", "y": "TRUE", "1": "TRUE",
+          "false": "FALSE", "f": "FALSE", "no": "FALSE", "n": "FALSE", "0": "FALSE"}
+
+
+def text_to(target: str, text_sql: str, cast: str = "CAST", dialect: Dialect = DUCKDB) -> str:
+    """SQL converting text to DATE, DOUBLE or BOOLEAN, the same in every engine: a date is
+    YYYY-MM-DD, optionally with a time; a number is plain decimal or scientific notation;
+    true/false (also t/f, yes/no, y/n, 1/0, in any case). Anything else is NULL (with
+    `cast="TRY_CAST"`; only checked data is typed with CAST)."""
+    x = _TRIMMED.format(x=text_sql)
     if target == "BOOLEAN":
-        return f"{cast}(lower(trim(CAST({col} AS VARCHAR))) AS BOOLEAN)"
-    return f"{cast}(trim(CAST({col} AS VARCHAR)) AS {target})"
+        cases = " ".join(f"WHEN '{word}' THEN {value}" for word, value in _BOOLS.items())
+        return f"(CASE lower({x}) {cases} END)"
+    pattern = {"DOUBLE": _NUMBER, "DATE": _DATE}.get(target)
+    if pattern is None:
+        return f"{cast}({x} AS {target})"
+    return f"(CASE WHEN regexp_extract({x}, '^({pattern})', 0) = {x} THEN {cast}({x} AS {target}) END)"
 
 
 def infer_text_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
@@ -110,11 +140,10 @@ def infer_text_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> 
     row = con.execute(
         f"""SELECT count({col}),
               count_if(lower(trim({col})) IN ('true', 'false')),
-              count_if(TRY_CAST(trim({col}) AS DOUBLE) IS NOT NULL
-                       AND isfinite(TRY_CAST(trim({col}) AS DOUBLE))
+              count_if(isfinite({text_to("DOUBLE", col, "TRY_CAST")})
                        AND NOT regexp_matches(trim({col}), '^[-+]?0[0-9]')),
               count_if(regexp_matches(trim({col}), '^\\d{{4}}-\\d{{2}}-\\d{{2}}$')
-                       AND TRY_CAST(trim({col}) AS DATE) IS NOT NULL)
+                       AND {text_to("DATE", col, "TRY_CAST")} IS NOT NULL)
             FROM {ident(table)}"""
     ).fetchall()[0]
     total, bools, numbers, dates = row

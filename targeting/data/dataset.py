@@ -27,6 +27,8 @@ from targeting.data.contract import (
 from targeting.data.lists import Lists, list_files, load_lists
 from targeting.data.sources import Staged
 from targeting.db import fetch_frame
+from targeting.dialect import DUCKDB, Dialect
+from targeting.executor import DuckDBExecutor
 from targeting.rules.model import FieldType
 
 if TYPE_CHECKING:
@@ -48,6 +50,11 @@ class Dataset:
         self.hits_folder = hits_folder  # where matches are kept: only for stored data (stable rids)
         self._arrivals = arrivals
         self.catalogue: dict[str, FieldType] = table_catalogue(self.con, "manifest")
+
+    @property
+    def executor(self) -> DuckDBExecutor:
+        """Where backtests run their SQL: this dataset's connection."""
+        return DuckDBExecutor(self.con)
 
     def arrival_range(self) -> tuple[dt.date | None, dt.date | None]:
         """The first and last plausible arrival dates (None, None for an empty manifest):
@@ -88,21 +95,27 @@ def materialise(staged: Staged, lists: Lists | None = None) -> Dataset:
 
 
 def _type_table(staged: Staged, table: str) -> None:
-    con, contract = staged.con, CONTRACT[table]
-    selects = []
+    con = staged.con
     columns = staged.columns(table)
-    for name, kind in columns.items():
-        if name in contract:
-            target = contract[name]
-        elif staged.from_text[table]:
-            target = infer_text_type(con, f"_src_{table}", name)
-        else:
-            target = kind
-        selects.append(f"{cast_expr(name, kind, target)} AS {ident(name)}")
-    if table == "exams":  # metric SQL may reference any exam column
-        selects += [f"CAST(NULL AS {t}) AS {ident(n)}" for n, t in contract.items() if n not in columns]
+    inferred = ({name: infer_text_type(con, f"_src_{table}", name) for name in columns
+                 if name not in CONTRACT[table]} if staged.from_text[table] else {})
     # Staging is views over the sources: this is the one copy of the rows.
-    con.execute(f'CREATE TABLE {ident(table)} AS SELECT {", ".join(selects)} FROM "_src_{table}"')
+    con.execute(f'CREATE TABLE {ident(table)} AS {typed_sql(table, columns, inferred)}')
+
+
+def typed_sql(table: str, columns: dict[str, str], inferred: dict[str, str],
+              dialect: Dialect = DUCKDB) -> str:
+    """The query typing staged `_src_<table>` (its columns with their staged types): contract
+    columns get their contract type, others the type `inferred` gives (CSV) or their own."""
+    contract = CONTRACT[table]
+    selects = []
+    for name, kind in columns.items():
+        target = contract.get(name) or inferred.get(name) or kind
+        selects.append(f"{cast_expr(name, kind, target, dialect=dialect)} AS {ident(name)}")
+    if table == "exams":  # metric SQL may reference any exam column
+        selects += [f"CAST(NULL AS {dialect.text if t == 'VARCHAR' else t}) AS {ident(n)}"
+                    for n, t in contract.items() if n not in columns]
+    return f'SELECT {", ".join(selects)} FROM "_src_{table}"'
 
 
 # --- fingerprint -----------------------------------------------------------------------

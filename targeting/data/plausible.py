@@ -18,12 +18,14 @@ from targeting.data.config import Config
 from targeting.data.problems import DataProblem, data_error
 from targeting.data.sources import table_label
 from targeting.errors import TargetingWarning
+from targeting.executor import DuckDBExecutor, Executor
+
+Where = Executor | duckdb.DuckDBPyConnection  # DuckDB (a connection) or Spark (an executor)
 
 EXAMPLES = 5
 
 
-def arrival_problems(con: duckdb.DuckDBPyConnection, days_sql: str,
-                     config: Config) -> list[DataProblem]:
+def arrival_problems(con: Where, days_sql: str, config: Config) -> list[DataProblem]:
     """Implausible arrivals in `days_sql` (rows of arrival_date, n), as errors or warnings."""
     checks = config.data.checks
     last = checks.last_day()
@@ -41,11 +43,12 @@ def arrival_problems(con: duckdb.DuckDBPyConnection, days_sql: str,
     ) if problem is not None]
 
 
-def _problem(con: duckdb.DuckDBPyConnection, days_sql: str, config: Config, condition: str,
+def _problem(con: Where, days_sql: str, config: Config, condition: str,
              bound: dt.date, code: str, what: str, fix: str) -> DataProblem | None:
-    count, days = con.execute(
-        f"""SELECT coalesce(sum(n), 0), list(arrival_date ORDER BY arrival_date)
-            FROM ({days_sql}) WHERE {condition}""", [bound]).fetchall()[0]
+    sql = DuckDBExecutor(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+    found = sql.rows(f"""SELECT arrival_date, n FROM ({days_sql}) d WHERE {condition}
+                         ORDER BY arrival_date""", [bound])
+    count, days = sum(n for _, n in found), [day for day, _ in found]
     if not count:
         return None
     severity = config.data.checks.implausible_arrivals
@@ -60,7 +63,7 @@ def _problem(con: duckdb.DuckDBPyConnection, days_sql: str, config: Config, cond
                        f"column {column}: {rows} {what}, e.g. {shown}. {then}", count, severity)
 
 
-def judge_arrivals(con: duckdb.DuckDBPyConnection, config: Config, days_sql: str) -> None:
+def judge_arrivals(con: Where, config: Config, days_sql: str) -> None:
     """Raise DataError on implausible arrivals that are errors; warn about the others."""
     problems = arrival_problems(con, days_sql, config)
     errors = [p for p in problems if p.severity == "error"]
@@ -73,3 +76,14 @@ def judge_arrivals(con: duckdb.DuckDBPyConnection, config: Config, days_sql: str
 def plausible_range(config: Config) -> tuple[dt.date, dt.date]:
     """The arrival dates a window may hold."""
     return config.data.checks.earliest, config.data.checks.last_day()
+
+
+def plausible_arrivals(sql: Executor, config: Config) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last plausible arrival dates in the prepared `arrivals` table (None, None
+    for an empty manifest)."""
+    first, last = sql.rows("SELECT min(arrival_date), max(arrival_date) FROM arrivals")[0]
+    low, high = plausible_range(config)
+    if first is not None and last is not None and (first < low or last > high):
+        first, last = sql.rows("SELECT min(arrival_date), max(arrival_date) FROM arrivals "
+                               "WHERE arrival_date BETWEEN ? AND ?", [low, high])[0]
+    return first, last

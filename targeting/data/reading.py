@@ -151,7 +151,7 @@ def parquet_sql(paths: Sequence[str], file_column: str,
 # --- why a read failed -----------------------------------------------------------------
 
 
-def read_error(exc: duckdb.Error, paths: Sequence[str], kind: str, key: str) -> DataError:
+def read_error(exc: Exception, paths: Sequence[str], kind: str, key: str) -> DataError:
     """The DataError for a failed read of `paths` (kind: csv or parquet): which file, which
     line, what is wrong with it and how to fix it."""
     text = str(exc)
@@ -160,7 +160,7 @@ def read_error(exc: duckdb.Error, paths: Sequence[str], kind: str, key: str) -> 
         return unreadable(display_path(path) if path else ", ".join(map(display_path, paths)),
                           *_csv_problem(text, key))
     if path is None:
-        path = _failing_parquet(paths) or (paths[0] if len(paths) == 1 else None)
+        path = failing_parquet(paths) or (paths[0] if len(paths) == 1 else None)
     if path is None:
         return unreadable(", ".join(display_path(p) for p in paths),
                           f"one of these files cannot be read as Parquet ({detail(text)}). "
@@ -201,7 +201,7 @@ def _csv_problem(text: str, key: str) -> tuple[str, str]:
     return f"{where} cannot be read as CSV ({detail(text)}). Correct that line.", "unreadable"
 
 
-def _failing_parquet(paths: Sequence[str]) -> str | None:
+def failing_parquet(paths: Sequence[str]) -> str | None:
     """The first file whose Parquet metadata cannot be read (when DuckDB did not say)."""
     con = duckdb.connect(":memory:")
     try:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from targeting.db import fetch_dicts, fetch_frame
+from targeting.executor import DuckDBExecutor, Executor
 
 if TYPE_CHECKING:
     import polars as pl
@@ -31,7 +31,7 @@ ORDER BY discrepant_exams DESC, port
 """
 
 
-def recording_completeness(con: duckdb.DuckDBPyConnection, since: dt.date | None,
+def recording_completeness(sql: Executor | duckdb.DuckDBPyConnection, since: dt.date | None,
                            until: dt.date | None) -> pl.DataFrame:
     """Per port with discrepant exams: discrepant_exams, with_disposition, recorded_share,
     alternatives (abandonments and refused entries), seizures, and `flag`: "no disposition
@@ -39,8 +39,10 @@ def recording_completeness(con: duckdb.DuckDBPyConnection, since: dt.date | None
     only once it has 10 or more seizures, so a quiet port is not accused on two exams)."""
     import polars as pl
 
+    if isinstance(sql, duckdb.DuckDBPyConnection):
+        sql = DuckDBExecutor(sql)
     first, last = since or dt.date.min, until or dt.date.max
-    frame = fetch_frame(con, RECORDING_SQL, [first, last])
+    frame = sql.frame(RECORDING_SQL, [first, last])
     return frame.with_columns(
         recorded_share=pl.col("with_disposition") / pl.col("discrepant_exams"),
         flag=pl.when(pl.col("with_disposition") == 0).then(pl.lit("no disposition recorded"))
@@ -62,16 +64,21 @@ WITH s AS (
 SELECT c.cutoff,
   count(*) FILTER (WHERE s.first_exam > c.cutoff) AS examined_late,
   count(*) FILTER (WHERE s.first_hit > c.cutoff) AS discrepant_late
-FROM (SELECT unnest(?::DATE[]) AS cutoff) c JOIN s ON s.arrival_date <= c.cutoff
+FROM (VALUES {cutoffs}) AS c(cutoff) JOIN s ON s.arrival_date <= c.cutoff
 GROUP BY c.cutoff ORDER BY c.cutoff
 """
 
 
-def late_exams(con: duckdb.DuckDBPyConnection,
+def late_exams(sql: Executor | duckdb.DuckDBPyConnection,
                cutoffs: list[dt.date]) -> list[dict[str, object]]:
     """For each cut-off: `examined_late`, the shipments arriving by it first examined after it,
     and `discrepant_late`, those first found discrepant after it (an exam without a date counts
     as known). What a backtest ending at the cut-off knows that nobody knew that day."""
-    found = {row["cutoff"]: row for row in fetch_dicts(con, LATE_SQL, [cutoffs])}
+    if isinstance(sql, duckdb.DuckDBPyConnection):
+        sql = DuckDBExecutor(sql)
+    # The cut-offs as a VALUES list: DuckDB and Spark read it alike.
+    values = ", ".join("(CAST(? AS DATE))" for _ in cutoffs)
+    rows = sql.dicts(LATE_SQL.format(cutoffs=values), cutoffs) if cutoffs else []
+    found = {row["cutoff"]: row for row in rows}
     return [found.get(day, {"cutoff": day, "examined_late": 0, "discrepant_late": 0})
             for day in cutoffs]

@@ -1,6 +1,6 @@
-"""The `promotion:`, `gate:` and `ledger:` sections of targeting.yaml, parsed into typed settings when the
-project is loaded, so a typo or a bad value fails every command the same way (exit 2, naming
-the file and the key), not only the command that reads the section.
+"""The `promotion:`, `gate:`, `ledger:`, `engine:` and `spark:` sections of targeting.yaml, parsed
+into typed settings when the project is loaded, so a typo or a bad value fails every command the
+same way (exit 2, naming the file and the key), not only the command that reads the section.
 
 Each setting is a field of a frozen dataclass with its default and, in its metadata, what it
 means and any bound beyond "a non-negative number". docs/policy.md and docs/gate.md document
@@ -121,6 +121,73 @@ class DataChecks:
 
 Settings = TypeVar("Settings", PromotionSettings, GateSettings, LedgerSettings, RuleLimits,
                     DataChecks)
+
+# Backtest engines (backtest/run.py): `auto` (also spelled `duckdb`) picks one of the two DuckDB
+# engines by the number of rules; `spark` reads and backtests the data on Apache Spark.
+ENGINES = ("auto", "duckdb", "shipments", "grouped", "spark")
+SPARK_KEYS = ("master", "connect", "conf")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where the Spark engine runs (docs/spark.md): a master URL (`local[*]` by default: every
+    core of this machine), or a Spark Connect URL (`sc://host:15002`), and extra Spark
+    configuration (`spark.executor.memory: 8g`, ...)."""
+
+    master: str = "local[*]"
+    connect: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+def parse_engine(value: Any, source: str) -> str:
+    """The `engine:` key: one of ENGINES; `duckdb` means `auto`."""
+    if value not in ENGINES:
+        raise ConfigError(f"{source}: engine: {value!r} is not an engine; expected one of "
+                          f"{', '.join(ENGINES)}{did_you_mean(str(value), ENGINES)}")
+    return "auto" if value == "duckdb" else str(value)
+
+
+def parse_spark(section: Any, source: str) -> SparkSettings:
+    """The `spark:` section; ConfigError names the file and the key."""
+    if section is None:
+        return SparkSettings()
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: spark: expected a mapping with {', '.join(SPARK_KEYS)}, "
+                          f"got {type(section).__name__}.")
+    for key in section:
+        if key not in SPARK_KEYS:
+            raise ConfigError(f"{source}: spark.{key} is not a spark setting; expected one of "
+                              f"{', '.join(SPARK_KEYS)}{did_you_mean(str(key), SPARK_KEYS)}")
+    if "master" in section and "connect" in section:
+        raise ConfigError(f"{source}: spark: give either master (a Spark master URL) or connect "
+                          "(a Spark Connect URL, sc://...), not both.")
+    master = _spark_text(section.get("master", "local[*]"), f"{source}: spark.master")
+    connect = section.get("connect")
+    if connect is not None:
+        connect = _spark_text(connect, f"{source}: spark.connect")
+        if not connect.startswith("sc://"):
+            raise ConfigError(f"{source}: spark.connect must be a Spark Connect URL such as "
+                              f"sc://spark.example.org:15002; got {connect!r}")
+    conf = section.get("conf") or {}
+    if not isinstance(conf, dict):
+        raise ConfigError(f"{source}: spark.conf: expected a mapping of Spark settings, such as "
+                          f"spark.executor.memory: 8g; got {type(conf).__name__}.")
+    return SparkSettings(master, connect, {str(k): _conf_value(v, f"{source}: spark.conf.{k}")
+                                           for k, v in conf.items()})
+
+
+def _spark_text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a non-empty text value, got {value!r}.")
+    return value.strip()
+
+
+def _conf_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ConfigError(f"{where}: expected a text, number or true/false value, got {value!r}.")
 
 
 def parse_settings(kind: type[Settings], section: Any, source: str, name: str) -> Settings:

@@ -11,19 +11,51 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
-from targeting.data.config import Config, Source, display_path
-from targeting.data.contract import ident
+from targeting.data.config import Config, Labelled, Source, display_path
+from targeting.data.contract import ident, text_to
 from targeting.data.reading import csv_sql, database_error, parquet_sql, read_error
 from targeting.db import connect, drop_relation
+from targeting.dialect import DUCKDB, Dialect
 from targeting.errors import ConfigError, DataError
 
 FILE_COLUMN = "_source_file"  # which file each staged row came from, for messages
 ROW_COLUMN = "_source_row"  # its position in that file, so examples are shown in file order
 STAGING_COLUMNS = (FILE_COLUMN, ROW_COLUMN)
+
+
+class Staging(Protocol):
+    """What the contract checks (data/checks.py) need of staged sources, in DuckDB (`Staged`)
+    or on Spark (data/spark.py)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+    @property
+    def renames(self) -> dict[str, dict[str, str]]: ...
+
+    @property
+    def from_text(self) -> dict[str, bool]: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def row_order(self) -> str:
+        """SQL ordering a staged table's rows as its files hold them."""
+        ...
+
+    def columns(self, table: str) -> dict[str, str]: ...
+
+    def source_name(self, table: str, column: str) -> str: ...
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,11 @@ class Staged:
     labels: dict[str, str]  # table -> how to name its source in messages
     renames: dict[str, dict[str, str]]  # table -> contract name -> source name
     from_text: dict[str, bool]  # table -> read from CSV (every column text)
+    dialect: Dialect = DUCKDB
+    row_order: str = ident(ROW_COLUMN)
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params).fetchall()
 
     def columns(self, table: str) -> dict[str, str]:
         """Staged column name -> DuckDB type, without the file column."""
@@ -65,7 +102,7 @@ def stage(config: Config, database: str = ":memory:") -> Staged:
         limit_memory(con)
     try:
         staged = _stage(con, config)
-        _check_value_columns(staged)
+        check_value_columns(staged)
         return staged
     except BaseException:
         con.close()
@@ -186,7 +223,7 @@ def _read_source(
     return parquet_sql(paths, FILE_COLUMN, ROW_COLUMN), False
 
 
-def _check_value_columns(staged: Staged) -> None:
+def check_value_columns(staged: Staging) -> None:
     """A value mapping for a column no table has is a typo, not a no-op."""
     present = [c for table in ("manifest", "exams") for c in staged.columns(table)]
     for column in staged.config.data.values:
@@ -236,19 +273,29 @@ def _stage_table(
     names."""
     raw = [r[0] for r in con.execute(f'DESCRIBE "_raw_{table}"').fetchall()
            if r[0] not in STAGING_COLUMNS]
+    names, selects, params = renamed(config, table, label, raw)
+    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
+    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
+            params=params or None).create_view(f"_src_{table}")
+    return {dst: src for src, dst in names.items() if src != dst}
+
+
+def renamed(config: Config, table: str, label: str, raw: list[str],
+            dialect: Dialect = DUCKDB) -> tuple[dict[str, str], list[str], list[Any]]:
+    """A source's columns `raw` under their contract names (data.columns, else snake_case),
+    value-mapped (data.values): source -> contract name, the SELECT items and their bound
+    values. ConfigError for a mapping of a column the source lacks, or two columns becoming
+    one."""
     mapping = config.data.columns.get(table, {})
     _check_mapping_keys(mapping, raw, config, table, label)
     names = {src: mapping.get(src, snake_case(src)) for src in raw}
     _check_collisions(names, config, table, label)
     selects, params = [], []
     for src, dst in names.items():
-        expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst))
-        selects.append(f'{expr} AS "{dst}"')
+        expr, expr_params = _value_mapped(ident(src), config.data.values.get(dst), dialect)
+        selects.append(f"{expr} AS {ident(dst)}")
         params.extend(expr_params)
-    selects += [f'"{FILE_COLUMN}"', f'"{ROW_COLUMN}"']
-    con.sql(f'SELECT {", ".join(selects)} FROM "_raw_{table}"',
-            params=params or None).create_view(f"_src_{table}")
-    return {dst: src for src, dst in names.items() if src != dst}
+    return names, selects, params
 
 
 def _check_mapping_keys(
@@ -275,11 +322,12 @@ def _check_collisions(names: dict[str, str], config: Config, table: str, label: 
         seen[dst] = src
 
 
-def _value_mapped(expr: str, mapping: dict[str, str] | None) -> tuple[str, list[str]]:
+def _value_mapped(expr: str, mapping: dict[str, str] | None,
+                  dialect: Dialect = DUCKDB) -> tuple[str, list[str]]:
     """`expr` with source values replaced (compared as text); unmapped values pass through."""
     if not mapping:
         return expr, []
-    text = f"CAST({expr} AS VARCHAR)"
+    text = f"CAST({expr} AS {dialect.text})"
     cases = " ".join(f"WHEN {text} = ? THEN ?" for _ in mapping)
     params = [v for pair in mapping.items() for v in pair]
     return f"(CASE {cases} ELSE {text} END)", params
@@ -290,35 +338,41 @@ def _synthesise_exams(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     labelled = config.data.labelled
     assert labelled is not None
     cols = [r[0] for r in con.execute('DESCRIBE "_src_manifest"').fetchall()]
-    label = f'"{labelled.column}"' if labelled.column in cols else "NULL"
-    match, params = _label_match(label, labelled.discrepant)
-    pick = {c: f'"{c}"' if c in cols else "NULL" for c in ("shipment_id", "arrival_date")}
-    con.execute(
-        f"""CREATE TABLE "_src_exams" AS SELECT
+    sql, params = synthesised_exams_sql(cols, labelled)
+    con.execute(f'CREATE TABLE "_src_exams" AS {sql}', params)
+
+
+def synthesised_exams_sql(columns: list[str], labelled: Labelled,
+                          dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
+    """Labelled mode's exams over `_src_manifest` (with those columns): exam id and date are
+    the shipment's; the result is discrepant when the label holds a discrepant value; each row
+    keeps its file and position."""
+    label = f'"{labelled.column}"' if labelled.column in columns else "NULL"
+    match, params = _label_match(label, labelled.discrepant, dialect)
+    pick = {c: f'"{c}"' if c in columns else "NULL" for c in ("shipment_id", "arrival_date")}
+    return (f"""SELECT
               {pick['shipment_id']} AS exam_id, {pick['shipment_id']} AS shipment_id,
               {pick['arrival_date']} AS exam_date,
               CASE WHEN {label} IS NULL THEN NULL WHEN {match} THEN 'discrepant'
                    ELSE 'no_discrepancy' END AS result,
-              "{FILE_COLUMN}", "{ROW_COLUMN}"
-            FROM "_src_manifest" """,
-        params,
-    )
+              {", ".join(ident(c) for c in STAGING_COLUMNS)}
+            FROM "_src_manifest" """, params)
 
 
-def _label_match(label: str, discrepant: tuple[Any, ...]) -> tuple[str, list[Any]]:
+def _label_match(label: str, discrepant: tuple[Any, ...],
+                 dialect: Dialect = DUCKDB) -> tuple[str, list[Any]]:
     """SQL true when the label equals one of the configured values (numbers compared as numbers)."""
     parts: list[str] = []
     params: list[Any] = []
+    text = f"CAST({label} AS {dialect.text})"
     for value in discrepant:
         if isinstance(value, bool):
-            parts.append(f"lower(CAST({label} AS VARCHAR)) = ?")
+            parts.append(f"lower({text}) = ?")
             params.append(str(value).lower())
         elif isinstance(value, (int, float)):
-            parts.append(f"TRY_CAST(CAST({label} AS VARCHAR) AS DOUBLE) = ?")
+            parts.append(f"{text_to('DOUBLE', text, 'TRY_CAST', dialect)} = ?")
             params.append(float(value))
         else:
-            parts.append(f"CAST({label} AS VARCHAR) = ?")
+            parts.append(f"{text} = ?")
             params.append(str(value))
     return "(" + " OR ".join(parts) + ")", params
-
-

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from targeting.data.contract import ident
+from targeting.executor import DuckDBExecutor, Executor
 from targeting.rules.model import Catalogue
 
 MAX_DISTINCT = 300  # ~250 country codes must fit
@@ -20,24 +21,27 @@ TOP_VALUES = 5
 Vocabulary = dict[str, list[str]]  # field -> its distinct values, most frequent first
 
 
-def vocabulary(con: duckdb.DuckDBPyConnection, catalogue: Catalogue,
+def vocabulary(sql: Executor | duckdb.DuckDBPyConnection, catalogue: Catalogue,
                table: str = "manifest") -> Vocabulary:
-    """Every categorical text field's distinct values (most frequent first). One pass screens
-    the fields by approximate distinct count and length; only the few that qualify are grouped
-    (10M rows: one approximate pass over the text columns, then a GROUP BY per small field)."""
+    """Every categorical text field's distinct values (most frequent first), read where the
+    data is (DuckDB or Spark). One pass screens the fields by approximate distinct count and
+    length; only the few that qualify are grouped (10M rows: one approximate pass over the text
+    columns, then a GROUP BY per small field)."""
+    if isinstance(sql, duckdb.DuckDBPyConnection):
+        sql = DuckDBExecutor(sql)
     text = [name for name, kind in catalogue.items() if kind == "text"]
     if not text:
         return {}
     screen = ", ".join(f"approx_count_distinct({ident(n)}), max(length({ident(n)}))" for n in text)
-    row = con.execute(f"SELECT {screen} FROM {ident(table)}").fetchall()[0]
+    row = sql.rows(f"SELECT {screen} FROM {ident(table)}")[0]
     found: Vocabulary = {}
     for i, name in enumerate(text):
         distinct, longest = row[2 * i], row[2 * i + 1]
         if distinct is None or longest is None or longest > MAX_LENGTH or distinct > 2 * MAX_DISTINCT:
             continue
-        values = [v for (v,) in con.execute(
+        values = [v for (v,) in sql.rows(
             f"SELECT {ident(name)} FROM {ident(table)} WHERE {ident(name)} IS NOT NULL "
-            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_DISTINCT + 1}").fetchall()]
+            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {MAX_DISTINCT + 1}")]
         if len(values) <= MAX_DISTINCT:
             found[name] = [str(v) for v in values]
     return found

@@ -63,7 +63,7 @@ def coverage_of(project: Project, window: Window) -> Coverage:
                       project.config.promotion.estimate),
               _missed(cells, base, "no active rule", pl.col("category") == "none",
                       project.config.promotion.estimate)]
-    recording = recording_completeness(project.dataset.con, window.since, window.until)
+    recording = recording_completeness(project.dataset.executor, window.since, window.until)
     return Coverage(window, _summarise(cells, tags), missed, recording, base)
 
 

@@ -205,7 +205,7 @@ def replay(project: Project, every: str | Step = "1m", since: DateLike | None = 
         if cutoff < last:
             realise(project, new, Window(cutoff + _DAY, last), policy)
     return Replay(policy, Window(first, last), step, days, list(found.values()),
-                  late_exams(project.dataset.con, days))
+                  late_exams(project.dataset.executor, days))
 
 
 def decisions_at(project: Project, cutoff: dt.date, policy: Policy) -> list[Decision]:

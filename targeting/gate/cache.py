@@ -12,4 +12,8 @@ def data_fingerprint(config: Config) -> str:
     from the configured files without staging the data, so a fully cached run never loads it."""
     from targeting.data import store
 
+    if config.data.spark_only is not None:  # a lake's files: only Spark lists them
+        from targeting.data.spark import spark_fingerprint
+
+        return spark_fingerprint(config)
     return store.data_fingerprint(config)
