@@ -138,8 +138,9 @@ def test_table_and_html_write_to_a_file(tmp_path):
     project = tmp_path / "policy"
     shutil.copytree(POLICY_DATA, project)
     config = project / "targeting.yaml"
-    config.write_text(config.read_text() + "promotion:\n" +
-                      "".join(f"  {k}: {v}\n" for k, v in LENIENT.items()))
+    # Into the file's own promotion section, which it keeps last for this: a second
+    # `promotion:` would be a repeated key.
+    config.write_text(config.read_text() + "".join(f"  {k}: {v}\n" for k, v in LENIENT.items()))
     for fmt in ("table", "html"):
         out = tmp_path / f"replay.{fmt}"
         result = CliRunner().invoke(main, ["replay", "--config", str(config), "--since",

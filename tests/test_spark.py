@@ -40,7 +40,6 @@ from targeting.render.formats import to_json
 from targeting.render.replay import as_json as replay_json
 from targeting.render.rule import report_json
 
-pytestmark = pytest.mark.xdist_group("spark")  # one Spark application per worker is plenty
 ROOT = Path(__file__).resolve().parents[1]
 
 
