@@ -28,6 +28,11 @@ class Dialect:
     # Whose regular expressions `regex` runs: "re2", or "java" (compile/regex.py rewrites a
     # pattern so that java.util.regex reads it as RE2 and Rust regex do).
     regex_library: str = "re2"
+    # The aggregate that sums doubles (weights 1/p, values). A plain sum adds in the order the
+    # threads finish, so the last digits of an estimate changed from run to run; DuckDB's fsum
+    # compensates (Kahan-Babuska) and gives the same double every run. Spark's sum still adds
+    # in partition order.
+    float_sum: str = "sum"
 
     def regex_sql(self, col: str, pat: str) -> str:
         return self.regex.format(col=col, pat=pat)
@@ -68,7 +73,7 @@ DUCKDB = Dialect(
     name="duckdb", regex="regexp_matches({col}, {pat})", contains="strpos({col}, {val}) > 0",
     startswith="starts_with({col}, {val})", endswith="ends_with({col}, {val})",
     list_contains="list_contains({array}, {item})", text="VARCHAR", wide_int="HUGEINT",
-    month="strftime({date}, '%Y-%m')", isfinite="isfinite({x})",
+    month="strftime({date}, '%Y-%m')", isfinite="isfinite({x})", float_sum="fsum",
 )
 SPARK = Dialect(
     name="spark", regex="regexp_like({col}, {pat})", contains="instr({col}, {val}) > 0",

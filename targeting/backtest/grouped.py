@@ -260,10 +260,10 @@ def _groups(con: duckdb.DuckDBPyConnection, ns: str) -> None:
         UNION ALL
         SELECT r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,
           e.random_discrepant, e.outcome, e.referred, e.selectors, e.first_method,
-          e.referral_accepted, e.referral_outcome, count(*) AS n, sum(e.msrp) AS msrp,
-          coalesce(sum(1.0 / e.propensity), 0.0) AS w,
-          coalesce(sum(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity), 0.0) AS w_var,
-          coalesce(sum(1.0 / (e.propensity * e.propensity)), 0.0) AS w_sq,
+          e.referral_accepted, e.referral_outcome, count(*) AS n, fsum(e.msrp) AS msrp,
+          coalesce(fsum(1.0 / e.propensity), 0.0) AS w,
+          coalesce(fsum(1.0 / (e.propensity * e.propensity) - 1.0 / e.propensity), 0.0) AS w_var,
+          coalesce(fsum(1.0 / (e.propensity * e.propensity)), 0.0) AS w_sq,
           count(*) FILTER (WHERE e.propensity IS NULL) AS unweighted
         FROM rows r JOIN {ns}w_exams e ON e.rid = r.rid
         GROUP BY r.ms, r.port, r.month, r.seg, e.examined, e.discrepant, e.random_examined,

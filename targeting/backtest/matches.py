@@ -145,14 +145,14 @@ class Matches:
         """The baseline over the window's shipments arriving from `since` on (None: all). The
         grouped engine answers only at a start date the backtest was given."""
         if since is None:
-            return baseline_from(self._rows(metric_sql.baseline(self.ns), [None, None])[0],
+            return baseline_from(self._rows(metric_sql.baseline(self.ns, self.sql.dialect), [None, None])[0],
                                  self.estimate)
         if not self.engine.splits_at(since):
             raise ValueError(f"{since} is not a start date of this backtest")
         # One query for every start date the policy asks about (a query each took a Spark
         # job each: 27 of them in the bundled review).
         if self._by_start is None:
-            self._by_start = self._rows(metric_sql.baseline_by_start(self.ns), None)
+            self._by_start = self._rows(metric_sql.baseline_by_start(self.ns, self.sql.dialect), None)
         sums: dict[str, Any] = dict.fromkeys(metric_sql.BASELINE_SUMS, 0)
         for row in self._by_start:
             if row["start"] >= since:

@@ -45,7 +45,7 @@ def counts(ns: str, dialect: Dialect = DUCKDB) -> str:
     """Per measured rule (`WHERE rule < ?`): every count of docs/metrics.md before any rate, and
     the weight sums of its estimate (backtest/estimate.py)."""
     total = "CAST(coalesce(sum(c.n) FILTER (WHERE {}), 0) AS BIGINT)"
-    weight = "CAST(coalesce(sum(c.{}) FILTER (WHERE {}), 0) AS DOUBLE)"
+    weight = f"CAST(coalesce({dialect.float_sum}(c.{{}}) FILTER (WHERE {{}}), 0) AS DOUBLE)"
     own = dialect.contains_sql("c.selectors", "r.rule_id")
     return f"""
 SELECT r.rule,
@@ -63,7 +63,7 @@ SELECT r.rule,
   {total.format("c.outcome = 'abandonment'")} AS abandonments,
   {total.format("c.outcome = 'refused_entry'")} AS refused_entries,
   {total.format("c.outcome = 'other'")} AS other_outcomes,
-  CAST(coalesce(sum(c.msrp) FILTER (WHERE c.discrepant), 0) AS DOUBLE) AS msrp_total,
+  CAST(coalesce({dialect.float_sum}(c.msrp) FILTER (WHERE c.discrepant), 0) AS DOUBLE) AS msrp_total,
   {total.format("c.discrepant AND c.referred")} AS referrals,
   {total.format("c.discrepant AND c.referral_accepted")} AS referrals_accepted,
   {total.format("c.discrepant AND c.referral_outcome IS NOT NULL")} AS referrals_with_outcome,
@@ -103,7 +103,8 @@ ports AS (
   FROM {ns}cells GROUP BY port
 )
 SELECT rp.rule,
-  CAST(sum(rp.e * (p.d - rp.own_d) / (p.e - rp.own_e)) AS DOUBLE) AS expected_discrepant,
+  CAST({dialect.float_sum}(rp.e * (p.d - rp.own_d) / (p.e - rp.own_e)) AS DOUBLE)
+    AS expected_discrepant,
   CAST(sum(rp.e) AS BIGINT) AS expected_examined
 FROM rule_ports rp JOIN ports p ON p.port IS NOT DISTINCT FROM rp.port
 WHERE p.e > rp.own_e
@@ -209,9 +210,9 @@ BASELINE_SUMS = ("shipments", "examined", "discrepant", "random_examined", "rand
                  "est_w", "est_wy", "est_v1", "est_v0", "est_wsq", "est_unweighted")
 
 
-def _baseline_sums() -> str:
+def _baseline_sums(dialect: Dialect) -> str:
     total = "CAST(coalesce(sum(n) FILTER (WHERE {}), 0) AS BIGINT)"
-    weight = "CAST(coalesce(sum({}) FILTER (WHERE {}), 0) AS DOUBLE)"
+    weight = f"CAST(coalesce({dialect.float_sum}({{}}) FILTER (WHERE {{}}), 0) AS DOUBLE)"
     return f"""CAST(coalesce(sum(n), 0) AS BIGINT) AS shipments,
   {total.format("examined")} AS examined,
   {total.format("discrepant")} AS discrepant,
@@ -224,20 +225,20 @@ def _baseline_sums() -> str:
   CAST(coalesce(sum(unweighted), 0) AS BIGINT) AS est_unweighted"""
 
 
-def baseline(ns: str) -> str:
+def baseline(ns: str, dialect: Dialect = DUCKDB) -> str:
     """The counts and weight sums of every shipment in the window from a start date on (NULL:
     all): the baseline and the population's estimate."""
     return f"""
-SELECT {_baseline_sums()}
+SELECT {_baseline_sums(dialect)}
 FROM {ns}cells WHERE CAST(? AS DATE) IS NULL OR start >= CAST(? AS DATE)
 """
 
 
-def baseline_by_start(ns: str) -> str:
+def baseline_by_start(ns: str, dialect: Dialect = DUCKDB) -> str:
     """`baseline`'s counts and weight sums per `start` (arrival day or time segment), earliest
     first: every baseline from a start date on is a sum of these."""
     return f"""
-SELECT start, {_baseline_sums()}
+SELECT start, {_baseline_sums(dialect)}
 FROM {ns}cells GROUP BY start ORDER BY start
 """
 
